@@ -1,0 +1,1 @@
+"""Critics: the embedded heuristic critic and the VLM critic, behind one interface."""

@@ -1,0 +1,1 @@
+"""Planners: the embedded offline planner and the LLM planner, behind one interface."""

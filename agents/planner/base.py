@@ -1,0 +1,22 @@
+"""The planner interface."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from schemas.plan import Plan
+
+
+class PlannerError(RuntimeError):
+    """Planning failed (bad logline, endpoint error, invalid output after retries); one-line message."""
+
+
+@runtime_checkable
+class Planner(Protocol):
+    name: str
+    """Recorded in the manifest and printed (``offline``, ``llm:<model>``)."""
+
+    def plan(self, logline: str, *, shots: int | None = None, style: str | None = None) -> Plan:
+        """Write the bible, then the script, for ``logline``; every shot prompt carries the explicit
+        details of the characters in it."""
+        ...

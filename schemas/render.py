@@ -1,0 +1,97 @@
+"""What the director asks an engine to render: one shot, fully specified.
+
+The request holds paths and ids, never pixels, so it can be hashed, logged and checkpointed.
+Engines read the images it points at.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.bible import Character
+from schemas.script import ShotId
+
+RenderMode = Literal["t2v", "m2v", "mi2v", "mm2v"]
+"""t2v: text only (first shot). m2v: memory-conditioned. mi2v: memory + the previous shot's last
+frame as first frame. mm2v: memory + the previous shot's last 5 frames as motion frames."""
+
+MOTION_FRAMES = 5
+"""Number of motion frames MM2V continues from (StoryMem: the previous shot's last 5 frames)."""
+
+WAN_NEGATIVE_PROMPT = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
+    "JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，"
+    "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+)
+"""Wan's default negative prompt (the reference sampler's), used unless a run overrides it."""
+
+
+class MemoryImage(BaseModel):
+    """One keyframe of the memory bank as the engine sees it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    """Keyframe id, e.g. ``02-01-k1`` or ``ref-mia-0``."""
+    path: str
+    """Absolute path of the image file (PNG/JPEG, RGB)."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """Content hash of the image file, part of the shot's input hash."""
+    characters: list[str] = Field(default_factory=list)
+    """Characters visible in the shot the keyframe came from (or the reference's character)."""
+
+
+class RenderRequest(BaseModel):
+    """Everything needed to render one shot deterministically."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shot_id: ShotId
+    """The shot being rendered."""
+    prompt: str = Field(min_length=1, max_length=4000)
+    """The final prompt (script prompt plus any injected character details)."""
+    negative_prompt: str = WAN_NEGATIVE_PROMPT
+    """Negative prompt for classifier-free guidance."""
+    mode: RenderMode
+    """How the shot is conditioned (see :data:`RenderMode`)."""
+    memory: list[MemoryImage] = Field(default_factory=list, max_length=64)
+    """Memory keyframes, oldest first (sink first, then the sliding window)."""
+    first_frame: str | None = None
+    """MI2V: path of the previous shot's last frame (PNG); the shot starts exactly on it."""
+    motion_frames: list[str] = Field(default_factory=list)
+    """MM2V: paths of the previous shot's last 5 frames, oldest first."""
+    seed: int = Field(ge=0, lt=2**63)
+    """Seed of the shot's noise; same request, same frames."""
+    width: int = Field(default=832, ge=16, le=4096, multiple_of=16)
+    """Frame width in pixels."""
+    height: int = Field(default=480, ge=16, le=4096, multiple_of=16)
+    """Frame height in pixels."""
+    num_frames: int = Field(default=81, ge=5, le=1025)
+    """Frames to generate, including any repeated conditioning frames; 4n+1 for Wan."""
+    fps: int = Field(default=16, ge=1, le=120)
+    """Playback rate of the shot."""
+    characters: list[Character] = Field(default_factory=list)
+    """Bible entries of the characters in the shot (the preview engine draws them)."""
+
+    @model_validator(mode="after")
+    def _mode_matches_conditions(self) -> "RenderRequest":
+        if self.mode == "mi2v" and not self.first_frame:
+            raise ValueError("mode mi2v needs first_frame (the previous shot's last frame)")
+        if self.mode != "mi2v" and self.first_frame:
+            raise ValueError(f"first_frame is only used by mode mi2v, not {self.mode}")
+        if self.mode == "mm2v" and len(self.motion_frames) != MOTION_FRAMES:
+            raise ValueError(f"mode mm2v needs {MOTION_FRAMES} motion_frames, got {len(self.motion_frames)}")
+        if self.mode != "mm2v" and self.motion_frames:
+            raise ValueError(f"motion_frames are only used by mode mm2v, not {self.mode}")
+        if self.mode == "t2v" and self.memory:
+            raise ValueError("mode t2v takes no memory; use m2v to condition on memory")
+        if (self.num_frames - 1) % 4 != 0:
+            raise ValueError(f"num_frames must be 4n+1 (Wan's VAE stride), got {self.num_frames}")
+        return self
+
+    @property
+    def repeated_frames(self) -> int:
+        """Leading frames that repeat the previous shot and are dropped from the saved shot."""
+        return {"mi2v": 1, "mm2v": MOTION_FRAMES}.get(self.mode, 0)
