@@ -41,7 +41,9 @@ class Character(BaseModel):
 
     def details(self) -> str:
         """The explicit description that goes into prompts: ``Mia (a tall woman ..., wearing ...)``."""
-        parts = [p for p in (self.appearance, self.age) if p]
+        parts = [self.appearance] if self.appearance else []
+        if self.age and self.age.casefold() not in self.appearance.casefold():
+            parts.append(self.age)
         if self.attire:
             parts.append(f"wearing {self.attire}")
         if self.style:

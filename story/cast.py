@@ -1,0 +1,170 @@
+"""Infer a character bible from a script that has none (e.g. an ST-Bench file).
+
+ST-Bench scripts describe a character in full at its first appearance ("Neo, a young man in a black
+T-shirt, ...") and by name or role noun afterwards ("Neo leans closer"). This reads those first
+descriptions into a :class:`Bible` and casts each shot by the mentions in its prompt (a prompt
+that opens with a pronoun keeps the previous shot's cast). It is a heuristic, stated as such in
+the run manifest; a user-written bible file always takes precedence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from schemas.bible import Bible, Character
+from schemas.script import StoryScript
+from story.details import is_mentioned
+
+MAX_CHARACTERS = 6
+
+ROLE_NOUNS = (
+    "man woman boy girl child kid baby toddler teenager student grandmother grandma grandfather "
+    "grandpa mother father mom dad wife husband king queen prince princess knight wizard witch "
+    "mermaid fairy dragon monster robot astronaut explorer scientist doctor nurse teacher artist "
+    "painter musician chef detective soldier pilot farmer fisherman sailor captain keeper monk "
+    "samurai ninja warrior hero stranger traveler cat kitten dog puppy wolf fox bear rabbit bird "
+    "owl horse monkey whale dolphin penguin panda tiger lion elephant deer mouse squirrel turtle "
+    "frog alien ghost engineer programmer gardener baker dancer singer writer photographer "
+    "lighthouse-keeper inventor courier"
+).split()
+
+_STOP_NAMES = set(
+    "The A An He She It They His Her Its Their We I You This That These Those Then Now As When "
+    "While Later Suddenly Finally Meanwhile Close Closeup Close-up Medium Wide Camera Shot Slow "
+    "Soft Gentle Morning Evening Night Afternoon Dawn Dusk Sunlight Light Inside Outside In On At "
+    "With From Under Over Through Across Behind Nearby Back Both One Two Three Her His Extreme "
+    "Smooth Static Tracking Aerial Low High Warm Cold Bright Dark Quiet Continuous Cut Scene Overhead "
+    "Later That Everyone Together After Before Outside Above Below Steady Handheld Fade Ending".split()
+)
+
+_PREPOSITIONS = set("of in at to from into onto the a an near through across toward towards by".split())
+
+_ATTIRE = re.compile(
+    r"\b(?:wearing|dressed in|clad in|in (?:a|an|his|her|their)|with (?:a|an|his|her))\s+([^.,;:]{3,80})", re.IGNORECASE
+)
+CLOTHING = set(
+    "coat dress suit hoodie shirt t-shirt jacket robe robes uniform sweater hat scarf gown armor armour "
+    "apron overalls jeans cloak kimono vest skirt boots spacesuit cap helmet glasses sunglasses blouse "
+    "cardigan raincoat trench tuxedo pajamas shorts sneakers shoes gloves tie bow crown veil braces "
+    "sweatshirt tunic sari hanfu sandals backpack collar scrubs".split()
+)
+_KEEP_PLURAL = CLOTHING | {"jeans", "glasses", "trousers", "pants"}
+_FUNCTION_WORDS = set(
+    "a an the his her their its is are was were as where beside with of in on at to and or while who "
+    "that which from by into onto near under over behind through".split()
+)
+_AGE = re.compile(r"\bin (?:his|her|their) (?:early |late |mid-)?\d0s\b", re.IGNORECASE)
+_PROPER = re.compile(r"\b([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+
+
+def _describe(sentence: str, anchor_end: int) -> tuple[str, str, str]:
+    """(appearance, attire, age) from the words after a character's first mention."""
+    tail = sentence[anchor_end:]
+    appearance = ""
+    m = re.match(r"\s*,\s*((?:a|an|the)\s[^,.;]{3,120})", tail)
+    if m:
+        appearance = m.group(1).strip()
+    attire = ""
+    for attire_m in _ATTIRE.finditer(_AGE.sub("", tail[:200])):
+        words = []
+        for w in attire_m.group(1).split():
+            lw = w.lower().strip("'’")
+            if len(words) >= 2 and lw.endswith("s") and len(lw) > 3 and lw not in _KEEP_PLURAL:
+                break  # a verb ("stops", "floats"): the attire phrase ended
+            if lw in ("and", "who", "that", "as", "while") and any(x.lower() in CLOTHING for x in words):
+                break
+            words.append(w)
+        if any(w.lower().strip(",") in CLOTHING for w in words):
+            attire = " ".join(words[:8])
+            break
+    if attire and appearance and attire in appearance:
+        appearance = appearance[: appearance.find(attire)].rstrip(" ,").removesuffix(" wearing").removesuffix(" in a").removesuffix(" in").strip()
+    age_m = _AGE.search(sentence)
+    return appearance, attire, age_m.group(0) if age_m else ""
+
+
+def _proper_names(script: StoryScript) -> list[str]:
+    counts: Counter[str] = Counter()
+    for shot in script.iter_shots():
+        for sentence in _sentences(shot.prompt):
+            for m in _PROPER.finditer(sentence):
+                name = m.group(1)
+                first = name.split()[0]
+                if first in _STOP_NAMES or name.lower() in ROLE_NOUNS:
+                    continue
+                before = sentence[: m.start()].split()
+                if before and before[-1].lower() in _PREPOSITIONS:
+                    continue
+                follow = sentence[m.end():]
+                # A character acts (followed by a verb-like lowercase word), owns ('s), or is described.
+                if re.match(r"(?:\s[a-z]+|\s*,\s*(?:a|an|the)\s)", follow):
+                    counts[name] += 1
+    names = [n for n, c in counts.most_common() if c >= 2]
+    # Prefer the short form a script uses most ("Harry" over "Harry Potter") but keep both as mentions.
+    return names
+
+
+def infer_bible(script: StoryScript) -> Bible:
+    """A best-effort bible: named characters first, then role nouns (``the cat``, ``the girl``)."""
+    shots = script.shots()
+    found: dict[str, Character] = {}
+    counts: Counter[str] = Counter()
+
+    names = _proper_names(script)
+    full_names = {n for n in names if " " in n}
+    for name in names:
+        if any(name != f and name in f.split() for f in full_names):
+            continue  # "Harry" folds into "Harry Potter"
+        appearance = attire = age = ""
+        for shot in shots:
+            idx = shot.prompt.find(name)
+            if idx >= 0:
+                sentence_start = shot.prompt.rfind(".", 0, idx) + 1
+                sentence = shot.prompt[sentence_start:]
+                appearance, attire, age = _describe(sentence, idx - sentence_start + len(name))
+                break
+        aliases = [p for p in name.split() if p != name and p not in _STOP_NAMES][:1]
+        found[name.casefold()] = Character(name=name, appearance=appearance, attire=attire, age=age, aliases=aliases)
+
+    noun_re = re.compile(
+        r"\b(?:a|an|the|his|her|their)\s+((?:[\w'’-]+\s+){0,4}?)(" + "|".join(ROLE_NOUNS) + r")\b", re.IGNORECASE
+    )
+    named_descriptions = " ".join(c.appearance for c in found.values()).casefold()
+    for shot in shots:
+        for sentence in _sentences(shot.prompt):
+            for m in noun_re.finditer(sentence):
+                noun = m.group(2).lower()
+                if set(m.group(1).lower().split()) & _FUNCTION_WORDS:
+                    continue
+                if noun in named_descriptions and f" {noun}" in f" {named_descriptions}":
+                    continue  # "Neo, a young man ...": the man is Neo
+                key = noun
+                if key not in found:
+                    adjectives = m.group(1).strip()
+                    appearance = f"a {adjectives} {noun}".replace("  ", " ") if adjectives else ""
+                    _, attire, age = _describe(sentence, m.end())
+                    found[key] = Character(
+                        name=noun.capitalize(), appearance=appearance, attire=attire, age=age, aliases=[f"the {noun}"]
+                    )
+                counts[key] += 1
+
+    for key, c in found.items():
+        counts[key] += sum(is_mentioned(s.prompt, c) for s in shots)
+    keep = [c for key, c in found.items() if counts[key] >= 1]
+    keep.sort(key=lambda c: -counts[c.name.casefold()])
+    keep = keep[:MAX_CHARACTERS]
+
+    cast: dict[str, list[str]] = {}
+    previous: list[str] = []
+    for shot in shots:
+        here = [c.name for c in keep if is_mentioned(shot.prompt, c)]
+        if not here and re.match(r"\s*(he|she|they|it|his|her|its|their)\b", shot.prompt, re.IGNORECASE):
+            here = list(previous)
+        cast[shot.id] = here
+        previous = here or previous
+    return Bible(characters=keep, cast=cast)

@@ -1,0 +1,83 @@
+"""Explicit character details in prompts: detect a mention, check the details, inject them.
+
+StoryMem's authors found that visual memory alone can attach the wrong look to a character in
+multi-character scenes; their remedy is to spell out each character's appearance and attire in
+every prompt the character appears in. This module is that remedy, shared by the planners, the
+critics and the director.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schemas.bible import Character
+
+_WS = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _WS.sub(" ", text.replace("’", "'")).strip().casefold()
+
+
+def _word_pattern(word: str) -> re.Pattern[str]:
+    # Word boundaries that also work for non-Latin scripts: no letter/digit right before or after.
+    return re.compile(r"(?<![\w])" + re.escape(_norm(word)) + r"(?![\w])")
+
+
+def mention_span(prompt: str, character: Character) -> tuple[int, int] | None:
+    """Span of the first mention (name or alias) of ``character`` in ``prompt``, or ``None``.
+
+    Matching is case-insensitive on whole words; the span indexes the original prompt."""
+    best: tuple[int, int] | None = None
+    for word in character.mentions():
+        if not word.strip():
+            continue
+        m = re.compile(r"(?<![\w])" + re.escape(word.strip()) + r"(?![\w])", re.IGNORECASE).search(prompt)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), m.end())
+    return best
+
+
+def is_mentioned(prompt: str, character: Character) -> bool:
+    return mention_span(prompt, character) is not None
+
+
+def key_details(character: Character) -> list[str]:
+    """The phrases that must appear for the prompt to carry the character's explicit details."""
+    return [d for d in (character.appearance, character.attire) if d.strip()]
+
+
+def has_details(prompt: str, character: Character) -> bool:
+    """True if every key detail phrase of the character appears in the prompt."""
+    text = _norm(prompt)
+    return all(_norm(d) in text for d in key_details(character))
+
+
+def missing_details(prompt: str, characters: list[Character]) -> list[Character]:
+    """Characters mentioned in ``prompt`` without their explicit details."""
+    return [c for c in characters if key_details(c) and is_mentioned(prompt, c) and not has_details(prompt, c)]
+
+
+def inject_details(prompt: str, characters: list[Character], *, cast: list[Character] | None = None) -> str:
+    """Write each character's :meth:`Character.details` into ``prompt``.
+
+    A mentioned character gets the details right after its first mention (``Mia enters`` ->
+    ``Mia (a tall woman ..., wearing ...) enters``); a character of ``cast`` that the prompt never
+    names is introduced in a leading sentence. Characters that already carry their details are
+    left alone, so injecting twice changes nothing."""
+    out = prompt
+    absent: list[Character] = []
+    for c in characters:
+        if not key_details(c) or has_details(out, c):
+            continue
+        span = mention_span(out, c)
+        if span is None:
+            absent.append(c)
+            continue
+        start, end = span
+        mentioned = out[start:end]
+        out = out[:start] + c.details().replace(c.name, mentioned, 1) + out[end:]
+    for c in cast or []:
+        if c in absent and key_details(c):
+            out = f"{c.details()} is in the shot. {out}"
+    return out

@@ -1,0 +1,150 @@
+"""Reading and writing story scripts and bibles, with errors a person can act on.
+
+Every rule violation is reported with the file, the scene, the shot and the rule, e.g.
+``black.json: scene 2, shot 3: prompt is empty (rule: prompts are non-empty)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.bible import Bible
+from schemas.plan import Plan
+from schemas.script import StoryScript
+from story.files import atomic_write_json
+
+
+class ScriptError(ValueError):
+    """A script or bible file cannot be used; ``violations`` lists every problem found."""
+
+    def __init__(self, source: str, violations: list[str]):
+        self.source = source
+        self.violations = violations
+        shown = "; ".join(violations[:6])
+        more = f" (and {len(violations) - 6} more)" if len(violations) > 6 else ""
+        super().__init__(f"{source}: {shown}{more}")
+
+
+def bible_path_for(script_path: str | Path) -> Path:
+    """Where a script's bible lives: ``story.json`` -> ``story.bible.json``."""
+    p = Path(script_path)
+    return p.with_name(p.stem + ".bible.json")
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """Load JSON, turning every failure into a one-line :class:`ScriptError`."""
+    p = Path(path)
+    if not p.exists():
+        raise ScriptError(str(p), [f"{what} not found; check the path"])
+    if p.is_dir():
+        raise ScriptError(str(p), [f"is a folder, not a {what}"])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScriptError(str(p), ["is not UTF-8 text; save it as UTF-8 JSON"]) from None
+    except OSError as e:
+        raise ScriptError(str(p), [f"cannot be read ({e.strerror})"]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ScriptError(
+            str(p), [f"is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); fix the syntax"]
+        ) from None
+
+
+def _scene_label(raw: Any, index: int) -> str:
+    try:
+        num = raw["scenes"][index]["scene_num"]
+        if isinstance(num, int):
+            return f"scene {num}"
+    except (KeyError, IndexError, TypeError):
+        pass
+    return f"scene #{index + 1}"
+
+
+def _describe(loc: tuple, raw: Any) -> str:
+    """Turn a pydantic error location into ``scene N, shot K`` words."""
+    if not loc:
+        return "script"
+    if loc[0] == "scenes" and len(loc) >= 2 and isinstance(loc[1], int):
+        where = _scene_label(raw, loc[1])
+        rest = loc[2:]
+        if len(rest) >= 2 and rest[0] in ("video_prompts", "first_frame_prompt", "cut") and isinstance(rest[1], int):
+            return f"{where}, shot {rest[1] + 1}, {rest[0]}"
+        if rest:
+            return f"{where}, {'.'.join(str(x) for x in rest)}"
+        return where
+    return ".".join(str(x) for x in loc)
+
+
+def _violations(err: ValidationError, raw: Any) -> list[str]:
+    out = []
+    for e in err.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "field is missing (rule: ST-Bench fields are story_name, story_overview, scenes)"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown field (rule: only ST-Bench fields; our additions go in the bible file)"
+        elif e["type"] == "too_short" and e["loc"][-1:] == ("scenes",):
+            msg = "no scenes (rule: at least one shot)"
+        elif e["type"] == "too_short" and e["loc"][-1:] == ("video_prompts",):
+            msg = "no video prompts (rule: at least one shot)"
+        out.append(f"{_describe(tuple(e['loc']), raw)}: {msg}")
+    return out
+
+
+def parse_script(raw: Any, source: str) -> StoryScript:
+    """Validate already-parsed JSON as an ST-Bench script."""
+    if not isinstance(raw, dict):
+        raise ScriptError(source, ["must be a JSON object with story_name, story_overview and scenes"])
+    try:
+        return StoryScript.model_validate(raw)
+    except ValidationError as e:
+        raise ScriptError(source, _violations(e, raw)) from None
+
+
+def load_script(path: str | Path) -> StoryScript:
+    """Load and validate an ST-Bench script (older per-scene ``cut`` bools are normalised)."""
+    return parse_script(read_json(path, "story script"), Path(path).name)
+
+
+def parse_bible(raw: Any, source: str, script: StoryScript | None = None) -> Bible:
+    if not isinstance(raw, dict):
+        raise ScriptError(source, ["must be a JSON object with characters and cast"])
+    try:
+        bible = Bible.model_validate(raw)
+    except ValidationError as e:
+        raise ScriptError(
+            source, [f"{'.'.join(str(x) for x in er['loc']) or 'bible'}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()]
+        ) from None
+    if script is not None:
+        try:
+            Plan(script=script, bible=bible)
+        except ValidationError as e:
+            raise ScriptError(source, [er["msg"].removeprefix("Value error, ") for er in e.errors()]) from None
+    return bible
+
+
+def load_bible(path: str | Path, script: StoryScript | None = None) -> Bible:
+    """Load and validate a bible file (and check its cast against ``script`` when given)."""
+    return parse_bible(read_json(path, "bible"), Path(path).name, script)
+
+
+def save_script(script: StoryScript, path: str | Path) -> None:
+    atomic_write_json(path, script.to_json_dict())
+
+
+def save_bible(bible: Bible, path: str | Path) -> None:
+    atomic_write_json(path, bible.model_dump(mode="json"))
+
+
+def save_plan(plan: Plan, script_path: str | Path) -> Path:
+    """Write ``story.json`` (pure ST-Bench) and ``story.bible.json`` beside it; returns the bible path."""
+    save_script(plan.script, script_path)
+    bpath = bible_path_for(script_path)
+    save_bible(plan.bible, bpath)
+    return bpath
