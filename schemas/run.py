@@ -6,7 +6,7 @@ the LangGraph checkpoint only records where the graph was.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +40,25 @@ class ShotOutputs(BaseModel):
     """Paths of extracted keyframe candidates (before deduplication against the bank)."""
 
 
+class ShotDirectives(BaseModel):
+    """Standing changes to how a shot is rendered, set by the critic's verdicts or by edits.
+
+    They persist in the manifest so that a resumed or repeated preparation builds the same request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = Field(default=None, max_length=2000)
+    """Replacement prompt (Reprompt); None keeps the script's prompt."""
+    inject: list[str] = Field(default_factory=list)
+    """Bible characters whose explicit details are written into the prompt (InjectDetails)."""
+    memory_drop: list[str] = Field(default_factory=list)
+    """Keyframe ids left out of this shot's memory (SwapKeyframes)."""
+    memory_add: list[str] = Field(default_factory=list)
+    """Keyframe ids added to this shot's memory (SwapKeyframes)."""
+    reroll: int = Field(default=0, ge=0)
+    """How many times the seed was changed (Rerender); 0 uses the base seed."""
+
+
 class ShotState(BaseModel):
     """Everything known about one shot of the current version."""
 
@@ -63,6 +82,10 @@ class ShotState(BaseModel):
     """Memory keyframes the latest render was conditioned on."""
     input_hash: str | None = None
     """Hash of everything that determines the shot's frames; unchanged hash, reusable files."""
+    directives: ShotDirectives = Field(default_factory=ShotDirectives)
+    """Standing changes from verdicts and edits."""
+    verdicts_applied: int = Field(default=0, ge=0)
+    """Attempts whose retry verdict has been applied to the directives (keeps retries idempotent)."""
     outputs: ShotOutputs = Field(default_factory=ShotOutputs)
     """Files of the latest render."""
     verdicts: list[CritiqueReport] = Field(default_factory=list)
@@ -155,6 +178,8 @@ class RunManifest(BaseModel):
     """Settings fixed at creation."""
     backends: dict[str, BackendInfo] = Field(default_factory=dict)
     """Role (planner, engine, critic, embedder, scorer) to implementation."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The backend options the run was started with (never secrets), reused by resume and revise."""
     shots: list[ShotState] = Field(default_factory=list)
     """One entry per shot, in film order."""
     total_retries: int = Field(default=0, ge=0)

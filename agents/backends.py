@@ -1,0 +1,130 @@
+"""Choose and build the backends a run uses, and say which ran and how to get the real ones.
+
+Every role has an embedded default that needs no GPU, weights or endpoint (preview engine, offline
+planner, heuristic critic, statistics embedder/scorer) and a real backend that is used when it is
+configured. The choice, and the reason for it, is recorded in the manifest and printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agents.critic.heuristic import HeuristicCritic
+from agents.director.runtime import Backends
+from schemas.run import BackendInfo
+
+UPGRADE = {
+    "engine": "download the Wan2.2 + StoryMem weights (docs/storymem-engine.md), then "
+              "`--engine storymem --models DIR` on a CUDA GPU",
+    "planner": "set OPENAI_API_KEY (and OPENAI_BASE_URL for a local vLLM/Ollama/llama.cpp server) and "
+               "`--llm-model NAME` (docs/models.md)",
+    "critic": "set `--vlm-model NAME` with an OpenAI-compatible vision model (docs/models.md)",
+    "embedder": "`--clip-checkpoint PATH` to an open_clip ViT-B-32 checkpoint (docs/memory.md)",
+    "scorer": "install HPSv3 with local weights, or use the CLIP-based scorer (docs/memory.md)",
+}
+
+
+class BackendError(RuntimeError):
+    """A requested backend cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class BackendOptions:
+    """What the user asked for (from flags, environment and config)."""
+
+    engine: str = "preview"
+    """``preview``, ``storymem`` or ``auto`` (storymem when weights and CUDA are there)."""
+    models_dir: str | None = None
+    """Folder with the Wan2.2 and StoryMem downloads."""
+    llm_model: str | None = None
+    """Planner model on an OpenAI-compatible endpoint (None: offline planner)."""
+    vlm_model: str | None = None
+    """Critic model on an OpenAI-compatible endpoint (None: heuristic critic)."""
+    base_url: str | None = None
+    """Endpoint; default from OPENAI_BASE_URL, else OpenAI."""
+    clip_checkpoint: str | None = None
+    """open_clip ViT-B-32 checkpoint for keyframe embedding (None: statistics embedder)."""
+    storymem: dict = field(default_factory=dict)
+    """Extra StoryMem engine settings (variant, memory_positions, offload, steps...)."""
+
+
+def _engine(opts: BackendOptions, notices: list[str]):
+    choice = opts.engine
+    if choice in ("auto", "storymem"):
+        from engine.storymem.loading import resolve_models_dir, storymem_available
+
+        models = resolve_models_dir(opts.models_dir)
+        ok, why = storymem_available(models) if models else (False, "no models folder given (--models or DAILIES_MODELS)")
+        if ok:
+            from engine.storymem.engine import StoryMemEngine
+
+            eng = StoryMemEngine(models, **opts.storymem)
+            info = BackendInfo(name="storymem", embedded=False, detail=eng.describe())
+            return eng, info, f"storymem:{eng.describe()}"
+        if choice == "storymem":
+            raise BackendError(f"--engine storymem cannot run: {why}")
+        notices.append(f"engine: using the preview engine because {why}")
+    elif choice != "preview":
+        raise BackendError(f"unknown engine {choice!r}; use preview, storymem or auto")
+    from engine.preview import PreviewEngine
+
+    eng = PreviewEngine()
+    info = BackendInfo(name="preview", embedded=True, detail=eng.describe(), upgrade=UPGRADE["engine"])
+    return eng, info, f"preview:{getattr(eng, 'version', '1')}"
+
+
+def build_planner(opts: BackendOptions):
+    """The LLM planner when ``llm_model`` is set, else the embedded offline planner."""
+    if opts.llm_model:
+        from agents.llm import LLMClient, LLMConfig
+        from agents.planner.llm import LLMPlanner
+
+        client = LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url))
+        planner = LLMPlanner(client)
+        return planner, BackendInfo(name=planner.name, embedded=False, detail=client.describe())
+    from agents.planner.offline import OfflinePlanner
+
+    planner = OfflinePlanner()
+    return planner, BackendInfo(name=planner.name, embedded=True, upgrade=UPGRADE["planner"])
+
+
+def build_backends(opts: BackendOptions, *, need_planner: bool = False) -> tuple[Backends, list[str]]:
+    """Build every backend; returns them and the notices to print (fallbacks taken)."""
+    notices: list[str] = []
+    engine, engine_info, fingerprint = _engine(opts, notices)
+
+    if opts.clip_checkpoint:
+        from engine.clip_features import ClipEmbedder
+
+        embedder = ClipEmbedder(opts.clip_checkpoint)
+        emb_info = BackendInfo(name=embedder.name, embedded=False, detail=str(opts.clip_checkpoint))
+    else:
+        from engine.features import StatsEmbedder
+
+        embedder = StatsEmbedder()
+        emb_info = BackendInfo(name=embedder.name, embedded=True, upgrade=UPGRADE["embedder"])
+    from engine.features import StatsQualityScorer
+
+    scorer = StatsQualityScorer()
+    scorer_info = BackendInfo(name=scorer.name, embedded=True, upgrade=UPGRADE["scorer"])
+
+    heuristic = HeuristicCritic()
+    critic = heuristic
+    critic_info = BackendInfo(name="heuristic", embedded=True, upgrade=UPGRADE["critic"])
+    if opts.vlm_model:
+        from agents.critic.vlm import VLMCritic
+        from agents.llm import LLMClient, LLMConfig
+
+        client = LLMClient(LLMConfig.from_env(model=opts.vlm_model, base_url=opts.base_url))
+        critic = VLMCritic(client)
+        critic_info = BackendInfo(name=critic.name, embedded=False, detail=client.describe())
+
+    planner, planner_info = build_planner(opts) if need_planner else (None, None)
+
+    info = {"engine": engine_info, "critic": critic_info, "embedder": emb_info, "scorer": scorer_info}
+    if planner_info:
+        info["planner"] = planner_info
+    return Backends(
+        engine=engine, critic=critic, fallback_critic=heuristic, embedder=embedder, scorer=scorer,
+        planner=planner, info=info, engine_fingerprint=fingerprint,
+    ), notices

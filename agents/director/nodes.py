@@ -1,0 +1,396 @@
+"""The director's nodes. Each returns only the state keys it changes.
+
+Every node is idempotent: LangGraph re-runs an interrupted node from its start after a crash, so a
+node first checks the run directory (manifest, files, input hashes) and redoes nothing already done.
+Files are written before the manifest that points at them; every write is atomic.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+
+from agents.critic.base import CriticError
+from agents.director.requests import (
+    build_request,
+    choose_memory,
+    input_hash,
+    shot_mode,
+    shot_prompt,
+    shot_seed,
+)
+from agents.director.rundir import RunDir, RunError
+from agents.director.runtime import Runtime
+from agents.director.state import DirectorState
+from engine.base import EngineError
+from engine.keyframes import extract_candidates
+from engine.memory import MemoryBank, select_memory
+from engine.video import ContactRow, assemble_film, contact_sheet, load_image, read_video, save_png, write_video
+from schemas.critique import CritiqueInput, CritiqueReport, InjectDetails, Reprompt, Rerender, SwapKeyframes
+from schemas.memory import Keyframe
+from schemas.render import MOTION_FRAMES, RenderRequest
+from schemas.run import ShotOutputs, ShotState
+from schemas.script import Shot
+from story.files import atomic_write_json, sha256_file
+
+SAMPLE_POINTS = (0.0, 0.5, 1.0)
+"""Where in a saved shot the critic's sample frames are taken (first, middle, last)."""
+
+
+class DirectorNodes:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self._bank: MemoryBank | None = None
+        self._critic_failed = False
+
+    # -- helpers ----------------------------------------------------------------------------
+    @property
+    def run(self) -> RunDir:
+        return self.rt.run
+
+    @property
+    def bank(self) -> MemoryBank:
+        if self._bank is None:
+            self._bank = MemoryBank.load(self.run.root)
+        return self._bank
+
+    def _shots(self) -> list[Shot]:
+        return self.run.script().shots()
+
+    def _state(self, index: int) -> ShotState:
+        return self.run.manifest.shots[index]
+
+    def _history(self, shots: list[Shot], cursor: int) -> list[Keyframe]:
+        """References, then keyframes of the shots before ``cursor``, in film order."""
+        prior = [s.id for s in shots[:cursor]]
+        order = {sid: i for i, sid in enumerate(prior)}
+        kfs = self.bank.history_before(prior)
+        position = {k.id: i for i, k in enumerate(kfs)}
+        return sorted(kfs, key=lambda k: (-1 if k.shot_id is None else order[k.shot_id], position[k.id]))
+
+    def _notice(self, message: str) -> None:
+        if message not in self.run.manifest.notices:
+            self.run.manifest.notices.append(message)
+        self.rt.events.notice(message)
+
+    def _video_intact(self, st: ShotState) -> bool:
+        out = st.outputs
+        if not out.video or not out.video_sha256:
+            return False
+        path = self.run.path(out.video)
+        return path.exists() and sha256_file(path) == out.video_sha256 and all(
+            self.run.path(t).exists() for t in out.tail
+        )
+
+    def _critic(self):
+        b = self.rt.backends
+        return b.fallback_critic if self._critic_failed else b.critic
+
+    def _critic_down(self, err: Exception) -> None:
+        self._critic_failed = True
+        fb = self.rt.backends.fallback_critic
+        self._notice(f"critic {self.rt.backends.critic.name} failed ({err}); continuing with the {fb.name} critic")
+        if "critic" in self.run.manifest.backends:
+            info = self.run.manifest.backends["critic"]
+            info.detail = (info.detail + f"; fell back to {fb.name} during the run").lstrip("; ")
+
+    # -- nodes ------------------------------------------------------------------------------
+    def plan(self, state: DirectorState) -> dict:
+        """Make sure the run has a script, a bible and a memory bank (planning from the logline if needed)."""
+        run = self.run
+        if not run.has_plan():
+            req, planner = self.rt.plan_request, self.rt.backends.planner
+            if req is None or planner is None:
+                raise RunError(f"{run.root} has no script and no logline to plan from; start a new run")
+            plan = planner.plan(req.logline, shots=req.shots, style=req.style)
+            run.set_plan(plan.script, plan.bible)
+            usage = getattr(getattr(planner, "client", None), "usage", None)
+            if usage:
+                run.manifest.usage.extend(u for u in usage if u not in run.manifest.usage)
+        if not (run.root / "memory" / "bank.json").exists():
+            bank = MemoryBank.create(
+                run.root, run.manifest.settings.memory,
+                self.rt.backends.embedder.name, self.rt.backends.scorer.name,
+            )
+            for character in run.bible().characters:
+                for ref in character.reference_images:
+                    bank.add_reference(character.name, run.path(ref), self.rt.backends.embedder, self.rt.backends.scorer)
+            bank.save()
+            self._bank = bank
+        run.manifest.status = "rendering"
+        run.save()
+        shots = self._shots()
+        s = run.manifest.settings
+        self.rt.events.run_started(len(shots), sum(st.status == "accepted" for st in run.manifest.shots))
+        return {
+            "n_shots": len(shots), "cursor": 0, "attempt": 1, "verdict": None, "reuse": False, "done": False,
+            "max_retries": s.max_retries, "max_total_retries": s.max_total_retries,
+            "total_retries": run.manifest.total_retries,
+        }
+
+    def prepare(self, state: DirectorState) -> dict:
+        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+        run, settings = self.run, self.run.manifest.settings
+        shots, bible = self._shots(), run.bible()
+        cursor, attempt = state["cursor"], state.get("attempt", 1)
+        shot, st = shots[cursor], self._state(cursor)
+
+        history = self._history(shots, cursor)
+        memory = choose_memory(history, st.directives, settings.memory, select_memory)
+        mode = shot_mode(shot, bool(memory), settings.continuation)
+        tail: list[str] = []
+        if mode in ("mi2v", "mm2v"):
+            prev = self._state(cursor - 1)
+            tail = [str(run.path(t)) for t in prev.outputs.tail]
+            if len(tail) < (MOTION_FRAMES if mode == "mm2v" else 1) or not all(run.path(t).exists() for t in prev.outputs.tail):
+                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; re-render it")
+        cast = bible.in_shot(shot.id)
+
+        def make() -> RenderRequest:
+            return build_request(
+                shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode,
+                memory=self.bank.as_memory_images(memory), tail=tail,
+                seed=shot_seed(settings.seed, shot.index, st.directives.reroll),
+                settings=settings, characters=cast, negative_prompt=settings.negative_prompt,
+            )
+
+        request = make()
+        critic = self._critic()
+        try:
+            pre = critic.preflight(request, bible)
+        except CriticError as e:
+            self._critic_down(e)
+            pre = self._critic().preflight(request, bible)
+        if pre is not None and isinstance(pre.verdict, InjectDetails):
+            new = [n for n in pre.verdict.characters if n not in st.directives.inject]
+            if new:
+                st.directives.inject.extend(new)
+                st.verdicts.append(pre.model_copy(update={"attempt": attempt}))
+                request = make()
+
+        h = input_hash(request, self.rt.backends.engine_fingerprint)
+        reuse = st.status == "accepted" and st.input_hash == h and self._video_intact(st)
+        if not reuse:
+            if st.input_hash != h and st.status != "pending":
+                st.status = "pending"
+            st.mode, st.seed, st.prompt = request.mode, request.seed, request.prompt
+            st.memory_ids = [m.id for m in request.memory]
+            st.input_hash = h
+        run.save()
+        if not reuse:
+            self.rt.events.shot_started(shot.id, shot.index, attempt, request.mode)
+        return {"request": request.model_dump(mode="json"), "input_hash": h, "reuse": reuse, "verdict": None}
+
+    def render(self, state: DirectorState) -> dict:
+        """Render the shot; keep its lossless tail frames; save it with repeated frames dropped."""
+        run = self.run
+        request = RenderRequest.model_validate(state["request"])
+        st = self._state(state["cursor"])
+        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._video_intact(st):
+            return {}  # rendered before a crash: the files are this request's
+        video_rel = RunDir.shot_video(st.shot_id)
+        video = run.path(video_rel)
+        if video.exists() and st.attempts > 0:
+            keep = run.path(f"shots/rejected/{st.shot_id}.a{st.attempts}.mp4")
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            if not keep.exists():
+                shutil.copy2(video, keep)
+
+        t0 = time.perf_counter()
+        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
+        expected = (request.num_frames, request.height, request.width, 3)
+        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
+            raise EngineError(
+                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
+                f"frames for shot {st.shot_id}; expected uint8 {expected}"
+            )
+        tail_dir = RunDir.shot_tail_dir(st.shot_id)
+        tail = []
+        for i, frame in enumerate(frames[-MOTION_FRAMES:]):  # (H, W, 3) each, lossless PNG
+            rel = f"{tail_dir}/{i}.png"
+            save_png(frame, run.path(rel))
+            tail.append(rel)
+        saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
+        write_video(saved, video, request.fps)
+        seconds = time.perf_counter() - t0
+
+        st.outputs = ShotOutputs(
+            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail
+        )
+        st.status = "rendered"
+        st.attempts = max(st.attempts, state.get("attempt", 1))
+        st.render_seconds += seconds
+        st.error = None
+        run.save()
+        return {}
+
+    def extract(self, state: DirectorState) -> dict:
+        """Keyframe candidates (semantic selection + quality), sample frames, similarity to memory."""
+        run, st = self.run, self._state(state["cursor"])
+        frames = read_video(run.path(st.outputs.video))  # (F, H, W, 3)
+        be = self.rt.backends
+        cands = extract_candidates(frames, be.embedder, be.scorer, run.manifest.settings.memory)
+        work = RunDir.work_dir(st.shot_id)
+        shutil.rmtree(run.path(work), ignore_errors=True)
+        cand_paths = []
+        for n, idx in enumerate(cands.indices):
+            rel = f"{work}/cand-{n}.png"
+            save_png(frames[idx], run.path(rel))
+            cand_paths.append(rel)
+        samples = []
+        for j, at in enumerate(SAMPLE_POINTS):
+            rel = f"{work}/sample-{j}.png"
+            save_png(frames[round(at * (len(frames) - 1))], run.path(rel))
+            samples.append(rel)
+
+        by_id = {k.id: k for k in self.bank.state.keyframes}
+        mem = [by_id[m] for m in st.memory_ids if m in by_id and by_id[m].embedding]
+        sims: list[float] = []
+        match: list[str | None] = []
+        if mem and len(cands.indices):
+            m = np.asarray([k.embedding for k in mem], dtype=np.float32)  # (M, D)
+            s = np.asarray(cands.embeddings, dtype=np.float32) @ m.T  # (K, M)
+            sims = [float(x) for x in s.max(axis=1)]
+            match = [mem[int(j)].id for j in s.argmax(axis=1)]
+        atomic_write_json(run.path(f"{work}/analysis.json"), {
+            "frame_count": int(len(frames)),
+            "candidates": [
+                {"frame_index": int(i), "embedding": [float(x) for x in e], "quality": float(q), "path": p}
+                for i, e, q, p in zip(cands.indices, cands.embeddings, cands.quality, cand_paths)
+            ],
+            "samples": samples,
+            "memory_similarity": sims,
+            "memory_match": match,
+        })
+        st.outputs.candidates = cand_paths
+        run.save()
+        return {}
+
+    def critique(self, state: DirectorState) -> dict:
+        """Ask the critic (falling back to the heuristic one if it fails) and record its report."""
+        import json
+
+        run, st = self.run, self._state(state["cursor"])
+        shots, bible = self._shots(), run.bible()
+        shot = shots[state["cursor"]]
+        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        by_id = {k.id: k for k in self.bank.state.keyframes}
+        prev_last = None
+        if not shot.cut and state["cursor"] > 0:
+            prev = self._state(state["cursor"] - 1)
+            prev_last = str(run.path(prev.outputs.tail[-1])) if prev.outputs.tail else None
+        inp = CritiqueInput(
+            shot_id=st.shot_id, prompt=st.prompt or shot.prompt, cut=shot.cut,
+            characters=bible.in_shot(st.shot_id), bible=list(bible.characters),
+            video=str(run.path(st.outputs.video)),
+            sample_frames=[str(run.path(p)) for p in analysis["samples"]],
+            keyframes=[str(run.path(c["path"])) for c in analysis["candidates"]],
+            keyframe_memory_similarity=analysis["memory_similarity"],
+            keyframe_memory_match=analysis["memory_match"],
+            memory=[str(run.path(by_id[m].path)) for m in st.memory_ids if m in by_id],
+            memory_ids=[m for m in st.memory_ids if m in by_id],
+            previous_last_frame=prev_last,
+            attempt=state.get("attempt", 1),
+        )
+        try:
+            report = self._critic().critique(inp)
+        except CriticError as e:
+            self._critic_down(e)
+            report = self._critic().critique(inp)
+        self._record(st, report)
+        usage = getattr(getattr(self._critic(), "client", None), "usage", None)
+        if usage:
+            run.manifest.usage.extend(u for u in usage if u not in run.manifest.usage)
+        run.save()
+        return {"verdict": report.verdict.action}
+
+    @staticmethod
+    def _record(st: ShotState, report: CritiqueReport) -> None:
+        """Append a shot report once per attempt (a re-run node replaces its own report)."""
+        if st.verdicts and st.verdicts[-1].stage == "shot" and st.verdicts[-1].attempt == report.attempt:
+            st.verdicts[-1] = report
+        else:
+            st.verdicts.append(report)
+
+    def apply_verdict(self, state: DirectorState) -> dict:
+        """Turn the critic's retry verdict into standing directives for the shot, once."""
+        run, st = self.run, self._state(state["cursor"])
+        attempt = state.get("attempt", 1)
+        if st.verdicts_applied < attempt:
+            verdict = st.verdicts[-1].verdict
+            d = st.directives
+            before = d.model_dump()
+            if isinstance(verdict, Reprompt):
+                d.prompt = verdict.prompt
+            elif isinstance(verdict, InjectDetails):
+                known = {c.name.casefold(): c.name for c in run.bible().characters}
+                d.inject.extend(known[n.casefold()] for n in verdict.characters
+                                if n.casefold() in known and known[n.casefold()] not in d.inject)
+            elif isinstance(verdict, SwapKeyframes):
+                d.memory_drop.extend(k for k in verdict.drop if k not in d.memory_drop)
+                d.memory_add.extend(k for k in verdict.add if k not in d.memory_add)
+            elif isinstance(verdict, Rerender):
+                d.reroll += 1
+            if d.model_dump() == before:
+                d.reroll += 1  # the verdict changed nothing: at least draw a new sample
+            st.verdicts_applied = attempt
+            run.manifest.total_retries += 1
+            run.save()
+        return {"attempt": attempt + 1, "total_retries": run.manifest.total_retries}
+
+    def update_memory(self, state: DirectorState) -> dict:
+        """Accept the shot: its new keyframes join the bank (deduplicated), the cursor moves on."""
+        run, cursor = self.run, state["cursor"]
+        st = self._state(cursor)
+        if state.get("reuse"):
+            self.rt.events.shot_finished(st.shot_id, cursor, "reused")
+            return {"cursor": cursor + 1, "attempt": 1, "reuse": False, "verdict": None}
+        import json
+
+        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        bank = self.bank
+        bank.remove_shot(st.shot_id)
+        cands = analysis["candidates"]
+        frames = np.stack([load_image(run.path(c["path"])) for c in cands]) if cands else None  # (K, H, W, 3)
+        admitted = bank.admit_images(
+            st.shot_id,
+            frames,
+            frame_indices=[c["frame_index"] for c in cands],
+            embeddings=np.asarray([c["embedding"] for c in cands], dtype=np.float32),
+            quality=np.asarray([c["quality"] for c in cands], dtype=np.float32),
+            characters=run.bible().cast.get(st.shot_id, []),
+        ) if cands else []
+        bank.save()
+        if state.get("verdict") not in (None, "accept"):
+            last = st.verdicts[-1] if st.verdicts else None
+            why = last.verdict.reason if last else "critic objections"
+            self._notice(f"shot {st.shot_id} accepted after {st.attempts} attempt(s) with the retry budget spent: {why}")
+        st.outputs.keyframes = [k.id for k in admitted]
+        st.status = "accepted"
+        run.save()
+        self.rt.events.shot_finished(st.shot_id, cursor, "accepted")
+        return {"cursor": cursor + 1, "attempt": 1, "reuse": False, "verdict": None}
+
+    def assemble(self, state: DirectorState) -> dict:
+        """The film (H.264 yuv420p MP4) and the contact sheet (keyframes and memory per shot)."""
+        run, m = self.run, self.run.manifest
+        videos = [run.path(st.outputs.video) for st in m.shots]
+        film = run.root / RunDir.FILM
+        assemble_film(videos, film, m.settings.fps)
+        by_id = {k.id: k for k in self.bank.state.keyframes}
+        rows = [
+            ContactRow(
+                shot_id=st.shot_id,
+                label=f"{st.shot_id}  {st.mode}  x{st.attempts}",
+                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes if k in by_id],
+                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id],
+            )
+            for st in m.shots
+        ]
+        contact_sheet(rows, run.root / RunDir.CONTACT_SHEET)
+        m.film, m.film_sha256, m.contact_sheet = RunDir.FILM, sha256_file(film), RunDir.CONTACT_SHEET
+        m.status = "complete"
+        run.save()
+        return {"done": True}

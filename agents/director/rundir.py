@@ -1,0 +1,204 @@
+"""The run directory: everything a run needs to resume, revise and explain itself.
+
+```
+RUN/
+  script.json  bible.json  manifest.json  checkpoints.sqlite
+  shots/SS-KK.mp4  shots/SS-KK.tail/0.png..  shots/rejected/SS-KK.aN.mp4
+  memory/bank.json  memory/<keyframe-id>.png
+  work/SS-KK/...    (per-attempt analysis files: samples, keyframe candidates)
+  film.mp4  contact_sheet.png
+```
+``manifest.json`` is the source of truth, written atomically after every change.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from schemas.bible import Bible
+from schemas.run import RunManifest, RunSettings, ShotState
+from schemas.script import StoryScript
+from story.files import atomic_write_json, inside
+from story.io import ScriptError, load_bible, load_script, save_bible, save_script
+
+
+class RunError(RuntimeError):
+    """A run directory cannot be used as asked; the message names the problem and the fix."""
+
+
+class RunDir:
+    SCRIPT = "script.json"
+    BIBLE = "bible.json"
+    MANIFEST = "manifest.json"
+    CHECKPOINTS = "checkpoints.sqlite"
+    FILM = "film.mp4"
+    CONTACT_SHEET = "contact_sheet.png"
+    LOCK = ".lock"
+
+    def __init__(self, root: str | Path, manifest: RunManifest):
+        self.root = Path(root).resolve()
+        self.manifest = manifest
+        self._lock_fd: int | None = None
+
+    # -- creation and opening -------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: str | Path,
+        *,
+        source: str,
+        settings: RunSettings,
+        script: StoryScript | None = None,
+        bible: Bible | None = None,
+    ) -> "RunDir":
+        """Make a new run directory (refusing to overwrite an existing run or a non-empty folder)."""
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise RunError(f"--out {root} is a file, not a folder; choose a folder path")
+        if (root / cls.MANIFEST).exists():
+            raise RunError(
+                f"{root} already holds a run; continue it with `python main.py resume {root}` "
+                "or choose another --out"
+            )
+        if root.is_dir() and any(p for p in root.iterdir() if not p.name.startswith(".")):
+            raise RunError(f"--out {root} is a non-empty folder that is not a run; choose an empty or new folder")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / f".write-test-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise RunError(f"cannot write to --out {root} ({e.strerror or e}); choose a writable folder") from None
+        manifest = RunManifest(
+            run_id=uuid.uuid4().hex[:12],
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            source=source,
+            settings=settings,
+        )
+        run = cls(root, manifest)
+        if script is not None:
+            run.set_plan(script, bible or Bible())
+        else:
+            run.save()
+        return run
+
+    @classmethod
+    def open(cls, root: str | Path) -> "RunDir":
+        """Open an existing run; a missing or corrupt manifest is a one-line :class:`RunError`."""
+        root = Path(root)
+        if not root.is_dir():
+            raise RunError(f"{root} is not a folder; pass the RUN_DIR a previous `render` created")
+        mpath = root / cls.MANIFEST
+        if not mpath.exists():
+            raise RunError(f"{root} is not a dailies run (no {cls.MANIFEST}); pass the folder given to --out")
+        try:
+            data = json.loads(mpath.read_text(encoding="utf-8"))
+            manifest = RunManifest.model_validate(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunError(
+                f"{mpath} is corrupt ({type(e).__name__}: {str(e)[:80]}); nothing was changed — restore it "
+                "from a backup or start a new run with another --out"
+            ) from None
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise RunError(
+                f"{mpath} is corrupt ({where}: {first['msg']}); nothing was changed — restore it from a "
+                "backup or start a new run with another --out"
+            ) from None
+        except OSError as e:
+            raise RunError(f"cannot read {mpath} ({e.strerror}); check its permissions") from None
+        return cls(root, manifest)
+
+    # -- locking --------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the run's exclusive lock (released by the OS if the process dies); re-entrant."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.root / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                raise RunError(f"{self.root} is in use by another dailies process; wait for it to finish") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- state ----------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the manifest atomically."""
+        atomic_write_json(self.root / self.MANIFEST, self.manifest.model_dump(mode="json"))
+
+    def reload(self) -> None:
+        self.manifest = RunDir.open(self.root).manifest
+
+    def set_plan(self, script: StoryScript, bible: Bible) -> None:
+        """Store the script and bible and (re)build the per-shot entries."""
+        save_script(script, self.root / self.SCRIPT)
+        save_bible(bible, self.root / self.BIBLE)
+        self.manifest.shots = [ShotState(shot_id=s.id, index=s.index) for s in script.iter_shots()]
+        self.save()
+
+    def has_plan(self) -> bool:
+        return (self.root / self.SCRIPT).exists() and bool(self.manifest.shots)
+
+    def script(self) -> StoryScript:
+        try:
+            return load_script(self.root / self.SCRIPT)
+        except ScriptError as e:
+            raise RunError(f"run script is unusable: {e}") from None
+
+    def bible(self) -> Bible:
+        path = self.root / self.BIBLE
+        if not path.exists():
+            return Bible()
+        try:
+            return load_bible(path)
+        except ScriptError as e:
+            raise RunError(f"run bible is unusable: {e}") from None
+
+    def shot(self, shot_id: str) -> ShotState:
+        for s in self.manifest.shots:
+            if s.shot_id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    # -- paths ----------------------------------------------------------------------------
+    def path(self, relative: str | Path) -> Path:
+        """Absolute path of a run-relative path, refusing paths that leave the run."""
+        return inside(self.root, relative)
+
+    def rel(self, path: str | Path) -> str:
+        return Path(path).resolve().relative_to(self.root).as_posix()
+
+    @staticmethod
+    def shot_video(shot_id: str) -> str:
+        return f"shots/{shot_id}.mp4"
+
+    @staticmethod
+    def shot_tail_dir(shot_id: str) -> str:
+        return f"shots/{shot_id}.tail"
+
+    @staticmethod
+    def work_dir(shot_id: str) -> str:
+        return f"work/{shot_id}"
+
+    def checkpoint_db(self) -> Path:
+        return self.root / self.CHECKPOINTS

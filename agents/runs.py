@@ -1,0 +1,172 @@
+"""Start and resume runs: the operations behind ``main.py render``, ``main.py "logline"`` and
+``main.py resume``. Domain errors are raised; ``main.py`` turns them into one-line messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from PIL import Image, UnidentifiedImageError
+
+from agents.backends import BackendOptions, build_backends
+from agents.director.driver import drive
+from agents.director.rundir import RunDir, RunError
+from agents.director.runtime import Events, NullEvents, PlanRequest, Runtime
+from schemas.bible import Bible
+from schemas.run import RunManifest, RunSettings
+from schemas.script import StoryScript
+from story.cast import infer_bible
+from story.files import slug
+from story.io import ScriptError, bible_path_for, load_bible, load_script
+
+
+def _public_url(url: str | None) -> str | None:
+    """An endpoint URL without user:password (it may be written to the manifest)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _options_record(opts: BackendOptions) -> dict:
+    rec = dataclasses.asdict(opts)
+    rec["base_url"] = _public_url(opts.base_url)
+    return rec
+
+
+def load_story(script_path: str | Path, bible_path: str | Path | None = None) -> tuple[StoryScript, Bible, str, Path | None]:
+    """The script, its bible (given, beside it as ``X.bible.json``, or inferred) and where the
+    bible came from ("file", "inferred") plus its folder (reference images are relative to it)."""
+    script = load_script(script_path)
+    if bible_path is None:
+        beside = bible_path_for(script_path)
+        bible_path = beside if beside.exists() else None
+    if bible_path is not None:
+        return script, load_bible(bible_path, script), "file", Path(bible_path).resolve().parent
+    return script, infer_bible(script), "inferred", None
+
+
+def _copy_references(bible: Bible, base: Path | None, run_root: Path) -> Bible:
+    """Copy each character's reference images into ``RUN/refs/`` under sanitised names."""
+    if not any(c.reference_images for c in bible.characters):
+        return bible
+    chars = []
+    for c in bible.characters:
+        new = []
+        for n, ref in enumerate(c.reference_images):
+            src = (base / ref) if base and not Path(ref).is_absolute() else Path(ref)
+            try:
+                with Image.open(src) as im:
+                    im.verify()
+            except FileNotFoundError:
+                raise ScriptError("bible", [f"reference image {ref} of {c.name} not found (looked at {src})"]) from None
+            except (UnidentifiedImageError, OSError) as e:
+                raise ScriptError("bible", [f"reference image {ref} of {c.name} is not a readable image ({e})"]) from None
+            dst = run_root / "refs" / f"{slug(c.name)}-{n}{src.suffix.lower() or '.png'}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            new.append(dst.relative_to(run_root).as_posix())
+        chars.append(c.model_copy(update={"reference_images": new}))
+    return bible.model_copy(update={"characters": chars})
+
+
+def _runtime(run: RunDir, opts: BackendOptions, events: Events, *, need_planner: bool, plan: PlanRequest | None) -> Runtime:
+    backends, notices = build_backends(opts, need_planner=need_planner)
+    m = run.manifest
+    fresh_info = dict(backends.info)
+    if "planner" not in fresh_info and "planner" in m.backends:
+        fresh_info["planner"] = m.backends["planner"]
+    m.backends = fresh_info
+    previous_plan = m.options.get("plan")
+    m.options = _options_record(opts)
+    if plan is not None or previous_plan:
+        m.options["plan"] = dataclasses.asdict(plan) if plan is not None else previous_plan
+    m.settings.engine = backends.engine.name
+    for n in notices:
+        if n not in m.notices:
+            m.notices.append(n)
+        events.notice(n)
+    run.save()
+    return Runtime(run=run, backends=backends, events=events, plan_request=plan)
+
+
+def render_script(
+    script_path: str | Path,
+    out: str | Path,
+    settings: RunSettings,
+    opts: BackendOptions,
+    *,
+    bible_path: str | Path | None = None,
+    events: Events | None = None,
+) -> RunManifest:
+    """``main.py render``: validate the script, create the run, render the film."""
+    events = events or NullEvents()
+    script, bible, bible_source, base = load_story(script_path, bible_path)
+    run = RunDir.create(out, source=str(script_path), settings=settings)
+    run.lock()
+    try:
+        bible = _copy_references(bible, base, run.root)
+        run.set_plan(script, bible)
+        if bible_source == "inferred":
+            run.manifest.notices.append(
+                "no bible file beside the script: characters were inferred from the prompts (write "
+                f"{bible_path_for(script_path).name} to control them)"
+            )
+        rt = _runtime(run, opts, events, need_planner=False, plan=None)
+        return drive(rt, fresh=True)
+    finally:
+        run.unlock()
+
+
+def film_from_logline(
+    logline: str,
+    out: str | Path,
+    settings: RunSettings,
+    opts: BackendOptions,
+    *,
+    shots: int | None = None,
+    style: str | None = None,
+    events: Events | None = None,
+) -> RunManifest:
+    """``main.py "LOGLINE"``: plan (in the graph's plan node), then render."""
+    from agents.planner.logline import clean_logline
+
+    events = events or NullEvents()
+    text = clean_logline(logline)
+    run = RunDir.create(out, source=f"logline: {text}", settings=settings)
+    run.lock()
+    try:
+        plan = PlanRequest(logline=text, shots=shots, style=style)
+        rt = _runtime(run, opts, events, need_planner=True, plan=plan)
+        return drive(rt, fresh=True)
+    finally:
+        run.unlock()
+
+
+def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: dict | None = None) -> RunManifest:
+    """``main.py resume``: continue a run with the backends it was started with."""
+    events = events or NullEvents()
+    run = RunDir.open(run_dir)
+    run.lock()
+    try:
+        run.reload()  # the lock is ours now: read the manifest as the last writer left it
+        m = run.manifest
+        if m.status == "complete" and m.film and (run.root / m.film).exists():
+            return m
+        known = {f.name for f in dataclasses.fields(BackendOptions)}
+        rec = {k: v for k, v in m.options.items() if k in known}
+        rec.update(overrides or {})
+        opts = BackendOptions(**rec)
+        plan_rec = m.options.get("plan")
+        plan = PlanRequest(**plan_rec) if plan_rec else None
+        if not run.has_plan() and plan is None:
+            raise RunError(f"{run.root} has no script and no logline to plan from; start a new run")
+        rt = _runtime(run, opts, events, need_planner=not run.has_plan(), plan=plan)
+        return drive(rt)
+    finally:
+        run.unlock()

@@ -1,0 +1,129 @@
+"""Bodies of the CLI commands: build settings and options from the parsed flags, call the run
+operations, print the summary. Domain errors propagate to ``main.py``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from agents.backends import BackendOptions
+from agents.runs import film_from_logline, render_script, resume_run
+from cli.progress import RichEvents
+from schemas.memory import MemorySettings
+from schemas.run import RunManifest, RunSettings
+from story.files import slug
+
+
+def _console() -> Console:
+    return Console(stderr=False, highlight=False, soft_wrap=True)
+
+
+def _settings(args: argparse.Namespace) -> RunSettings:
+    if args.max_memory_size < 1:
+        raise argparse.ArgumentTypeError("--max-memory-size must be at least 1")
+    memory = MemorySettings(max_size=args.max_memory_size, sink_size=min(3, args.max_memory_size))
+    return RunSettings(
+        seed=args.seed, width=args.size[0], height=args.size[1], num_frames=args.frames, fps=args.fps,
+        continuation=args.continuation, max_retries=args.max_retries, memory=memory,
+    )
+
+
+def _options(args: argparse.Namespace) -> BackendOptions:
+    return BackendOptions(
+        engine=args.engine or "auto", models_dir=args.models, llm_model=args.llm_model,
+        vlm_model=args.vlm_model, base_url=args.base_url, clip_checkpoint=args.clip_checkpoint,
+    )
+
+
+def _default_out(name: str) -> Path:
+    base = Path("runs") / slug(name, fallback="film")
+    out, n = base, 2
+    while out.exists():
+        out = base.with_name(f"{base.name}-{n}")
+        n += 1
+    return out
+
+
+def summary(console: Console, run_dir: Path, m: RunManifest) -> None:
+    """Where the film is, what ran, and what the user should know."""
+    shots = m.shots
+    renders = sum(s.attempts for s in shots)
+    frames = sum(s.outputs.frame_count or 0 for s in shots)
+    console.print()
+    if m.status == "complete" and m.film:
+        console.print(f"[bold green]Film:[/] {run_dir / m.film}  ({len(shots)} shots, {frames} frames, "
+                      f"{frames / m.settings.fps:.1f} s at {m.settings.fps} fps, {m.settings.width}x{m.settings.height})")
+        console.print(f"Contact sheet: {run_dir / (m.contact_sheet or 'contact_sheet.png')}")
+    else:
+        console.print(f"[bold yellow]Run not complete[/] ({m.status}); continue with `python main.py resume {run_dir}`")
+    console.print(f"Shots: {sum(s.status == 'accepted' for s in shots)}/{len(shots)} accepted, {renders} renders "
+                  f"({m.total_retries} critic retries); wall time {m.wall_seconds:.1f} s")
+    table = Table(title="Backends", show_lines=False, title_justify="left")
+    table.add_column("role")
+    table.add_column("ran")
+    table.add_column("how to get the real one")
+    for role in ("planner", "engine", "critic", "embedder", "scorer"):
+        info = m.backends.get(role)
+        if info is None:
+            continue
+        ran = f"{info.name}" + (" (embedded default)" if info.embedded else "")
+        table.add_row(role, ran, info.upgrade if info.embedded else (info.detail or "-"))
+    console.print(table)
+    for n in m.notices:
+        console.print(f"[yellow]note:[/] {n}")
+    usage = m.usage
+    if usage:
+        console.print(f"Model usage: {len(usage)} calls, {sum(u.prompt_tokens for u in usage)} prompt + "
+                      f"{sum(u.completion_tokens for u in usage)} completion tokens")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    console = _console()
+    out = Path(args.out) if args.out else _default_out(Path(args.script).stem)
+    with RichEvents(console, quiet=args.quiet) as events:
+        m = render_script(args.script, out, _settings(args), _options(args), bible_path=args.bible, events=events)
+    summary(console, out, m)
+    return 0 if m.status == "complete" else 1
+
+
+def cmd_film(args: argparse.Namespace) -> int:
+    console = _console()
+    out = Path(args.out) if args.out else _default_out(args.logline[:40])
+    with RichEvents(console, quiet=args.quiet) as events:
+        m = film_from_logline(args.logline, out, _settings(args), _options(args),
+                              shots=args.shots, style=args.style, events=events)
+    summary(console, out, m)
+    return 0 if m.status == "complete" else 1
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    console = _console()
+    run_dir = Path(args.run_dir)
+    with RichEvents(console, quiet=args.quiet) as events:
+        m = resume_run(run_dir, events=events)
+    summary(console, run_dir, m)
+    return 0 if m.status == "complete" else 1
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from agents.backends import BackendOptions, build_planner
+    from agents.planner.logline import clean_logline
+    from story.io import save_plan
+
+    console = _console()
+    planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url))
+    plan = planner.plan(clean_logline(args.logline), shots=args.shots, style=args.style)
+    bible_path = save_plan(plan, args.out)
+    n = len(plan.script.shots())
+    console.print(f"[bold green]Plan:[/] {args.out} ({n} shots in {len(plan.script.scenes)} scenes) and "
+                  f"{bible_path} ({len(plan.bible.characters)} characters)")
+    console.print(f"planner: {info.name}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else ""))
+    console.print(f"render it with: python main.py render {args.out} --out runs/{slug(plan.script.story_name)}")
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan}[args.command](args)

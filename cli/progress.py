@@ -1,0 +1,53 @@
+"""Progress bars (overall and per shot) drawn from the director's events, with rich."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class RichEvents:
+    """Implements :class:`agents.director.runtime.Events` with two bars: the film and the current shot."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console = console
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=False, disable=quiet,
+        )
+        self._film = None
+        self._shot = None
+
+    def __enter__(self) -> "RichEvents":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def run_started(self, n_shots: int, done: int) -> None:
+        if self._film is None:
+            self._film = self.progress.add_task("film", total=n_shots, completed=0)
+        else:
+            self.progress.update(self._film, total=n_shots, completed=0)
+
+    def shot_started(self, shot_id: str, index: int, attempt: int, mode: str) -> None:
+        label = f"shot {shot_id} {mode}" + (f" (attempt {attempt})" if attempt > 1 else "")
+        if self._shot is None:
+            self._shot = self.progress.add_task(label, total=None)
+        else:
+            self.progress.reset(self._shot, description=label, total=None)
+
+    def render_progress(self, done: int, total: int) -> None:
+        if self._shot is not None:
+            self.progress.update(self._shot, completed=done, total=total)
+
+    def shot_finished(self, shot_id: str, index: int, status: str) -> None:
+        if self._film is not None:
+            self.progress.update(self._film, completed=index + 1)
+        if status == "reused" and not self.quiet:
+            self.progress.console.print(f"  shot {shot_id}: unchanged, reused")
+
+    def notice(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]note:[/] {message}", highlight=False)
