@@ -72,8 +72,11 @@ class ShotState(BaseModel):
     """Progress of the shot."""
     attempts: int = Field(default=0, ge=0)
     """Renders made for this shot in this version."""
+    seed_base: int | None = None
+    """The shot's own seed, fixed when the shot is created (run seed + position); it moves with the
+    shot when shots are inserted or reordered, so only a re-roll changes it."""
     seed: int | None = None
-    """Seed of the latest render."""
+    """Seed of the latest render (``seed_base`` moved by re-rolls)."""
     mode: RenderMode | None = None
     """Conditioning mode of the latest render."""
     prompt: str | None = None

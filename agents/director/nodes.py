@@ -152,7 +152,8 @@ class DirectorNodes:
             return build_request(
                 shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode,
                 memory=self.bank.as_memory_images(memory), tail=tail,
-                seed=shot_seed(settings.seed, shot.index, st.directives.reroll),
+                seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
+                               st.directives.reroll),
                 settings=settings, characters=cast, negative_prompt=settings.negative_prompt,
             )
 

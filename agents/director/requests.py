@@ -15,12 +15,13 @@ from story.details import inject_details
 from story.files import sha256_file, sha256_json
 
 RESEED_STRIDE = 1_000_003
-"""A re-rolled shot's seed: base + index + reroll * RESEED_STRIDE (never collides with another shot)."""
+"""A re-rolled shot's seed: its base seed + reroll * RESEED_STRIDE (never collides with another shot)."""
 
 
-def shot_seed(base_seed: int, index: int, reroll: int) -> int:
-    """Shot ``index`` of a film renders with ``base_seed + index`` (StoryMem: seed + i), moved by rerolls."""
-    return base_seed + index + reroll * RESEED_STRIDE
+def shot_seed(seed_base: int, reroll: int) -> int:
+    """A shot renders with its own base seed (run seed + position at creation, as StoryMem's
+    seed + i), moved by re-rolls."""
+    return seed_base + reroll * RESEED_STRIDE
 
 
 def shot_mode(shot: Shot, has_memory: bool, continuation: RenderMode) -> RenderMode:
@@ -104,8 +105,9 @@ def build_request(
 def input_hash(request: RenderRequest, engine_fingerprint: str) -> str:
     """Hash of everything that determines the shot's frames: prompt, mode, seed, size, the
     content of its first/motion frames, the ids and content hashes of its memory, the characters
-    it draws, and the engine's identity and settings. Paths themselves do not count."""
-    payload = request.model_dump(mode="json")
+    it draws, and the engine's identity and settings. Paths and the shot's id do not count (a
+    renumbered shot with the same inputs renders the same frames)."""
+    payload = request.model_dump(mode="json", exclude={"shot_id"})
     payload["memory"] = [(m.id, m.sha256) for m in request.memory]
     payload["first_frame"] = sha256_file(request.first_frame) if request.first_frame else None
     payload["motion_frames"] = [sha256_file(p) for p in request.motion_frames]

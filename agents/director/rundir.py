@@ -153,7 +153,10 @@ class RunDir:
         """Store the script and bible and (re)build the per-shot entries."""
         save_script(script, self.root / self.SCRIPT)
         save_bible(bible, self.root / self.BIBLE)
-        self.manifest.shots = [ShotState(shot_id=s.id, index=s.index) for s in script.iter_shots()]
+        base = self.manifest.settings.seed
+        self.manifest.shots = [
+            ShotState(shot_id=s.id, index=s.index, seed_base=base + s.index) for s in script.iter_shots()
+        ]
         self.save()
 
     def has_plan(self) -> bool:
