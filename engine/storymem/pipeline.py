@@ -1,0 +1,417 @@
+"""StoryMem memory-to-video on Wan2.2-A14B: one diffusers pipeline for every shot of a film.
+
+With the I2V experts (``in_channels`` 36) and the StoryMem LoRA fused into them it renders
+
+* **M2V** -- memory keyframes only (also the MR2V first shot, whose memory is the user's reference images);
+* **MI2V** -- memory plus the previous shot's last frame as the first frame;
+* **MM2V** -- memory plus the previous shot's last 5 frames as the first 5 frames;
+
+and with the T2V experts (``in_channels`` 16) it renders the **T2V** first shot.
+
+An M2V shot of ``F`` pixel frames (``f = (F-1)/4 + 1`` latent frames) with ``M`` memory images:
+
+1. each memory image is VAE-encoded on its own as a 1-frame video: ``M`` latent frames;
+2. the video condition is the VAE encoding of the ``K`` conditioning frames (0, 1 or 5) followed by zeros;
+3. the mask is 1 on every memory latent frame and on the latent frames that hold the ``K`` pixel frames;
+4. the transformer sees ``cat(noise, mask, cat(memory, video condition))`` over channels (16 + 4 + 16), the
+   noise covering memory and video frames alike (``M + f`` latent frames);
+5. memory frames sit at temporal RoPE positions ``0..M-1`` (``released``) or ``-M*S..-S`` (``paper``);
+6. the high-noise expert denoises while ``t >= boundary``, the low-noise expert after, each with CFG;
+7. the first ``M`` latent frames are dropped and the rest decoded into the ``F`` frames of the shot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from diffusers.pipelines.wan.pipeline_wan import prompt_clean
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import get_module_execution_device, randn_tensor
+from transformers import PreTrainedTokenizerBase, UMT5EncoderModel
+
+from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE, install_positional_rope, memory_frame_positions
+from engine.storymem.scheduling import reference_sigmas
+
+ImageInput = PIL.Image.Image | np.ndarray
+"""An RGB image: PIL, or a uint8 array ``(H, W, 3)``."""
+
+LATENT_CHANNELS = 16
+MASK_CHANNELS = 4
+
+
+@dataclass
+class StoryMemPipelineOutput(BaseOutput):
+    """``frames``: uint8 ``(B, F, H, W, 3)`` (``output_type="np"``), float ``(B, 3, F, H, W)`` in [-1, 1]
+    (``"pt"``), or the video latents ``(B, 16, f, h, w)`` without memory frames (``"latent"``)."""
+
+    frames: np.ndarray | torch.Tensor
+
+
+class StoryMemPipeline(DiffusionPipeline):
+    """Memory-conditioned shot generation with the two Wan2.2-A14B experts (see the module docstring).
+
+    Components: ``tokenizer`` and ``text_encoder`` (umT5-XXL), ``vae`` (Wan2.1), ``scheduler`` (UniPC flow),
+    ``transformer`` (high-noise expert) and ``transformer_2`` (low-noise expert). ``boundary_ratio``: the
+    high-noise expert runs while ``t >= boundary_ratio * num_train_timesteps``."""
+
+    model_cpu_offload_seq = "text_encoder->transformer->transformer_2->vae"
+    _optional_components = ["transformer_2"]
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        text_encoder: UMT5EncoderModel,
+        vae: AutoencoderKLWan,
+        scheduler: UniPCMultistepScheduler,
+        transformer: WanTransformer3DModel,
+        transformer_2: WanTransformer3DModel | None = None,
+        boundary_ratio: float = 0.9,
+    ):
+        super().__init__()
+        self.register_modules(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            vae=vae,
+            scheduler=scheduler,
+            transformer=transformer,
+            transformer_2=transformer_2,
+        )
+        self.register_to_config(boundary_ratio=boundary_ratio)
+        for expert in (transformer, transformer_2):
+            if expert is not None:
+                install_positional_rope(expert)
+        self.vae_scale_factor_temporal = vae.config.scale_factor_temporal
+        self.vae_scale_factor_spatial = vae.config.scale_factor_spatial
+        self._zero_condition_cache: dict[tuple, torch.Tensor] = {}
+        self.set_progress_bar_config(disable=True)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def is_memory_model(self) -> bool:
+        """True for the I2V experts (noise + mask + condition channels), False for T2V (noise only)."""
+        return self.transformer.config.in_channels == 2 * LATENT_CHANNELS + MASK_CHANNELS
+
+    @property
+    def experts(self) -> list[WanTransformer3DModel]:
+        return [m for m in (self.transformer, self.transformer_2) if m is not None]
+
+    # ------------------------------------------------------------------ inputs
+
+    def check_inputs(
+        self,
+        prompt: str | None,
+        prompt_embeds: torch.Tensor | None,
+        negative_prompt: str | None,
+        negative_prompt_embeds: torch.Tensor | None,
+        memory_images: list[ImageInput] | None,
+        first_frame: ImageInput | None,
+        motion_frames: list[ImageInput] | None,
+        height: int,
+        width: int,
+        num_frames: int,
+        num_inference_steps: int,
+        memory_positions: str,
+        memory_stride: int,
+        output_type: str,
+    ) -> None:
+        if (prompt is None) == (prompt_embeds is None):
+            raise ValueError("pass exactly one of `prompt` and `prompt_embeds`")
+        if prompt is not None and not isinstance(prompt, str):
+            raise ValueError(f"`prompt` must be a string, got {type(prompt).__name__}")
+        if negative_prompt is not None and negative_prompt_embeds is not None:
+            raise ValueError("pass at most one of `negative_prompt` and `negative_prompt_embeds`")
+        spatial = self.vae_scale_factor_spatial * self.transformer.config.patch_size[1]
+        if height % spatial or width % spatial:
+            raise ValueError(f"`height` and `width` must be multiples of {spatial}, got {height}x{width}")
+        if num_frames < 1 or (num_frames - 1) % self.vae_scale_factor_temporal:
+            raise ValueError(f"`num_frames` must be {self.vae_scale_factor_temporal}n+1, got {num_frames}")
+        if num_inference_steps < 1:
+            raise ValueError(f"`num_inference_steps` must be >= 1, got {num_inference_steps}")
+        if memory_positions not in MEMORY_POSITIONS:
+            raise ValueError(f"`memory_positions` must be one of {MEMORY_POSITIONS}, got {memory_positions!r}")
+        if memory_stride < 1:
+            raise ValueError(f"`memory_stride` must be >= 1, got {memory_stride}")
+        if output_type not in ("np", "pt", "latent"):
+            raise ValueError(f"`output_type` must be 'np', 'pt' or 'latent', got {output_type!r}")
+        if first_frame is not None and motion_frames:
+            raise ValueError("pass `first_frame` (MI2V) or `motion_frames` (MM2V), not both")
+        num_conditioning = 1 if first_frame is not None else len(motion_frames or [])
+        if num_conditioning >= num_frames:
+            raise ValueError(f"{num_conditioning} conditioning frames leave nothing to generate in {num_frames} frames")
+        if not self.is_memory_model and (memory_images or first_frame is not None or motion_frames):
+            raise ValueError(
+                "`memory_images`, `first_frame` and `motion_frames` need the I2V experts (in_channels 36); "
+                "this pipeline holds text-to-video experts"
+            )
+
+    # ------------------------------------------------------------------ text
+
+    def encode_prompt(
+        self, prompts: list[str], device: torch.device, max_sequence_length: int = 512
+    ) -> torch.Tensor:
+        """umT5 embeddings ``(B, max_sequence_length, D)``, zero past each prompt's tokens (as Wan pads)."""
+        texts = [prompt_clean(p) for p in prompts]
+        tokens = self.tokenizer(
+            texts,
+            padding="max_length",
+            max_length=max_sequence_length,
+            truncation=True,
+            add_special_tokens=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        ids, mask = tokens.input_ids, tokens.attention_mask  # (B, L)
+        model_device = get_module_execution_device(self.text_encoder)
+        hidden = self.text_encoder(ids.to(model_device), mask.to(model_device)).last_hidden_state  # (B, L, D)
+        hidden = hidden.to(device) * mask.to(device).unsqueeze(-1).to(hidden.dtype)  # (B, L, D), zero padding
+        return hidden
+
+    # ------------------------------------------------------------------ pixels and latents
+
+    @staticmethod
+    def to_pixels(images: list[ImageInput], height: int, width: int) -> torch.Tensor:
+        """RGB images -> ``(N, 3, height, width)`` float32 in [-1, 1], resized bicubic (as the reference) when
+        their size differs."""
+        out = []
+        for image in images:
+            array = np.asarray(image.convert("RGB")) if isinstance(image, PIL.Image.Image) else np.asarray(image)
+            if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+                raise ValueError(f"images must be RGB uint8 (H, W, 3), got {array.dtype} {array.shape}")
+            pixels = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(255.0)  # (3, h0, w0)
+            pixels = pixels * 2.0 - 1.0
+            if pixels.shape[1:] != (height, width):
+                pixels = F.interpolate(pixels[None], size=(height, width), mode="bicubic")[0]  # (3, H, W)
+            out.append(pixels)
+        return torch.stack(out)  # (N, 3, H, W)
+
+    def _latent_stats(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = torch.tensor(self.vae.config.latents_mean, dtype=torch.float32, device=device)
+        inv_std = 1.0 / torch.tensor(self.vae.config.latents_std, dtype=torch.float32, device=device)
+        return mean.view(1, -1, 1, 1, 1), inv_std.view(1, -1, 1, 1, 1)  # (1, 16, 1, 1, 1) each
+
+    def _vae_encode(self, video: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Pixels ``(B, 3, T, H, W)`` in [-1, 1] -> normalised latent means ``(B, 16, t, h, w)`` float32."""
+        vae_device = get_module_execution_device(self.vae)
+        latents = self.vae.encode(video.to(vae_device, self.vae.dtype)).latent_dist.mode()  # (B, 16, t, h, w)
+        mean, inv_std = self._latent_stats(device)
+        return (latents.to(device, torch.float32) - mean) * inv_std
+
+    def encode_memory(self, memory_pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Memory images ``(M, 3, H, W)``, each encoded alone as a 1-frame video -> ``(1, 16, M, h, w)``."""
+        latents = self._vae_encode(memory_pixels.unsqueeze(2), device)  # (M, 16, 1, h, w)
+        return latents.squeeze(2).transpose(0, 1).unsqueeze(0)  # (1, 16, M, h, w)
+
+    def encode_video_condition(
+        self, conditioning_pixels: torch.Tensor | None, num_frames: int, height: int, width: int, device: torch.device
+    ) -> torch.Tensor:
+        """The shot's video condition: the ``K`` conditioning frames ``(K, 3, H, W)`` (or none) followed by
+        ``num_frames - K`` zero frames, VAE-encoded -> ``(1, 16, f, h, w)``. The all-zero condition (M2V)
+        depends only on the shape, so it is encoded once and cached."""
+        num_conditioning = 0 if conditioning_pixels is None else conditioning_pixels.shape[0]
+        if num_conditioning == 0:
+            key = (num_frames, height, width, str(device))
+            if key not in self._zero_condition_cache:
+                zeros = torch.zeros(1, 3, num_frames, height, width)  # (1, 3, F, H, W)
+                self._zero_condition_cache[key] = self._vae_encode(zeros, device)
+            return self._zero_condition_cache[key]
+        video = torch.cat(
+            [
+                conditioning_pixels.transpose(0, 1),  # (3, K, H, W)
+                torch.zeros(3, num_frames - num_conditioning, height, width),  # (3, F-K, H, W)
+            ],
+            dim=1,
+        ).unsqueeze(0)  # (1, 3, F, H, W)
+        return self._vae_encode(video, device)
+
+    def prepare_mask(
+        self, num_memory: int, num_frames: int, num_conditioning: int, latent_height: int, latent_width: int
+    ) -> torch.Tensor:
+        """The condition mask ``(1, 4, M + f, h, w)``: 1 on memory latent frames and on the video latent frames
+        that hold the ``num_conditioning`` first pixel frames, 0 elsewhere. Each latent frame has 4 mask
+        channels, one per pixel frame it covers; the first latent frame covers pixel frame 0 alone, so its 4
+        channels repeat that frame's value (Wan's convention)."""
+        stride = self.vae_scale_factor_temporal
+        pixel_mask = torch.zeros(num_frames)
+        pixel_mask[:num_conditioning] = 1.0  # (F,)
+        video = torch.cat([pixel_mask[:1].repeat(stride), pixel_mask[1:]]).view(-1, stride)  # (f, 4)
+        memory = torch.ones(num_memory, stride)  # (M, 4)
+        mask = torch.cat([memory, video]).transpose(0, 1)  # (4, M + f)
+        return mask[None, :, :, None, None].expand(1, stride, mask.shape[1], latent_height, latent_width).clone()
+
+    def prepare_latents(
+        self,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None,
+        device: torch.device,
+        latents: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Initial noise ``(1, 16, M + f, h, w)`` float32; drawn from ``generator`` (on its own device, so a CPU
+        generator gives the same noise on every device)."""
+        if latents is not None:
+            if tuple(latents.shape) != tuple(shape):
+                raise ValueError(f"`latents` must have shape {tuple(shape)}, got {tuple(latents.shape)}")
+            return latents.to(device, torch.float32)
+        return randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+
+    def set_memory_positions(self, num_memory: int, num_latent_frames: int, layout: str, stride: int) -> None:
+        """Place memory and video latent frames on the time axis of both experts' RoPE."""
+        positions = None
+        if num_memory:
+            positions = memory_frame_positions(num_memory, num_latent_frames, layout, stride)
+        for expert in self.experts:
+            expert.rope.set_frame_positions(positions)
+
+    def decode(self, latents: torch.Tensor, output_type: str) -> np.ndarray | torch.Tensor:
+        """Normalised video latents ``(B, 16, f, h, w)`` -> frames (see :class:`StoryMemPipelineOutput`)."""
+        if output_type == "latent":
+            return latents
+        vae_device = get_module_execution_device(self.vae)
+        mean, inv_std = self._latent_stats(vae_device)
+        latents = latents.to(vae_device, torch.float32) / inv_std + mean  # (B, 16, f, h, w)
+        video = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0].float().clamp(-1, 1)  # (B, 3, F, H, W)
+        if output_type == "pt":
+            return video
+        frames = ((video + 1.0) * 127.5).round().to(torch.uint8)  # (B, 3, F, H, W)
+        return frames.permute(0, 2, 3, 4, 1).cpu().numpy()  # (B, F, H, W, 3)
+
+    # ------------------------------------------------------------------ the algorithm
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        memory_images: list[ImageInput] | None = None,
+        first_frame: ImageInput | None = None,
+        motion_frames: list[ImageInput] | None = None,
+        height: int = 480,
+        width: int = 832,
+        num_frames: int = 81,
+        num_inference_steps: int = 40,
+        guidance_scale: float = 3.5,
+        guidance_scale_2: float | None = None,
+        memory_positions: str = "released",
+        memory_stride: int = PAPER_MEMORY_STRIDE,
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+        attention_kwargs: dict[str, Any] | None = None,
+        callback_on_step_end: Callable[[DiffusionPipeline, int, torch.Tensor, dict], dict] | None = None,
+        max_sequence_length: int = 512,
+    ) -> StoryMemPipelineOutput | tuple:
+        """Render one shot. ``memory_images`` (oldest first) condition M2V; add ``first_frame`` for MI2V or the
+        5 ``motion_frames`` for MM2V; none of them with the T2V experts. ``latents`` (optional) is the initial
+        noise over memory and video latent frames. ``guidance_scale`` applies to ``transformer``,
+        ``guidance_scale_2`` (default: the same) to ``transformer_2``; guidance <= 1 disables CFG.
+        ``callback_on_step_end(pipe, step, t, {"latents": ...})`` runs after each step. Returns the frames
+        of the video only (memory frames dropped), including any leading conditioning frames."""
+        memory_images = list(memory_images or [])
+        motion_frames = list(motion_frames or [])
+        self.check_inputs(
+            prompt, prompt_embeds, negative_prompt, negative_prompt_embeds, memory_images, first_frame,
+            motion_frames, height, width, num_frames, num_inference_steps, memory_positions, memory_stride,
+            output_type,
+        )  # fmt: skip
+        device = self._execution_device
+        guidance_scale_2 = guidance_scale if guidance_scale_2 is None else guidance_scale_2
+        do_cfg = guidance_scale > 1.0 or guidance_scale_2 > 1.0
+
+        # 1. Encode the prompt and the negative prompt.
+        if prompt_embeds is None:
+            prompt_embeds = self.encode_prompt([prompt], device, max_sequence_length)  # (1, L, D)
+        if do_cfg and negative_prompt_embeds is None:
+            negative_prompt_embeds = self.encode_prompt([negative_prompt or ""], device, max_sequence_length)
+        transformer_dtype = self.transformer.dtype
+        prompt_embeds = prompt_embeds.to(device, transformer_dtype)  # (1, L, D)
+        if do_cfg:
+            negative_prompt_embeds = negative_prompt_embeds.to(device, transformer_dtype)  # (1, L, D)
+
+        # 2. Encode the memory: one latent frame per memory image.
+        latent_height = height // self.vae_scale_factor_spatial
+        latent_width = width // self.vae_scale_factor_spatial
+        num_latent_frames = (num_frames - 1) // self.vae_scale_factor_temporal + 1
+        num_memory = len(memory_images)
+        condition = None
+        if self.is_memory_model:
+            memory_latents = torch.zeros(1, LATENT_CHANNELS, 0, latent_height, latent_width, device=device)
+            if num_memory:
+                memory_latents = self.encode_memory(self.to_pixels(memory_images, height, width), device)
+            # (1, 16, M, h, w)
+
+            # 3. The video condition (first frame / motion frames, then zeros) and the mask.
+            conditioning = [first_frame] if first_frame is not None else motion_frames
+            conditioning_pixels = self.to_pixels(conditioning, height, width) if conditioning else None  # (K, 3, H, W)
+            video_condition = self.encode_video_condition(
+                conditioning_pixels, num_frames, height, width, device
+            )  # (1, 16, f, h, w)
+            mask = self.prepare_mask(
+                num_memory, num_frames, len(conditioning), latent_height, latent_width
+            ).to(device)  # (1, 4, M + f, h, w)
+            condition = torch.cat(
+                [mask, torch.cat([memory_latents, video_condition], dim=2)], dim=1
+            )  # (1, 20, M + f, h, w)
+
+        # 4. Noise over memory and video latent frames; memory placement on the time axis.
+        latents = self.prepare_latents(
+            (1, LATENT_CHANNELS, num_memory + num_latent_frames, latent_height, latent_width),
+            generator,
+            device,
+            latents,
+        )  # (1, 16, M + f, h, w)
+        self.set_memory_positions(num_memory, num_latent_frames, memory_positions, memory_stride)
+
+        # 5. The reference's sigma schedule.
+        self.scheduler.set_timesteps(sigmas=reference_sigmas(num_inference_steps), device=device)
+        timesteps = self.scheduler.timesteps
+        boundary_timestep = self.config.boundary_ratio * self.scheduler.config.num_train_timesteps
+
+        # 6. Denoise: the high-noise expert while t >= boundary, then the low-noise expert.
+        for i, t in enumerate(timesteps):
+            if self.transformer_2 is None or t >= boundary_timestep:
+                expert, scale = self.transformer, guidance_scale
+            else:
+                expert, scale = self.transformer_2, guidance_scale_2
+            model_input = latents if condition is None else torch.cat([latents, condition], dim=1)
+            model_input = model_input.to(transformer_dtype)  # (1, 16 or 36, M + f, h, w)
+            timestep = t.expand(model_input.shape[0])  # (1,)
+            with expert.cache_context("cond"):
+                noise_pred = expert(
+                    hidden_states=model_input,
+                    timestep=timestep,
+                    encoder_hidden_states=prompt_embeds,
+                    attention_kwargs=attention_kwargs,
+                    return_dict=False,
+                )[0]  # (1, 16, M + f, h, w)
+            if do_cfg:
+                with expert.cache_context("uncond"):
+                    noise_uncond = expert(
+                        hidden_states=model_input,
+                        timestep=timestep,
+                        encoder_hidden_states=negative_prompt_embeds,
+                        attention_kwargs=attention_kwargs,
+                        return_dict=False,
+                    )[0]  # (1, 16, M + f, h, w)
+                noise_pred = noise_uncond + scale * (noise_pred - noise_uncond)
+            latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]  # (1, 16, M + f, h, w)
+            if callback_on_step_end is not None:
+                outputs = callback_on_step_end(self, i, t, {"latents": latents})
+                latents = (outputs or {}).get("latents", latents)
+
+        # 7. Drop the memory frames and decode the video.
+        frames = self.decode(latents[:, :, num_memory:], output_type)  # video only
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (frames,)
+        return StoryMemPipelineOutput(frames=frames)
