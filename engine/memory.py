@@ -178,38 +178,57 @@ class MemoryBank:
               characters: Iterable[str], settings: MemorySettings | None = None) -> list[Keyframe]:
         """Add a shot's keyframe candidates, skipping near-duplicates; returns those added.
 
-        ``frames`` ``(N, H, W, 3)`` are the frames the candidates index (the saved shot). A candidate
-        is skipped when its cosine similarity to any non-dropped keyframe in the bank, or to one
-        admitted just before it, exceeds ``settings.dedupe_threshold``. Keyframes the bank already
-        holds for ``shot_id`` are replaced (as :meth:`remove_shot`), so admitting again is safe.
-        Files are ``memory/<shot_id>-k<n>.png`` and ids ``<shot_id>-k<n>``, n = 1, 2, ..."""
-        parse_shot_id(shot_id)
-        settings = settings or self.settings
+        ``frames`` ``(N, H, W, 3)`` are the frames the candidates index (the saved shot). See
+        :meth:`admit_images` for the rules."""
         self._check_backends(candidates.embedder, candidates.scorer)
-        if len(candidates.indices) != len(candidates.embeddings) or len(candidates.indices) != len(candidates.quality):
-            raise ValueError("keyframe candidates have different numbers of indices, embeddings and scores")
-        self.remove_shot(shot_id, save=False)
-        existing = [np.asarray(k.embedding, np.float32) for k in self.state.keyframes if not k.dropped and k.embedding]
-        admitted: list[Keyframe] = []
-        for idx, vec, score in zip(candidates.indices, candidates.embeddings, candidates.quality):
+        for idx in candidates.indices:
             if not 0 <= idx < len(frames):
                 raise ValueError(f"keyframe index {idx} is outside the shot's {len(frames)} frames")
-            vec = np.asarray(vec, np.float32)  # (D,)
+        images = frames[list(candidates.indices)] if candidates.indices else frames[:0]  # (K, H, W, 3)
+        return self.admit_images(shot_id, images, candidates.indices, candidates.embeddings, candidates.quality,
+                                 characters, settings)
+
+    def admit_images(self, shot_id: str, images: np.ndarray, frame_indices: Sequence[int], embeddings: np.ndarray,
+                     quality: np.ndarray, characters: Iterable[str],
+                     settings: MemorySettings | None = None) -> list[Keyframe]:
+        """Add keyframe images ``(K, H, W, 3)`` of a shot (frame ``frame_indices[i]`` of the saved
+        shot, vector ``embeddings[i]`` from the run's embedder, score ``quality[i]``), skipping
+        near-duplicates; returns those added.
+
+        A candidate is skipped when its cosine similarity to any non-dropped keyframe in the bank,
+        or to one admitted just before it, exceeds ``settings.dedupe_threshold`` (default: the
+        bank's). Keyframes the bank already holds for ``shot_id`` are replaced first (as
+        :meth:`remove_shot`), so admitting a shot again is safe. Files are
+        ``memory/<shot_id>-k<n>.png`` and ids ``<shot_id>-k<n>``, n = 1, 2, ... in admission order."""
+        parse_shot_id(shot_id)
+        settings = settings or self.settings
+        emb = np.asarray(embeddings, np.float32).reshape(len(frame_indices), -1) if len(frame_indices) else None
+        qual = np.asarray(quality, np.float32).reshape(-1)
+        if len(images) != len(frame_indices) or len(qual) != len(frame_indices):
+            raise ValueError(
+                f"{len(images)} images, {len(frame_indices)} frame indices and {len(qual)} scores: "
+                "give one of each per keyframe"
+            )
+        self.remove_shot(shot_id, save=False)
+        characters = list(characters)
+        existing = [np.asarray(k.embedding, np.float32) for k in self.state.keyframes if not k.dropped and k.embedding]
+        admitted: list[Keyframe] = []
+        for i, idx in enumerate(frame_indices):
+            vec = emb[i]  # (D,)
             if existing:
                 bank = np.stack(existing)  # (K, D)
                 if bank.shape[1] != vec.shape[0]:
                     raise ValueError(
-                        f"embedding length {vec.shape[0]} differs from the bank's {bank.shape[1]}: "
-                        "use the run's embedder"
+                        f"embedding length {vec.shape[0]} differs from the bank's {bank.shape[1]}: use the run's embedder"
                     )
                 if float((bank @ vec).max()) > settings.dedupe_threshold:
                     continue
             n = len(admitted) + 1
-            rel, digest = self._write_image(np.ascontiguousarray(frames[idx]), f"{shot_id}-k{n}")
-            kf = Keyframe(id=f"{shot_id}-k{n}", source="shot", shot_id=shot_id, frame_index=int(idx), path=rel,
-                          sha256=digest, embedding=_store(vec), quality=round(float(score), EMBEDDING_DECIMALS),
-                          characters=list(characters))
-            admitted.append(kf)
+            rel, digest = self._write_image(np.ascontiguousarray(images[i]), f"{shot_id}-k{n}")
+            admitted.append(Keyframe(
+                id=f"{shot_id}-k{n}", source="shot", shot_id=shot_id, frame_index=int(idx), path=rel, sha256=digest,
+                embedding=_store(vec), quality=round(float(qual[i]), EMBEDDING_DECIMALS), characters=list(characters),
+            ))
             existing.append(vec)
         self.state.keyframes.extend(admitted)
         self.save()

@@ -665,6 +665,8 @@ class PreviewEngine:
     """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
 
     name = "preview"
+    version = "1"
+    """Bumped whenever the same request would draw different frames (part of the input hash)."""
 
     def __init__(self, config: PreviewConfig | None = None) -> None:
         self.config = config or PreviewConfig()

@@ -250,7 +250,7 @@ def save_png(frame: np.ndarray, path: str | os.PathLike) -> None:
     path = Path(path)
     tmp = temp_path_for(path)
     try:
-        Image.fromarray(frame, "RGB").save(tmp, format="PNG", compress_level=4)
+        Image.fromarray(frame).save(tmp, format="PNG", compress_level=4)
         atomic_replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
