@@ -283,6 +283,58 @@ class StoryMemPipeline(DiffusionPipeline):
         frames = ((video + 1.0) * 127.5).round().to(torch.uint8)  # (B, 3, F, H, W)
         return frames.permute(0, 2, 3, 4, 1).cpu().numpy()  # (B, F, H, W, 3)
 
+    def denoise(
+        self,
+        latents: torch.Tensor,
+        condition: torch.Tensor | None,
+        prompt_embeds: torch.Tensor,
+        negative_prompt_embeds: torch.Tensor | None,
+        num_inference_steps: int,
+        guidance_scale: float,
+        guidance_scale_2: float,
+        do_cfg: bool,
+        attention_kwargs: dict[str, Any] | None,
+        callback_on_step_end: Callable | None,
+    ) -> torch.Tensor:
+        """The sampling loop over the reference's sigma schedule: the high-noise expert (``transformer``)
+        while ``t >= boundary``, the low-noise expert (``transformer_2``) after, each with CFG as two forwards.
+        ``latents`` ``(1, 16, M + f, h, w)``, ``condition`` ``(1, 20, M + f, h, w)`` or None (T2V)."""
+        device = latents.device
+        transformer_dtype = self.transformer.dtype
+        self.scheduler.set_timesteps(sigmas=reference_sigmas(num_inference_steps), device=device)
+        boundary_timestep = self.config.boundary_ratio * self.scheduler.config.num_train_timesteps
+        for i, t in enumerate(self.scheduler.timesteps):
+            if self.transformer_2 is None or t >= boundary_timestep:
+                expert, scale = self.transformer, guidance_scale
+            else:
+                expert, scale = self.transformer_2, guidance_scale_2
+            model_input = latents if condition is None else torch.cat([latents, condition], dim=1)
+            model_input = model_input.to(transformer_dtype)  # (1, 16 or 36, M + f, h, w)
+            timestep = t.expand(model_input.shape[0])  # (1,)
+            with expert.cache_context("cond"):
+                noise_pred = expert(
+                    hidden_states=model_input,
+                    timestep=timestep,
+                    encoder_hidden_states=prompt_embeds,
+                    attention_kwargs=attention_kwargs,
+                    return_dict=False,
+                )[0]  # (1, 16, M + f, h, w)
+            if do_cfg:
+                with expert.cache_context("uncond"):
+                    noise_uncond = expert(
+                        hidden_states=model_input,
+                        timestep=timestep,
+                        encoder_hidden_states=negative_prompt_embeds,
+                        attention_kwargs=attention_kwargs,
+                        return_dict=False,
+                    )[0]  # (1, 16, M + f, h, w)
+                noise_pred = noise_uncond + scale * (noise_pred - noise_uncond)
+            latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]  # (1, 16, M + f, h, w)
+            if callback_on_step_end is not None:
+                outputs = callback_on_step_end(self, i, t, {"latents": latents})
+                latents = (outputs or {}).get("latents", latents)
+        return latents
+
     # ------------------------------------------------------------------ the algorithm
 
     @torch.no_grad()
@@ -333,10 +385,9 @@ class StoryMemPipeline(DiffusionPipeline):
             prompt_embeds = self.encode_prompt([prompt], device, max_sequence_length)  # (1, L, D)
         if do_cfg and negative_prompt_embeds is None:
             negative_prompt_embeds = self.encode_prompt([negative_prompt or ""], device, max_sequence_length)
-        transformer_dtype = self.transformer.dtype
-        prompt_embeds = prompt_embeds.to(device, transformer_dtype)  # (1, L, D)
+        prompt_embeds = prompt_embeds.to(device, self.transformer.dtype)  # (1, L, D)
         if do_cfg:
-            negative_prompt_embeds = negative_prompt_embeds.to(device, transformer_dtype)  # (1, L, D)
+            negative_prompt_embeds = negative_prompt_embeds.to(device, self.transformer.dtype)  # (1, L, D)
 
         # 2. Encode the memory: one latent frame per memory image.
         latent_height = height // self.vae_scale_factor_spatial
@@ -372,44 +423,16 @@ class StoryMemPipeline(DiffusionPipeline):
         )  # (1, 16, M + f, h, w)
         self.set_memory_positions(num_memory, num_latent_frames, memory_positions, memory_stride)
 
-        # 5. The reference's sigma schedule.
-        self.scheduler.set_timesteps(sigmas=reference_sigmas(num_inference_steps), device=device)
-        timesteps = self.scheduler.timesteps
-        boundary_timestep = self.config.boundary_ratio * self.scheduler.config.num_train_timesteps
+        # 5. Denoise: high-noise expert while t >= boundary, then the low-noise expert, CFG on each.
+        try:
+            latents = self.denoise(
+                latents, condition, prompt_embeds, negative_prompt_embeds, num_inference_steps,
+                guidance_scale, guidance_scale_2, do_cfg, attention_kwargs, callback_on_step_end,
+            )  # fmt: skip
+        finally:
+            self.set_memory_positions(0, num_latent_frames, memory_positions, memory_stride)  # back to stock 0..F-1
 
-        # 6. Denoise: the high-noise expert while t >= boundary, then the low-noise expert.
-        for i, t in enumerate(timesteps):
-            if self.transformer_2 is None or t >= boundary_timestep:
-                expert, scale = self.transformer, guidance_scale
-            else:
-                expert, scale = self.transformer_2, guidance_scale_2
-            model_input = latents if condition is None else torch.cat([latents, condition], dim=1)
-            model_input = model_input.to(transformer_dtype)  # (1, 16 or 36, M + f, h, w)
-            timestep = t.expand(model_input.shape[0])  # (1,)
-            with expert.cache_context("cond"):
-                noise_pred = expert(
-                    hidden_states=model_input,
-                    timestep=timestep,
-                    encoder_hidden_states=prompt_embeds,
-                    attention_kwargs=attention_kwargs,
-                    return_dict=False,
-                )[0]  # (1, 16, M + f, h, w)
-            if do_cfg:
-                with expert.cache_context("uncond"):
-                    noise_uncond = expert(
-                        hidden_states=model_input,
-                        timestep=timestep,
-                        encoder_hidden_states=negative_prompt_embeds,
-                        attention_kwargs=attention_kwargs,
-                        return_dict=False,
-                    )[0]  # (1, 16, M + f, h, w)
-                noise_pred = noise_uncond + scale * (noise_pred - noise_uncond)
-            latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]  # (1, 16, M + f, h, w)
-            if callback_on_step_end is not None:
-                outputs = callback_on_step_end(self, i, t, {"latents": latents})
-                latents = (outputs or {}).get("latents", latents)
-
-        # 7. Drop the memory frames and decode the video.
+        # 6. Drop the memory frames and decode the video.
         frames = self.decode(latents[:, :, num_memory:], output_type)  # video only
         self.maybe_free_model_hooks()
         if not return_dict:

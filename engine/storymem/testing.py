@@ -139,6 +139,26 @@ def tiny_lora(num_layers: int, dim: int, ffn_dim: int, rank: int = TINY_LORA_RAN
     return state
 
 
+def tiny_pipeline(kind: str = "m2v", seed: int = SEED):
+    """An in-memory :class:`~engine.storymem.pipeline.StoryMemPipeline` on tiny seeded components:
+    ``m2v`` (I2V experts, boundary 0.9, shift 4) or ``t2v`` (T2V experts, boundary 0.875, shift 12)."""
+    from engine.storymem.pipeline import StoryMemPipeline
+    from engine.storymem.scheduling import M2V_SAMPLER, T2V_SAMPLER, make_scheduler
+
+    sampler = M2V_SAMPLER if kind == "m2v" else T2V_SAMPLER
+    in_channels = 36 if kind == "m2v" else 16
+    tokenizer = tiny_tokenizer()
+    return StoryMemPipeline(
+        tokenizer=tokenizer,
+        text_encoder=tiny_text_encoder(len(tokenizer), seed=seed + 4),
+        vae=tiny_vae(seed=seed + 3),
+        scheduler=make_scheduler(sampler.shift),
+        transformer=tiny_transformer(in_channels, seed=seed + 1),
+        transformer_2=tiny_transformer(in_channels, seed=seed + 2),
+        boundary_ratio=sampler.boundary_ratio,
+    )
+
+
 # ---------------------------------------------------------------------------- diffusers -> original keys
 
 _TRANSFORMER_RENAMES = [

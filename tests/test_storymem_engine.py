@@ -1,0 +1,142 @@
+"""StoryMemEngine on tiny model folders (CPU): RenderRequest -> frames for every mode, determinism,
+both layouts, variant checks."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from engine.base import Engine, EngineError
+from engine.storymem.engine import StoryMemEngine
+from engine.storymem.testing import build_tiny_models
+from schemas.render import MemoryImage, RenderRequest
+
+H, W, F = 48, 64, 9
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("engine-models")
+    return {
+        "diffusers": build_tiny_models(root / "d", "diffusers", ("mi2v", "mm2v")),
+        "original": build_tiny_models(root / "o", "original", ("mi2v",)),
+    }
+
+
+@pytest.fixture(scope="module")
+def engine(models) -> StoryMemEngine:
+    return StoryMemEngine(models["diffusers"], variant="mi2v", steps=2)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[str]:
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for i in range(6):
+        pixels = np.random.default_rng(i).integers(0, 256, size=(H, W, 3), dtype=np.uint8)
+        path = folder / f"frame{i}.png"
+        PIL.Image.fromarray(pixels).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def _memory(paths: list[str]) -> list[MemoryImage]:
+    return [
+        MemoryImage(id=f"k{i}", path=p, sha256=hashlib.sha256(Path(p).read_bytes()).hexdigest())
+        for i, p in enumerate(paths)
+    ]
+
+
+def _request(mode: str, images: list[str], seed: int = 3, **kwargs) -> RenderRequest:
+    fields = dict(shot_id="01-02", prompt="a girl in a red coat walks", mode=mode, seed=seed, width=W, height=H, num_frames=F)
+    if mode != "t2v":
+        fields["memory"] = _memory(images[:2])
+    if mode == "mi2v":
+        fields["first_frame"] = images[2]
+    if mode == "mm2v":
+        fields["motion_frames"] = images[1:6]
+    return RenderRequest(**(fields | kwargs))
+
+
+def test_engine_implements_the_protocol(engine):
+    assert isinstance(engine, Engine) and engine.name == "storymem"
+    line = engine.describe()
+    assert "\n" not in line and "MI2V" in line and "released" in line
+    settings = engine.settings()
+    assert settings["variant"] == "mi2v" and settings["m2v_sampler"]["shift"] == 4.0
+    assert settings["t2v_sampler"]["boundary_ratio"] == 0.875
+
+
+@pytest.mark.parametrize("mode", ["t2v", "m2v", "mi2v"])
+def test_render_modes(engine, images, mode):
+    steps = []
+    frames = engine.render_shot(_request(mode, images), progress=lambda done, total: steps.append((done, total)))
+    assert frames.shape == (F, H, W, 3) and frames.dtype == np.uint8
+    assert steps == [(1, 2), (2, 2)]
+    assert frames.std() > 0
+
+
+def test_lora_is_fused_with_rslora_scale(engine, images):
+    engine.render_shot(_request("m2v", images))
+    assert engine.lora_scale == pytest.approx(8 / np.sqrt(8))  # tiny LoRA: r = alpha = 8
+
+
+def test_same_request_same_frames(engine, images):
+    request = _request("mi2v", images, seed=9)
+    assert np.array_equal(engine.render_shot(request), engine.render_shot(request))
+    assert not np.array_equal(engine.render_shot(request), engine.render_shot(_request("mi2v", images, seed=10)))
+
+
+def test_both_layouts_render_the_same_frames(models, engine, images):
+    original = StoryMemEngine(models["original"], variant="mi2v", steps=2)
+    for mode in ("t2v", "mi2v"):
+        request = _request(mode, images)
+        assert np.array_equal(original.render_shot(request), engine.render_shot(request))
+
+
+def test_mm2v_needs_the_mm2v_lora(engine, models, images):
+    with pytest.raises(EngineError, match="needs the StoryMem MM2V LoRA") as err:
+        engine.render_shot(_request("mm2v", images))
+    assert "\n" not in str(err.value)
+    mm2v = StoryMemEngine(models["diffusers"], variant="mm2v", steps=2, need_t2v=False)
+    frames = mm2v.render_shot(_request("mm2v", images))
+    assert frames.shape == (F, H, W, 3)
+    with pytest.raises(EngineError, match="needs the StoryMem MI2V LoRA"):
+        mm2v.render_shot(_request("mi2v", images))
+    with pytest.raises(EngineError, match="Wan2.2-T2V-A14B"):
+        mm2v.render_shot(_request("t2v", images))
+
+
+def test_paper_positions_change_memory_shots_only(models, engine, images):
+    paper = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, memory_positions="paper")
+    assert not np.array_equal(paper.render_shot(_request("m2v", images)), engine.render_shot(_request("m2v", images)))
+    assert np.array_equal(paper.render_shot(_request("t2v", images)), engine.render_shot(_request("t2v", images)))
+
+
+def test_t2v_experts_are_released_when_asked(models, images):
+    engine = StoryMemEngine(models["diffusers"], variant="mi2v", steps=1, keep_t2v=False)
+    first = engine.render_shot(_request("t2v", images))
+    engine.render_shot(_request("m2v", images))
+    assert "t2v" not in engine._pipelines and "m2v" in engine._pipelines
+    assert np.array_equal(engine.render_shot(_request("t2v", images)), first)  # reloaded on demand
+
+
+def test_unreadable_memory_image_is_one_line_error(engine, images, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    request = _request("m2v", images, memory=_memory([images[0]]) + [MemoryImage(id="bad", path=str(broken), sha256="0" * 64)])
+    with pytest.raises(EngineError, match="cannot read memory image bad"):
+        engine.render_shot(request)
+
+
+def test_bad_settings_are_refused(models):
+    with pytest.raises(ValueError, match="memory_positions"):
+        StoryMemEngine(models["diffusers"], memory_positions="negative")
+    with pytest.raises(ValueError, match="offload"):
+        StoryMemEngine(models["diffusers"], offload="disk")
+    with pytest.raises(ValueError, match="CUDA"):
+        StoryMemEngine(models["diffusers"], offload="group", device="cpu")
