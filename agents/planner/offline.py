@@ -716,6 +716,8 @@ class Premise:
     seeds: list[Seed]
     relation: str
     together: bool
+    team: int
+    """How many characters act together as the hero (``Mia and her grandfather``: 2)."""
     setting: Setting
     where: str
     """The place as the establishing shot shows it, ``prep|phrase``."""
@@ -955,6 +957,12 @@ def _merge_named(seeds: list[Seed], toks: list[str]) -> list[Seed]:
             if between in ([","], [], ["the"]):
                 prev.head, prev.kind, prev.modifiers, prev.end = s.head, s.kind, s.modifiers, s.end
                 continue
+        # "her estranged son, a restless young photographer,": one person described twice
+        if prev is not None and not s.copy and prev.kind == s.kind == "person" and toks[prev.end:s.start] == [","] \
+                and toks[s.start].lower() in ("a", "an") and (s.end >= len(toks) or toks[s.end] in (",", ".", ";")):
+            prev.modifiers = prev.modifiers + s.modifiers + [s.head]
+            prev.end = s.end
+            continue
         if prev is not None and prev.name and s.copy and prev.group == s.group:
             out.append(s)
             continue
@@ -1041,10 +1049,11 @@ RECIPROCAL = _W("compete competes race races duel duels rival rivals argue argue
                 "love fall falls date dates marry marries kiss kisses")
 
 
-def _relation(toks: list[str], seeds: list[Seed]) -> tuple[str, str, bool, list[Seed]]:
-    """(category, verb phrase as written, co-subjects?, seeds reordered as [hero, other, companions...])."""
+def _relation(toks: list[str], seeds: list[Seed]) -> tuple[str, str, int, list[Seed]]:
+    """(category, verb phrase as written, how many seeds act together as the hero (1 = alone),
+    seeds reordered as [hero, other, companions...])."""
     if not seeds:
-        return "world", "", False, seeds
+        return "world", "", 1, seeds
     k = 1
     together = False
     while k < len(seeds):
@@ -1075,8 +1084,8 @@ def _relation(toks: list[str], seeds: list[Seed]) -> tuple[str, str, bool, list[
     if category in ("bond", "conflict", "romance") and rest:
         # the hero, the other, then the hero's companions and anyone else
         ordered = [subjects[0], rest[0], *subjects[1:], *rest[1:]]
-        return category, " ".join(verb_words), False, ordered
-    return category, " ".join(verb_words), together, seeds
+        return category, " ".join(verb_words), 1, ordered
+    return category, " ".join(verb_words), len(subjects), seeds
 
 
 def goal_np_is_place(toks: list[str], seeds: list[Seed]) -> tuple[str, set[str]] | None:
@@ -1128,7 +1137,8 @@ def read_logline(logline: str) -> Premise:
         first = next((s for s in seeds if s.kind == "person" and not s.gender), None)
         if first is not None:
             first.gender = "f" if pron in ("she", "her", "hers") else "m"
-    relation, verb_phrase, together, seeds = _relation(toks, seeds) if readable else ("unread", "", False, [])
+    relation, verb_phrase, team, seeds = _relation(toks, seeds) if readable else ("unread", "", 1, [])
+    together = team > 1
     if not place and readable:
         place, place_words = goal_np_is_place(toks, seeds) or ("", set())
     all_words = {t.lower() for t in toks} | {s.head for s in seeds}
@@ -1142,7 +1152,7 @@ def read_logline(logline: str) -> Premise:
     if goal and relation in ("journey", "seek") and set(goal.lower().split()[1:]) & (setting.words | place_words):
         goal = ""  # "cross the desert": the desert is where the journey happens, not its end
     return Premise(logline=logline, readable=readable, seeds=seeds, relation=relation, together=together,
-                   setting=setting, where=where, short=short, goal=goal, verb_phrase=verb_phrase)
+                   team=team, setting=setting, where=where, short=short, goal=goal, verb_phrase=verb_phrase)
 
 
 def _pick_setting(place_words: set[str], all_words: set[str], seeds: list[Seed]) -> Setting:
@@ -1741,7 +1751,7 @@ class _Writer:
         if shot.continuation:
             kept = [c for c in carry if "{" + c + "}" not in action]
             if kept:
-                who = " and ".join("{" + c + "}" for c in kept)
+                who = _join(["{" + c + "}" for c in kept])
                 action += f" {who} {'stay' if len(kept) > 1 else 'stays'} close by."
         sentences.append(action)
         ambient = [a for a in self.p.setting.ambient if a]
@@ -1788,10 +1798,12 @@ class _Writer:
         return f"{frame}, the camera {_pick(self.rng, CAMERA_MOVES['cut'])}{style}."
 
     def _extras(self, text: str, beat: str) -> str:
-        extra = self.chars[2:]
-        if not extra or beat not in ("rising", "climax", "resolution") or "{B}" not in text:
+        """Characters beyond the hero, the other and the hero's team join the later beats."""
+        first = max(2, self.p.team) if self.category in ("bond", "conflict", "romance") else self.p.team
+        extra = self.chars[first:]
+        if not extra or beat not in ("rising", "climax", "resolution") or "{A}" not in text:
             return text
-        who = " and ".join("{" + "CD"[i] + "}" for i in range(len(extra)))
+        who = _join(["{" + "ABCD"[first + i] + "}" for i in range(len(extra))])
         clause = {"rising": f" while {who} keep watch nearby" if len(extra) > 1 else f" while {who} keeps watch nearby",
                   "climax": f" as {who} rush to help" if len(extra) > 1 else f" as {who} rushes to help",
                   "resolution": f", and {who} join them" if len(extra) > 1 else f", and {who} joins them"}[beat]
@@ -1808,7 +1820,8 @@ class _Writer:
         b_seed = self.seeds[1] if len(self.seeds) > 1 else None
         with_b = ""
         if p.together and b_seed is not None:
-            with_b = _pick(self.rng, (", with {B} close beside", ", {B} at the side of {A}", ", together with {B}"))
+            mates = _join(["{" + "ABCD"[i] + "}" for i in range(1, min(p.team, len(self.chars)))])
+            with_b = _pick(self.rng, (f", with {mates} close beside", f", together with {mates}"))
         care_kind = "person"
         if b_seed is not None:
             care_kind = "sea" if b_seed.head in SEA_ANIMALS else b_seed.kind
@@ -1910,6 +1923,10 @@ class _Writer:
         }.get(self.category, "")
         style = f" Told in the style of {self.style}." if self.style else ""
         return _clip(_tidy(f"{p.logline.rstrip('.')}. {summary}{style}"), 5000)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _a(word: str) -> str:
