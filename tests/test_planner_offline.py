@@ -226,3 +226,38 @@ def test_shot_and_style_checks():
         clean_style("x" * 121)
     with pytest.raises(PlannerError):
         OfflinePlanner().plan("A penguin wants to fly", shots=40)
+
+
+def test_fuzzed_loglines_always_give_valid_plans():
+    """300 random loglines (word soup of the planner's cues, random scripts, emoji, punctuation)."""
+    import random
+    import string
+
+    rng = random.Random(20260101)
+    words = ("a the lonely old young keeper whale girl boy dog cat robot dragon and befriends fights loves "
+             "searches for in on at city forest Mia Tom Dr. Captain two three kids , . named who must "
+             "deliver build her his their 's storm night").split()
+    alphabets = [string.ascii_letters + "  ,.'-", "абвгдежзийклмнопрстуфхцчшщыэюя ", "一二三人山水火木金土灯塔鲸鱼 ",
+                 "🐋🧑‍🚀🔥✨ abc", string.printable[:94] + " ", "ÀÉÎÕÜßçñ  aeiou"]
+    checked = 0
+    for i in range(300):
+        if i % 2:
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 40)))
+        else:
+            al = rng.choice(alphabets)
+            text = "".join(rng.choice(al) for _ in range(rng.randint(3, 300)))
+        text = text[:MAX_LOGLINE_CHARS]
+        try:
+            logline = clean_logline(text)
+        except PlannerError:
+            continue  # too short once whitespace is normalised
+        n = rng.randint(3, 24)
+        result = OfflinePlanner().plan(logline, shots=n)
+        shots = result.script.shots()
+        assert len(shots) == n and shots[0].cut
+        assert n < 4 or any(not s.cut for s in shots)
+        for s in shots:
+            for c in result.bible.in_shot(s.id):
+                assert c.details().casefold() in s.prompt.casefold()
+        checked += 1
+    assert checked > 250

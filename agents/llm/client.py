@@ -282,7 +282,9 @@ class LLMClient:
         except openai.APITimeoutError:
             raise _Retryable("timeout", f"no answer within {self.config.timeout:g}s") from None
         except openai.APIConnectionError as e:
-            raise _Retryable("connection", f"connection failed ({self._reason(e)})") from None
+            cause = e.__cause__ or e.__context__
+            why = self._reason(cause) if cause is not None and str(cause) else self._reason(e)
+            raise _Retryable("connection", f"connection failed ({why})") from None
         except openai.RateLimitError as e:
             raise _Retryable("rate", "HTTP 429 rate limited", _retry_after(e.response)) from None
         except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
@@ -322,19 +324,20 @@ class LLMClient:
 
     def _exhausted(self, r: _Retryable, attempts: int) -> LLMError:
         where = self._where()
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         if r.kind == "timeout":
             return EndpointTimeout(
-                f"{where} did not answer within {self.config.timeout:g}s ({attempts} attempts); "
+                f"{where} did not answer within {self.config.timeout:g}s ({tries}); "
                 "check the server's load or raise the timeout (DAILIES_LLM_TIMEOUT / DAILIES_VLM_TIMEOUT)"
             )
         if r.kind == "connection":
             return EndpointUnreachable(
-                f"cannot reach {where}: {r.reason} after {attempts} attempts; start the server or "
+                f"cannot reach {where}: {r.reason} after {tries}; start the server or "
                 "set OPENAI_BASE_URL / --base-url to where it listens"
             )
         if r.kind == "rate":
-            return RateLimited(f"{where} is rate limiting (HTTP 429 on {attempts} attempts); try again later")
-        return EndpointError(f"{where} failed: {r.reason} on {attempts} attempts; check the server's logs")
+            return RateLimited(f"{where} is rate limiting (HTTP 429 on {tries}); try again later")
+        return EndpointError(f"{where} failed: {r.reason} on {tries}; check the server's logs")
 
     def _not_found(self, e: openai.APIStatusError) -> LLMError:
         try:
