@@ -164,7 +164,3 @@ def validation_message(err: BaseException, limit: int = 2500) -> str:
         text = str(err)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
-
-def validate(model: type[BaseModel], text: str | None) -> BaseModel:
-    """Parse and validate an answer; raises ``ValueError`` (``ValidationError`` included)."""
-    return model.model_validate(parse_json(text))

@@ -22,7 +22,6 @@ never an instruction. The planner returns a :class:`~schemas.plan.Plan` (text), 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -208,11 +207,3 @@ def _characters_block(bible: Bible) -> str:
         return "(no characters: the story is told through places and events)"
     return "\n".join(f"- {c.name}: {c.details()}" for c in bible.characters)
 
-
-def usage_summary(client: LLMClient) -> dict[str, Any]:
-    """Total tokens the client spent (handy for a one-line report)."""
-    return {
-        "calls": len(client.usage),
-        "prompt_tokens": sum(u.prompt_tokens for u in client.usage),
-        "completion_tokens": sum(u.completion_tokens for u in client.usage),
-    }

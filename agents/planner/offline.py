@@ -212,7 +212,6 @@ CLOTHING = _W(
     "cardigan raincoat trenchcoat tuxedo pajamas shorts sneakers shoes gloves tie crown veil mask "
     "sweatshirt tunic sari hanfu sandals cape parka poncho"
 )
-BODY = _W("leg legs arm arms eye eyes hair beard scar tail wing wings hand hands face ear ears heart voice")
 NOT_PLACES = _W(
     "storm rain fog wind snowstorm blizzard love trouble danger time secret hope fear tears silence "
     "peace public debt charge search pursuit order style vain return exchange spite fact general "
@@ -1276,7 +1275,6 @@ def _unique_name(rng: random.Random, pool, taken: set[str]) -> str:
 # Beats and moments
 # ================================================================================================
 
-BEATS = ("setup", "inciting", "rising", "climax", "resolution")
 BEAT_WEIGHT = {"setup": 2.0, "inciting": 1.5, "rising": 3.0, "climax": 2.0, "resolution": 1.5}
 SCENE_BEATS = {
     3: (("setup", "inciting"), ("rising", "climax"), ("resolution",)),
