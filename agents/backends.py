@@ -79,7 +79,7 @@ def build_planner(opts: BackendOptions):
         from agents.llm import LLMClient, LLMConfig
         from agents.planner.llm import LLMPlanner
 
-        client = LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url))
+        client = LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url, role="llm"))
         planner = LLMPlanner(client)
         return planner, BackendInfo(name=planner.name, embedded=False, detail=client.describe())
     from agents.planner.offline import OfflinePlanner
@@ -115,7 +115,7 @@ def build_backends(opts: BackendOptions, *, need_planner: bool = False) -> tuple
         from agents.critic.vlm import VLMCritic
         from agents.llm import LLMClient, LLMConfig
 
-        client = LLMClient(LLMConfig.from_env(model=opts.vlm_model, base_url=opts.base_url))
+        client = LLMClient(LLMConfig.from_env(model=opts.vlm_model, base_url=opts.base_url, role="vlm"))
         critic = VLMCritic(client)
         critic_info = BackendInfo(name=critic.name, embedded=False, detail=client.describe())
 

@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
-
-from PIL import Image, UnidentifiedImageError
 
 from agents.backends import BackendOptions, build_backends
 from agents.director.driver import drive
@@ -51,30 +48,6 @@ def load_story(script_path: str | Path, bible_path: str | Path | None = None) ->
     return script, infer_bible(script), "inferred", None
 
 
-def _copy_references(bible: Bible, base: Path | None, run_root: Path) -> Bible:
-    """Copy each character's reference images into ``RUN/refs/`` under sanitised names."""
-    if not any(c.reference_images for c in bible.characters):
-        return bible
-    chars = []
-    for c in bible.characters:
-        new = []
-        for n, ref in enumerate(c.reference_images):
-            src = (base / ref) if base and not Path(ref).is_absolute() else Path(ref)
-            try:
-                with Image.open(src) as im:
-                    im.verify()
-            except FileNotFoundError:
-                raise ScriptError("bible", [f"reference image {ref} of {c.name} not found (looked at {src})"]) from None
-            except (UnidentifiedImageError, OSError) as e:
-                raise ScriptError("bible", [f"reference image {ref} of {c.name} is not a readable image ({e})"]) from None
-            dst = run_root / "refs" / f"{slug(c.name)}-{n}{src.suffix.lower() or '.png'}"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
-            new.append(dst.relative_to(run_root).as_posix())
-        chars.append(c.model_copy(update={"reference_images": new}))
-    return bible.model_copy(update={"characters": chars})
-
-
 def _runtime(run: RunDir, opts: BackendOptions, events: Events, *, need_planner: bool, plan: PlanRequest | None) -> Runtime:
     backends, notices = build_backends(opts, need_planner=need_planner)
     m = run.manifest
@@ -107,11 +80,10 @@ def render_script(
     """``main.py render``: validate the script, create the run, render the film."""
     events = events or NullEvents()
     script, bible, bible_source, base = load_story(script_path, bible_path)
-    run = RunDir.create(out, source=str(script_path), settings=settings)
+    run = RunDir.create(out, source=str(script_path), settings=settings, script=script, bible=bible,
+                        references_base=base)
     run.lock()
     try:
-        bible = _copy_references(bible, base, run.root)
-        run.set_plan(script, bible)
         if bible_source == "inferred":
             run.manifest.notices.append(
                 "no bible file beside the script: characters were inferred from the prompts (write "
@@ -138,10 +110,11 @@ def film_from_logline(
 
     events = events or NullEvents()
     text = clean_logline(logline)
-    run = RunDir.create(out, source=f"logline: {text}", settings=settings)
+    plan = PlanRequest(logline=text, shots=shots, style=style)
+    run = RunDir.create(out, source=f"logline: {text}", settings=settings,
+                        options={"plan": dataclasses.asdict(plan)})
     run.lock()
     try:
-        plan = PlanRequest(logline=text, shots=shots, style=style)
         rt = _runtime(run, opts, events, need_planner=True, plan=plan)
         return drive(rt, fresh=True)
     finally:
@@ -155,6 +128,7 @@ def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: 
     run.lock()
     try:
         run.reload()  # the lock is ours now: read the manifest as the last writer left it
+        run.sweep_temporaries()
         m = run.manifest
         if m.status == "complete" and m.film and (run.root / m.film).exists():
             return m

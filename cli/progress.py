@@ -19,14 +19,23 @@ class RichEvents:
         self._film = None
         self._shot = None
 
+        self._started = False
+
     def __enter__(self) -> "RichEvents":
-        self.progress.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if self._started:
+            self.progress.stop()
+
+    def _start(self) -> None:
+        # Bars appear with the first event, so an early error prints nothing but its one line.
+        if not self._started:
+            self.progress.start()
+            self._started = True
 
     def run_started(self, n_shots: int, done: int) -> None:
+        self._start()
         if self._film is None:
             self._film = self.progress.add_task("film", total=n_shots, completed=0)
         else:
@@ -50,4 +59,6 @@ class RichEvents:
             self.progress.console.print(f"  shot {shot_id}: unchanged, reused")
 
     def notice(self, message: str) -> None:
+        if self.quiet:
+            return
         self.progress.console.print(f"[yellow]note:[/] {message}", highlight=False)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from schemas.bible import Bible
 from schemas.plan import Plan
-from schemas.script import StoryScript
+from schemas.script import MAX_PROMPT_CHARS, StoryScript
 from story.files import atomic_write_json
 
 
@@ -97,14 +97,67 @@ def _violations(err: ValidationError, raw: Any) -> list[str]:
     return out
 
 
+def _rule_violations(raw: dict) -> list[str]:
+    """Every ST-Bench rule broken by ``raw``, checked as far as its shape allows (so that one
+    report lists them all, not only the first layer pydantic reaches)."""
+    out: list[str] = []
+    scenes = raw.get("scenes")
+    if not isinstance(scenes, list):
+        return out
+    if not scenes:
+        return ["scenes: no scenes (rule: at least one shot)"]
+    prev_num = None
+    for i, sc in enumerate(scenes):
+        if not isinstance(sc, dict):
+            continue
+        where = _scene_label(raw, i)
+        prompts, cut, ffp = sc.get("video_prompts"), sc.get("cut"), sc.get("first_frame_prompt")
+        if isinstance(prompts, list):
+            if not prompts:
+                out.append(f"{where}: no video prompts (rule: at least one shot)")
+            if isinstance(cut, bool):
+                cut = [cut] + [True] * max(len(prompts) - 1, 0)
+            for field, values in (("video_prompts", prompts), ("first_frame_prompt", ffp)):
+                if not isinstance(values, list):
+                    continue
+                for k, p in enumerate(values):
+                    if isinstance(p, str):
+                        label = f"{where}, shot {k + 1}" + (", first_frame_prompt" if field != "video_prompts" else "")
+                        if not p.strip():
+                            out.append(f"{label}: prompt is empty (rule: prompts are non-empty)")
+                        elif len(p) > MAX_PROMPT_CHARS:
+                            out.append(f"{label}: prompt has {len(p)} characters (rule: at most {MAX_PROMPT_CHARS} characters)")
+            if isinstance(cut, list) and len(cut) != len(prompts):
+                out.append(f"{where}: cut has {len(cut)} entries but video_prompts has {len(prompts)} (rule: list lengths are equal)")
+            if isinstance(ffp, list) and len(ffp) != len(prompts):
+                out.append(f"{where}: first_frame_prompt has {len(ffp)} entries but video_prompts has {len(prompts)} "
+                           "(rule: list lengths are equal)")
+        if i == 0 and isinstance(cut, list) and cut and cut[0] is False:
+            out.append(f"{where}, shot 1: cut is false (rule: the first shot is a cut)")
+        num = sc.get("scene_num")
+        if isinstance(num, int) and not isinstance(num, bool):
+            if prev_num is not None and num <= prev_num:
+                out.append(f"{where}: follows scene {prev_num} (rule: scene numbers increase)")
+            prev_num = num
+    return out
+
+
 def parse_script(raw: Any, source: str) -> StoryScript:
-    """Validate already-parsed JSON as an ST-Bench script."""
+    """Validate already-parsed JSON as an ST-Bench script, reporting every violation at once."""
     if not isinstance(raw, dict):
         raise ScriptError(source, ["must be a JSON object with story_name, story_overview and scenes"])
+    rules = _rule_violations(raw)
     try:
-        return StoryScript.model_validate(raw)
+        script = StoryScript.model_validate(raw)
     except ValidationError as e:
-        raise ScriptError(source, _violations(e, raw)) from None
+        # Rule breaks are already in `rules`; keep pydantic's shape errors (types, missing, unknown fields).
+        shape = _violations(e, raw) if not rules else [
+            v for v, er in zip(_violations(e, raw), e.errors()) if er["type"] != "value_error"
+        ]
+        raise ScriptError(source, rules + shape) from None
+    if rules:  # cannot happen: the models enforce the same rules
+        raise ScriptError(source, rules)
+    return script
 
 
 def load_script(path: str | Path) -> StoryScript:

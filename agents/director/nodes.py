@@ -64,11 +64,7 @@ class DirectorNodes:
 
     def _history(self, shots: list[Shot], cursor: int) -> list[Keyframe]:
         """References, then keyframes of the shots before ``cursor``, in film order."""
-        prior = [s.id for s in shots[:cursor]]
-        order = {sid: i for i, sid in enumerate(prior)}
-        kfs = self.bank.history_before(prior)
-        position = {k.id: i for i, k in enumerate(kfs)}
-        return sorted(kfs, key=lambda k: (-1 if k.shot_id is None else order[k.shot_id], position[k.id]))
+        return self.bank.history_before([s.id for s in shots[:cursor]])
 
     def _notice(self, message: str) -> None:
         if message not in self.run.manifest.notices:

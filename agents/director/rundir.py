@@ -15,23 +15,50 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import shutil
 import json
 import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from schemas.bible import Bible
 from schemas.run import RunManifest, RunSettings, ShotState
 from schemas.script import StoryScript
-from story.files import atomic_write_json, inside
+from story.files import atomic_write_json, inside, slug
 from story.io import ScriptError, load_bible, load_script, save_bible, save_script
 
 
 class RunError(RuntimeError):
     """A run directory cannot be used as asked; the message names the problem and the fix."""
+
+
+def copy_references(bible: Bible, base: Path | None, run_root: Path) -> Bible:
+    """Copy each character's reference images into ``RUN/refs/`` under sanitised names, and point
+    the bible at the copies (paths relative to the run)."""
+    if not any(c.reference_images for c in bible.characters):
+        return bible
+    chars = []
+    for c in bible.characters:
+        new = []
+        for n, ref in enumerate(c.reference_images):
+            src = (base / ref) if base and not Path(ref).is_absolute() else Path(ref)
+            try:
+                with Image.open(src) as im:
+                    im.verify()
+            except FileNotFoundError:
+                raise ScriptError("bible", [f"reference image {ref} of {c.name} not found (looked at {src})"]) from None
+            except (UnidentifiedImageError, OSError) as e:
+                raise ScriptError("bible", [f"reference image {ref} of {c.name} is not a readable image ({e})"]) from None
+            dst = run_root / "refs" / f"{slug(c.name)}-{n}{src.suffix.lower() or '.png'}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            new.append(dst.relative_to(run_root).as_posix())
+        chars.append(c.model_copy(update={"reference_images": new}))
+    return bible.model_copy(update={"characters": chars})
 
 
 class RunDir:
@@ -49,6 +76,9 @@ class RunDir:
         self._lock_fd: int | None = None
 
     # -- creation and opening -------------------------------------------------------------
+    STAGING = {"refs", SCRIPT, BIBLE, LOCK}
+    """What an interrupted creation can leave before the manifest exists (safe to write over)."""
+
     @classmethod
     def create(
         cls,
@@ -58,8 +88,13 @@ class RunDir:
         settings: RunSettings,
         script: StoryScript | None = None,
         bible: Bible | None = None,
+        references_base: Path | None = None,
+        options: dict | None = None,
     ) -> "RunDir":
-        """Make a new run directory (refusing to overwrite an existing run or a non-empty folder)."""
+        """Make a new run directory (refusing to overwrite an existing run or a non-empty folder).
+
+        Everything is written before ``manifest.json``, whose presence makes the folder a run, so a
+        crash during creation leaves no half-made run (running the same command again works)."""
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise RunError(f"--out {root} is a file, not a folder; choose a folder path")
@@ -68,7 +103,7 @@ class RunDir:
                 f"{root} already holds a run; continue it with `python main.py resume {root}` "
                 "or choose another --out"
             )
-        if root.is_dir() and any(p for p in root.iterdir() if not p.name.startswith(".")):
+        if root.is_dir() and any(p for p in root.iterdir() if not p.name.startswith(".") and p.name not in cls.STAGING):
             raise RunError(f"--out {root} is a non-empty folder that is not a run; choose an empty or new folder")
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -82,10 +117,12 @@ class RunDir:
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             source=source,
             settings=settings,
+            options=options or {},
         )
         run = cls(root, manifest)
         if script is not None:
-            run.set_plan(script, bible or Bible())
+            bible = copy_references(bible or Bible(), references_base, run.root)
+            run.set_plan(script, bible)
         else:
             run.save()
         return run
@@ -98,6 +135,11 @@ class RunDir:
             raise RunError(f"{root} is not a folder; pass the RUN_DIR a previous `render` created")
         mpath = root / cls.MANIFEST
         if not mpath.exists():
+            if (root / cls.SCRIPT).exists() or (root / "refs").exists():
+                raise RunError(
+                    f"{root} was interrupted while it was being created (no {cls.MANIFEST} yet); "
+                    "run the same render command again"
+                )
             raise RunError(f"{root} is not a dailies run (no {cls.MANIFEST}); pass the folder given to --out")
         try:
             data = json.loads(mpath.read_text(encoding="utf-8"))
@@ -140,6 +182,17 @@ class RunDir:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def sweep_temporaries(self) -> list[str]:
+        """Delete half-written temporary files a killed process left (``.<name>.<random>.tmp*``).
+
+        Only our own atomic-write temporaries match; they are never the only copy of anything."""
+        gone = []
+        for p in self.root.rglob(".*.tmp*"):
+            if p.is_file() and ".tmp" in p.name:
+                p.unlink(missing_ok=True)
+                gone.append(self.rel(p))
+        return gone
 
     # -- state ----------------------------------------------------------------------------
     def save(self) -> None:
