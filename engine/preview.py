@@ -609,26 +609,33 @@ def _vertical_gradient(w: int, h: int, top: RGB, bottom: RGB) -> np.ndarray:
     return np.repeat(col[:, None, :], w, axis=1)  # (h, w, 3)
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """Greedy word wrap by pixel width; words wider than a line (or CJK runs) break by character."""
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
+    """Greedy word wrap by pixel width into at most ``max_lines + 1`` lines (the caller only needs
+    to know whether the text fits); words wider than a line, and CJK runs, break by character."""
     lines: list[str] = []
     line = ""
-    for word in re.findall(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]|\S+", text):
-        sep = "" if (not line or re.match(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]", word)) else " "
-        cand = line + sep + word
+    cjk = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+    for word in re.findall(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]|[^\s\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", text):
+        if len(lines) > max_lines:
+            break
+        cand = line + ("" if not line or cjk.match(word) else " ") + word
         if font.getlength(cand) <= width:
             line = cand
             continue
         if line:
             lines.append(line)
         line = word
-        while font.getlength(line) > width and len(line) > 1:
-            cut = len(line) - 1
-            while cut > 1 and font.getlength(line[:cut]) > width:
-                cut -= 1
-            lines.append(line[:cut])
-            line = line[cut:]
-    if line:
+        while font.getlength(line) > width and len(line) > 1 and len(lines) <= max_lines:
+            lo, hi = 1, len(line) - 1  # longest prefix that fits (binary search)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if font.getlength(line[:mid]) <= width:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            lines.append(line[:lo])
+            line = line[lo:]
+    if line and len(lines) <= max_lines:
         lines.append(line)
     return lines
 
@@ -641,7 +648,7 @@ class PreviewConfig:
     """The world canvas is this much larger than the frame, room for camera moves."""
     memory_pull: float = 0.3
     """How far the palette moves towards the memory images' colours (0 = ignore memory)."""
-    continuation_pull: float = 0.6
+    continuation_pull: float = 0.5
     """MI2V/MM2V: how far the palette moves towards the previous shot's frame."""
     blend_seconds: float = 1.0
     """MI2V/MM2V: how long the continuation blends into the new shot."""
@@ -705,7 +712,7 @@ class PreviewEngine:
         motion = _estimate_motion(np.stack(lead)) if n_lead >= 2 else None
         blend_n = max(1, min(F - n_lead, round(request.fps * self.config.blend_seconds)))
         for t in range(n_lead, F):
-            frame = self._frame(layers, path, t, W, H)  # (H, W, 3)
+            frame = self._picture(layers, path, t, W, H)  # (H, W, 3)
             if n_lead:
                 k = t - n_lead + 1
                 if k <= blend_n:
@@ -713,6 +720,7 @@ class PreviewEngine:
                     cont = (_continue_motion(lead[-1], motion, k) if motion is not None
                             else _continue_camera(lead[-1], path, 0, k))
                     frame = (cont.astype(np.float32) * (1 - w) + frame.astype(np.float32) * w + 0.5).astype(np.uint8)
+            _overlay(frame, layers.overlays)  # the new shot's caption and legend from its first new frame on
             frames[t] = frame
             if progress:
                 progress(t + 1, F)
@@ -1041,21 +1049,22 @@ class PreviewEngine:
 
     @staticmethod
     def _caption_overlay(request: RenderRequest, look: ShotLook, W: int, H: int):
-        size = max(8, round(min(W / 55.0, H / 26.0)))
+        size = max(10, round(min(W / 55.0, H / 26.0)))
         pad = max(3, size // 2)
         lines: list[str] = []
         font = _font(size)
-        for s in range(size, max(7, size - 5), -1):
+        max_lines = min(4, max(1, H // 100))  # small frames get a one- or two-line caption
+        for s in range(size, max(9, size - 5), -1):
             font = _font(s)
-            lines = _wrap(request.prompt, font, W - 2 * pad)
-            if len(lines) <= 4:
+            lines = _wrap(request.prompt, font, W - 2 * pad, max_lines)
+            if len(lines) <= max_lines:
                 break
-        if len(lines) > 4:
-            lines = lines[:4]
+        if len(lines) > max_lines:
+            lines = lines[:max_lines]
             lines[-1] = lines[-1][: max(1, len(lines[-1]) - 2)] + "…"
         line_h = int(font.size * 1.25)
         band_h = min(H, len(lines) * line_h + 2 * pad)
-        img = Image.new("RGBA", (W, band_h), (0, 0, 0, 150))
+        img = Image.new("RGBA", (W, band_h), (0, 0, 0, 225))  # nearly opaque: no ghost of the last caption
         d = ImageDraw.Draw(img)
         for i, line in enumerate(lines):
             d.text((pad, pad + i * line_h), line, font=font, fill=(245, 245, 245, 255))
@@ -1070,16 +1079,16 @@ class PreviewEngine:
         tw = int(font.getlength(text)) + size
         if tw > W:
             return None
-        img = Image.new("RGBA", (tw, int(size * 1.6)), (0, 0, 0, 120))
+        img = Image.new("RGBA", (tw, int(size * 1.6)), (0, 0, 0, 225))
         ImageDraw.Draw(img).text((size // 2, size * 0.8), text, font=font, fill=(255, 255, 255, 230), anchor="lm")
         arr = np.asarray(img, np.float32)
         return W - tw, 0, arr[..., :3], arr[..., 3:] / 255.0
 
     # -- per frame ------------------------------------------------------------------------------
 
-    def _frame(self, layers: _Layers, path: "_CameraPath", t: int, W: int, H: int) -> np.ndarray:
-        """One frame: the camera's view of the world, the figures (own view when they have
-        parallax), particles and overlays. ``(H, W, 3)`` uint8."""
+    def _picture(self, layers: _Layers, path: "_CameraPath", t: int, W: int, H: int) -> np.ndarray:
+        """One frame without overlays: the camera's view of the world, the figures (own view when
+        they have parallax) and particles. ``(H, W, 3)`` uint8."""
         cx, cy, s = path.background(t)
         img = _view(layers.world, cx, cy, s, W, H)
         if layers.sprite is not None:
@@ -1100,11 +1109,15 @@ class PreviewEngine:
         frame = np.asarray(img).copy()  # (H, W, 3)
         if layers.particles:
             _particles(frame, layers.particles, layers.particle_colour, t, W, H)
-        for x, y, rgb, alpha in layers.overlays:
-            h, w = rgb.shape[:2]
-            region = frame[y:y + h, x:x + w].astype(np.float32)  # (h, w, 3)
-            frame[y:y + h, x:x + w] = (region + (rgb - region) * alpha + 0.5).astype(np.uint8)
         return frame
+
+
+def _overlay(frame: np.ndarray, overlays: Sequence[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
+    """Alpha-blend the precomputed overlays (legend, caption, header) onto ``frame`` in place."""
+    for x, y, rgb, alpha in overlays:
+        h, w = rgb.shape[:2]
+        region = frame[y:y + h, x:x + w].astype(np.float32)  # (h, w, 3)
+        frame[y:y + h, x:x + w] = (region + (rgb - region) * alpha + 0.5).astype(np.uint8)
 
 
 def _view(world: Image.Image, cx: float, cy: float, s: float, W: int, H: int) -> Image.Image:
@@ -1309,40 +1322,65 @@ def _affine(image: np.ndarray, a: float, bx: float, by: float) -> np.ndarray:
     return np.asarray(out)
 
 
+def _subpixel(corr: np.ndarray, idx: int) -> tuple[float, float]:
+    """Peak position (dy, dx) of a circular correlation surface, refined by a parabola per axis,
+    wrapped to signed shifts."""
+    h, w = corr.shape
+    py, px = divmod(idx, w)
+
+    def refine(m1: float, c: float, p1: float) -> float:
+        den = m1 - 2 * c + p1
+        return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (m1 - p1) / den, -0.5, 0.5))
+
+    c = corr[py, px]
+    dy = py + refine(corr[(py - 1) % h, px], c, corr[(py + 1) % h, px])
+    dx = px + refine(corr[py, (px - 1) % w], c, corr[py, (px + 1) % w])
+    return (dy - h if dy > h / 2 else dy), (dx - w if dx > w / 2 else dx)
+
+
+ZOOM_MARGIN = 1.1
+"""MM2V motion estimate: a zoom must beat no zoom's correlation peak by this factor."""
+
+
 def _estimate_motion(frames: np.ndarray) -> tuple[float, float, float]:
     """Per-frame motion of ``frames`` ``(K, H, W, 3)`` as a sampling map ``x -> a*x + b``
-    (``a`` the inverse zoom per frame, ``b = (bx, by)``), averaged over consecutive pairs.
+    (``a`` the inverse zoom per frame, ``b = (bx, by)``), assumed constant over the frames.
 
-    Phase correlation on quarter-size luma, trying a few zoom factors and keeping the sharpest peak."""
+    Measured between the first and the last frame (K - 1 steps: more signal than one step) by
+    sub-pixel phase correlation on luma at about 320 px wide, trying total zooms from 0.88 to 1.12;
+    a zoom is kept only when its peak beats no zoom by :data:`ZOOM_MARGIN`. The top 15 % and the
+    bottom 28 % are ignored (legend, header and caption stay put)."""
     K, H, W = frames.shape[:3]
-    k = max(1, W // 160)
-    lum = frames[:, ::k, ::k].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # (K, h, w)
-    h, w = lum.shape[1:]
-    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    zs = [0.97 + 0.005 * i for i in range(13)]
-    totals = np.zeros(3)
-    for i in range(K - 1):
-        best = (-1.0, 0.0, 0.0, 1.0)
-        f1 = np.fft.fft2((lum[i + 1] - lum[i + 1].mean()) * win)
-        for z in zs:
-            warped = np.asarray(Image.fromarray(lum[i]).transform(
-                (w, h), Image.Transform.AFFINE, (1 / z, 0, w / 2 * (1 - 1 / z), 0, 1 / z, h / 2 * (1 - 1 / z)),
-                Image.Resampling.BILINEAR))
-            f0 = np.fft.fft2((warped - warped.mean()) * win)
-            cross = f1 * np.conj(f0)
-            corr = np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-6)).real
-            idx = int(np.argmax(corr))
-            peak = float(corr.flat[idx])
-            if peak > best[0]:
-                dy, dx = divmod(idx, w)
-                dy = dy - h if dy > h // 2 else dy
-                dx = dx - w if dx > w // 2 else dx
-                best = (peak, dx * k, dy * k, z)
-        _, dx, dy, z = best
-        # f1(q) = f0(c + (q - d - c) / z): sampling map a = 1/z, b = c - (c + d) / z.
-        a = 1.0 / z
-        totals += (a, W / 2 - (W / 2 + dx) * a, H / 2 - (H / 2 + dy) * a)
-    a, bx, by = totals / (K - 1)
+    n = K - 1
+    k = max(1, W // 320)
+    y0, y1 = int(H * 0.15), int(H * 0.72)
+    band = frames[[0, -1], y0:y1:k, ::k].astype(np.float32)  # (2, h, w, 3)
+    first, last = band @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # (h, w) each
+    h, w = first.shape
+    ch = (H / 2 - y0) / k  # the frame centre's row within the band (zoom is about the frame centre)
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)  # (h, w)
+    f1 = np.fft.fft2((last - last.mean()) * win)
+    best = (-1.0, 0.0, 0.0, 1.0)
+    for z in [1.0] + [round(0.88 + 0.01 * i, 2) for i in range(25) if i != 12]:
+        warped = first if z == 1.0 else np.asarray(Image.fromarray(first).transform(
+            (w, h), Image.Transform.AFFINE, (1 / z, 0, w / 2 * (1 - 1 / z), 0, 1 / z, ch * (1 - 1 / z)),
+            Image.Resampling.BILINEAR))
+        f0 = np.fft.fft2((warped - warped.mean()) * win)
+        cross = f1 * np.conj(f0)
+        corr = np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-6)).real  # (h, w)
+        idx = int(np.argmax(corr))
+        peak = float(corr.flat[idx])
+        if peak > best[0] * (ZOOM_MARGIN if best[3] == 1.0 and z != 1.0 else 1.0):
+            dy, dx = _subpixel(corr, idx)
+            best = (peak, dx * k, dy * k, z)
+    _, dx, dy, z = best
+    # last(q) = first(c + (q - d - c) / z): total sampling map A = 1/z, B = c - (c + d) / z.
+    big_a = 1.0 / z
+    big_b = np.array([W / 2 - (W / 2 + dx) * big_a, H / 2 - (H / 2 + dy) * big_a])
+    # Per frame: a**n = A and b * (1 + a + ... + a**(n-1)) = B.
+    a = big_a ** (1.0 / n)
+    geo = n if abs(a - 1) < 1e-12 else (a ** n - 1) / (a - 1)
+    bx, by = big_b / geo
     return float(a), float(bx), float(by)
 
 
