@@ -65,11 +65,12 @@ def _check_frames(frames: np.ndarray) -> None:
         raise ValueError(f"frames must be uint8 (N, H, W, 3), got {getattr(frames, 'dtype', None)} {getattr(frames, 'shape', None)}")
 
 
-def reference_resize(frames: np.ndarray) -> torch.Tensor:
+def reference_resize(frames: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """``(N, H, W, 3)`` uint8 -> ``(N, 3, h, w)`` float in [0, 1] at :func:`smart_resize` size (antialiased
-    bilinear), as ``extract_keyframes.py`` prepares frames before CLIP and HPSv3."""
+    bilinear, computed on ``device``), as ``extract_keyframes.py`` prepares frames before CLIP and HPSv3."""
     _check_frames(frames)
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(255.0)  # (N, 3, H, W)
+    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (N, H, W, 3) uint8
+    x = x.permute(0, 3, 1, 2).float().div(255.0)  # (N, 3, H, W)
     size = smart_resize(frames.shape[1], frames.shape[2])
     return F.interpolate(x, size=size, mode="bilinear", antialias=True).clamp(0.0, 1.0)  # (N, 3, h, w)
 
@@ -126,7 +127,7 @@ class ClipEmbedder:
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
         """``(N, H, W, 3)`` uint8 -> CLIP input ``(N, 3, 224, 224)`` on the device."""
-        x = reference_resize(frames).to(self.device)  # (N, 3, h, w)
+        x = reference_resize(frames, self.device)  # (N, 3, h, w)
         x = F.interpolate(x, size=(CLIP_SIZE, CLIP_SIZE), mode="bilinear", align_corners=False)  # (N, 3, 224, 224)
         return (x - self._mean) / self._std
 

@@ -78,6 +78,8 @@ class StoryMemEngine:
             raise ValueError(f"memory_positions must be one of {MEMORY_POSITIONS}, got {memory_positions!r}")
         if offload not in OFFLOAD_MODES:
             raise ValueError(f"offload must be one of {OFFLOAD_MODES}, got {offload!r}")
+        if compile and offload == "group":
+            raise ValueError("compile=True does not combine with offload 'group' (its hooks sit inside the blocks)")
         if paths is None:
             if models_dir is None:
                 raise ValueError("pass models_dir or paths")
@@ -149,6 +151,7 @@ class StoryMemEngine:
             transformer_2=low,
             boundary_ratio=sampler.boundary_ratio,
         )
+        pipe.set_execution_device(self.device)
         self._pipelines[kind] = pipe
         return pipe
 

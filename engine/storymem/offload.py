@@ -40,14 +40,22 @@ def _tensors(module: nn.Module) -> Iterator[torch.Tensor]:
 
 
 class _PinnedCopy:
-    """A module whose weights live in pinned CPU memory and are copied to the GPU on demand."""
+    """A module whose weights live in pinned CPU memory and are copied to the GPU on demand. Tensors move
+    to pinned memory one at a time (their previous GPU or pageable storage is freed as they go), so host
+    memory never holds two copies of the module."""
 
     def __init__(self, module: nn.Module, device: torch.device):
         self.module = module
         self.device = device
         self.tensors = list(_tensors(module))
-        self.host = [t.detach().to("cpu").pin_memory() for t in self.tensors]
-        self.offload()
+        self.host = []
+        for tensor in self.tensors:
+            host = tensor.data if tensor.device.type == "cpu" and tensor.is_pinned() else None
+            if host is None:
+                host = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=True)
+                host.copy_(tensor.data)
+            tensor.data = host
+            self.host.append(host)
 
     def onload(self) -> None:
         for tensor, host in zip(self.tensors, self.host):
@@ -72,7 +80,7 @@ class OneResident:
 
     def add(self, module: nn.Module) -> None:
         self.copies[id(module)] = _PinnedCopy(module, self.device)
-        self.hooks[id(module)] = module.register_forward_pre_hook(self._before_forward)
+        self.hooks[id(module)] = module.register_forward_pre_hook(self._before_forward, with_kwargs=True)
 
     def remove(self, module: nn.Module) -> None:
         copy = self.copies.pop(id(module), None)
@@ -83,15 +91,16 @@ class OneResident:
             copy.offload()
             self.resident = None
 
-    def _before_forward(self, module: nn.Module, args) -> None:
+    def _before_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         copy = self.copies[id(module)]
-        if self.resident is copy:
-            return
-        if self.resident is not None:
-            self.resident.offload()
-        copy.onload()
-        self.resident = copy
-        self.swaps += 1
+        if self.resident is not copy:
+            if self.resident is not None:
+                self.resident.offload()
+            copy.onload()
+            self.resident = copy
+            self.swaps += 1
+        move = lambda v: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v  # noqa: E731
+        return tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
 
 
 class MemoryPlan:

@@ -91,9 +91,21 @@ class StoryMemPipeline(DiffusionPipeline):
         self.vae_scale_factor_temporal = vae.config.scale_factor_temporal
         self.vae_scale_factor_spatial = vae.config.scale_factor_spatial
         self._zero_condition_cache: dict[tuple, torch.Tensor] = {}
+        self._device_override: torch.device | None = None
         self.set_progress_bar_config(disable=True)
 
     # ------------------------------------------------------------------ properties
+
+    def set_execution_device(self, device: torch.device | str | None) -> None:
+        """Where latents and conditions live when a :class:`~engine.storymem.offload.MemoryPlan` keeps
+        components off the GPU between calls (None: diffusers' own rule)."""
+        self._device_override = None if device is None else torch.device(device)
+
+    @property
+    def _execution_device(self) -> torch.device:
+        if self._device_override is not None:
+            return self._device_override
+        return super()._execution_device
 
     @property
     def is_memory_model(self) -> bool:

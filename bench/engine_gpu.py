@@ -1,0 +1,535 @@
+"""GPU benchmark of the StoryMem engine at Wan2.2-A14B dimensions, with random bf16 weights.
+
+Sections (``--sections``, in this order by default):
+
+* ``forward`` -- ms per DiT forward at 832x480x81 for M memory latent frames (``--memory-frames``,
+  default 0,3,10): stock diffusers ``WanTransformer3DModel`` (its own RoPE, default attention backend)
+  and this engine's transformer (the same weights with the positional RoPE swapped in, ``--backend``),
+  each timed in the same process; a shot (40 steps, CFG as two forwards) costs 80 of them.
+* ``reference`` -- the released StoryMem ``WanModel`` (``--reference-code``: a checkout of
+  Kevin-thu/StoryMem; flash-attn is replaced by torch SDPA), bf16 weights under bf16 autocast as
+  ``generate.py --convert_model_dtype`` runs it.
+* ``compile`` -- this engine's transformer with ``compile_repeated_blocks(fullgraph=True)``.
+* ``shot`` -- one full MI2V shot through :class:`~engine.storymem.pipeline.StoryMemPipeline` (umT5-XXL,
+  Wan VAE, both experts, ``--steps`` steps, M=3), end to end with a per-stage breakdown.
+* ``modes`` -- peak GPU memory of each memory mode (none with both experts resident, none with one
+  expert resident and swapped at the boundary, model CPU offload, group offload) for a 2-step shot at
+  M=10 (both experts run), with seconds per step.
+* ``keyframes`` -- keyframe extraction for one 81-frame shot: open_clip ViT-B-32 (random weights, one
+  batched forward) + CLIP-IQA + the selection of ``engine.keyframes``.
+
+Results go to ``OUT/engine_gpu.json`` (rewritten after every measurement, so a cut-off run keeps what it
+measured) and one line per measurement on stdout. ``--tiny`` runs every section on the CPU with the tiny
+test models (a smoke test of this script, not a benchmark).
+
+    python bench/engine_gpu.py --out /tmp/bench --sections forward,reference --reference-code ~/StoryMem
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import importlib.util
+import json
+import platform
+import sys
+import time
+import types
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from engine.storymem.convert import shipped_config  # noqa: E402
+from engine.storymem.loading import _cast_like_diffusers  # noqa: E402
+from engine.storymem.rope import PositionalRotaryEmbed, memory_frame_positions  # noqa: E402
+
+GIB = 2**30
+SECTIONS = ("forward", "reference", "compile", "shot", "modes", "keyframes")
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+class Dims:
+    """Model configs and shot size: A14B at 832x480x81, or the tiny test models at 64x48x9."""
+
+    def __init__(self, tiny: bool):
+        from engine.storymem import testing
+
+        self.tiny = tiny
+        if tiny:
+            self.transformer = dict(testing.TINY_TRANSFORMER)
+            self.umt5 = dict(shipped_config("umt5_xxl.json"), **testing.TINY_UMT5)
+            self.vae = dict(testing.TINY_VAE)
+            self.width, self.height, self.frames = 64, 48, 9
+        else:
+            self.transformer = {k: v for k, v in shipped_config("transformer_i2v_a14b.json").items() if not k.startswith("_")}
+            self.umt5 = shipped_config("umt5_xxl.json")
+            self.vae = {k: v for k, v in shipped_config("vae_wan2_1.json").items() if not k.startswith("_")}
+            self.width, self.height, self.frames = 832, 480, 81
+        self.umt5.pop("architectures", None)
+        self.latent_frames = (self.frames - 1) // 4 + 1
+        self.latent_h, self.latent_w = self.height // 8, self.width // 8
+        self.dim = self.transformer["num_attention_heads"] * self.transformer["attention_head_dim"]
+
+    def tokens(self, memory: int) -> int:
+        return (memory + self.latent_frames) * (self.latent_h // 2) * (self.latent_w // 2)
+
+    def dit_flops(self, memory: int, text_len: int = 512) -> float:
+        """Matmul FLOPs of one DiT forward (2 per multiply-add): projections, FFN, attention."""
+        t, d, f, layers = self.tokens(memory), self.dim, self.transformer["ffn_dim"], self.transformer["num_layers"]
+        per_layer = 2 * t * (4 * d * d + 2 * d * d + 2 * d * f) + 2 * text_len * 2 * d * d  # self qkvo, cross q o, ffn; cross k v
+        per_layer += 4 * t * t * d + 4 * t * text_len * d  # self- and cross-attention scores and values
+        return layers * per_layer
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def random_transformer(dims: Dims, device: torch.device, dtype: torch.dtype, in_channels: int = 36):
+    """A random-weight ``WanTransformer3DModel`` initialised directly on ``device`` in ``dtype`` (norms and
+    time embedder in float32, as diffusers loads them)."""
+    from diffusers import WanTransformer3DModel
+
+    with torch.device(device), default_dtype(dtype):
+        model = WanTransformer3DModel(**{**dims.transformer, "in_channels": in_channels})
+    _cast_like_diffusers(model, dtype)
+    return model.eval().requires_grad_(False)
+
+
+def random_text_encoder(dims: Dims, device: torch.device, dtype: torch.dtype):
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    with torch.device(device), default_dtype(dtype):
+        model = UMT5EncoderModel(UMT5Config(**dims.umt5))
+    return model.eval().requires_grad_(False)
+
+
+def random_vae(dims: Dims, device: torch.device):
+    from diffusers import AutoencoderKLWan
+
+    with torch.device(device):
+        model = AutoencoderKLWan(**dims.vae)
+    return model.eval().requires_grad_(False)
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+class Recorder:
+    """Collects results, rewrites the JSON after each record, prints one line per record."""
+
+    def __init__(self, out: Path, meta: dict):
+        self.path = out / "engine_gpu.json"
+        out.mkdir(parents=True, exist_ok=True)
+        self.data = {"meta": meta, "results": []}
+        self._write()
+
+    def add(self, section: str, **fields) -> None:
+        record = {"section": section, **fields}
+        self.data["results"].append(record)
+        self._write()
+        print(json.dumps(record), flush=True)
+
+    def _write(self) -> None:
+        self.path.write_text(json.dumps(self.data, indent=2), encoding="utf-8")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device, warmup: int, iters: int) -> dict:
+    """Mean/min milliseconds of ``fn()`` over ``iters`` runs after ``warmup``, and the peak GiB allocated."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append((time.perf_counter() - start) * 1000)
+    peak = torch.cuda.max_memory_allocated(device) / GIB if device.type == "cuda" else None
+    return {"ms_mean": round(float(np.mean(times)), 1), "ms_min": round(float(np.min(times)), 1), "ms_all": [round(t, 1) for t in times], "peak_gib": None if peak is None else round(peak, 2)}
+
+
+def free(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.device = torch.device("cpu" if args.tiny else "cuda")
+        self.dtype = torch.float32 if args.tiny else torch.bfloat16
+        self.dims = Dims(args.tiny)
+        meta = {
+            "date": str(date.today()),
+            "command": " ".join([Path(sys.executable).name] + sys.argv),
+            "device": torch.cuda.get_device_name(0) if self.device.type == "cuda" else platform.processor() or "cpu",
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "diffusers": __import__("diffusers").__version__,
+            "transformers": __import__("transformers").__version__,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "shape": f"{self.dims.width}x{self.dims.height}x{self.dims.frames}",
+            "tiny": args.tiny,
+        }
+        self.rec = Recorder(Path(args.out), meta)
+        self._expert = None
+
+    def memory_frames(self) -> list[int]:
+        return [int(m) for m in self.args.memory_frames.split(",")]
+
+    def expert(self):
+        if self._expert is None:
+            start = time.perf_counter()
+            self._expert = random_transformer(self.dims, self.device, self.dtype)
+            sync(self.device)
+            self.rec.add("setup", what="random A14B expert on the device" if not self.args.tiny else "tiny expert", seconds=round(time.perf_counter() - start, 1))
+        return self._expert
+
+    def drop_expert(self) -> None:
+        self._expert = None
+        free(self.device)
+
+    def inputs(self, memory: int, channels: int = 36) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g = torch.Generator(self.device).manual_seed(0)
+        d = self.dims
+        x = torch.randn(1, channels, memory + d.latent_frames, d.latent_h, d.latent_w, generator=g, device=self.device, dtype=self.dtype)
+        text = torch.randn(1, 512, d.transformer["text_dim"], generator=g, device=self.device, dtype=self.dtype)
+        return x, torch.tensor([999], device=self.device), text
+
+    def _forward_record(self, impl: str, memory: int, result: dict, **extra) -> None:
+        tflops = self.dims.dit_flops(memory) / (result["ms_mean"] / 1000) / 1e12
+        self.rec.add(
+            "forward", impl=impl, memory_frames=memory, tokens=self.dims.tokens(memory), **result,
+            model_tflops=round(tflops, 1), shot_s_80_forwards=round(80 * result["ms_mean"] / 1000, 1), **extra,
+        )  # fmt: skip
+
+    # -- forward: stock diffusers vs this engine's transformer
+
+    def forward(self) -> None:
+        model = self.expert()
+        stock_rope = model.rope
+        ours_rope = PositionalRotaryEmbed.like(stock_rope)
+        a = self.args
+        for memory in self.memory_frames():
+            x, t, text = self.inputs(memory)
+            call = lambda: model(x, t, text, return_dict=False)  # noqa: E731
+            with torch.no_grad():
+                model.rope = stock_rope
+                model.set_attention_backend("native")
+                self._forward_record("diffusers stock (native SDPA)", memory, timed(call, self.device, a.warmup, a.iters))
+                model.rope = ours_rope
+                ours_rope.set_frame_positions(memory_frame_positions(memory, self.dims.latent_frames, "released"))
+                for backend in a.backend.split(","):
+                    model.set_attention_backend(backend)
+                    self._forward_record(f"storymem engine ({backend})", memory, timed(call, self.device, a.warmup, a.iters), positions="released")
+                # the paper's negative positions cost the same: one check at this M
+                ours_rope.set_frame_positions(memory_frame_positions(memory, self.dims.latent_frames, "paper"))
+                if memory == self.memory_frames()[-1]:
+                    self._forward_record(f"storymem engine ({a.backend.split(',')[-1]})", memory, timed(call, self.device, 0, 1), positions="paper")
+            del x, text
+        model.rope = stock_rope
+        model.set_attention_backend("native")
+
+    # -- the released StoryMem WanModel
+
+    def reference(self) -> None:
+        if not self.args.reference_code:
+            self.rec.add("reference", skipped="no --reference-code given")
+            return
+        self.drop_expert()
+        WanModel = load_reference_wanmodel(Path(self.args.reference_code))
+        t = self.dims.transformer
+        start = time.perf_counter()
+        with torch.device(self.device), default_dtype(self.dtype):
+            model = WanModel(
+                model_type="i2v", patch_size=tuple(t["patch_size"]), text_len=512, in_dim=36, dim=self.dims.dim,
+                ffn_dim=t["ffn_dim"], freq_dim=t["freq_dim"], text_dim=t["text_dim"], out_dim=16,
+                num_heads=t["num_attention_heads"], num_layers=t["num_layers"], qk_norm=True, cross_attn_norm=True, eps=t["eps"],
+            )  # fmt: skip
+        model = model.eval().requires_grad_(False)
+        sync(self.device)
+        self.rec.add("setup", what="random reference WanModel on the device", seconds=round(time.perf_counter() - start, 1))
+        for memory in self.memory_frames():
+            x, ts, text = self.inputs(memory)
+            latent, y = x[0, :16], x[0, 16:]
+            seq_len = self.dims.tokens(memory)
+            context = [text[0, :120]]  # the reference pads the prompt's tokens to 512 inside the model
+
+            def call():
+                with torch.amp.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                    return model([latent], t=ts, context=context, seq_len=seq_len, y=[y])
+
+            with torch.no_grad():
+                self._forward_record("StoryMem released WanModel (torch SDPA)", memory, timed(call, self.device, self.args.warmup, self.args.iters))
+        del model
+        free(self.device)
+
+    # -- regional compilation
+
+    def compile(self) -> None:
+        model = self.expert()
+        backend = self.args.backend.split(",")[-1]
+        rope = PositionalRotaryEmbed.like(model.rope)
+        model.rope = rope
+        model.set_attention_backend(backend)
+        model.compile_repeated_blocks(fullgraph=True)
+        for memory in self.memory_frames():
+            x, t, text = self.inputs(memory)
+            rope.set_frame_positions(memory_frame_positions(memory, self.dims.latent_frames, "released"))
+            call = lambda: model(x, t, text, return_dict=False)  # noqa: E731
+            with torch.no_grad():
+                start = time.perf_counter()
+                call()
+                sync(self.device)
+                first = time.perf_counter() - start
+                result = timed(call, self.device, 0, self.args.iters)
+            self._forward_record(f"storymem engine ({backend} + compile_repeated_blocks)", memory, result, first_call_s=round(first, 1))
+        self.drop_expert()  # compiled modules are not reused by the other sections
+
+    # -- one full shot
+
+    def _pipeline(self):
+        from engine.storymem.pipeline import StoryMemPipeline
+        from engine.storymem.scheduling import make_scheduler
+        from engine.storymem.testing import tiny_tokenizer
+
+        self.drop_expert()
+        start = time.perf_counter()
+        experts = [random_transformer(self.dims, self.device, self.dtype) for _ in range(2)]
+        backend = self.args.backend.split(",")[-1]
+        for expert in experts:
+            expert.set_attention_backend(backend)
+        pipe = StoryMemPipeline(
+            tokenizer=tiny_tokenizer(),  # the real umT5 tokenizer is a download; token ids only index the embedding
+            text_encoder=random_text_encoder(self.dims, self.device, self.dtype),
+            vae=random_vae(self.dims, self.device),
+            scheduler=make_scheduler(4.0),
+            transformer=experts[0],
+            transformer_2=experts[1],
+            boundary_ratio=0.9,
+        )
+        pipe.set_execution_device(self.device)
+        sync(self.device)
+        self.rec.add("setup", what="random pipeline (umT5-XXL, VAE, 2 experts) on the device", seconds=round(time.perf_counter() - start, 1), attention_backend=backend)
+        return pipe
+
+    def _images(self, count: int, seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [rng.integers(0, 256, size=(self.dims.height, self.dims.width, 3), dtype=np.uint8) for _ in range(count)]
+
+    def _run_shot(self, pipe, memory: int, steps: int) -> dict:
+        """One MI2V shot; seconds per stage (stages timed by wrapping the pipeline's methods)."""
+        stages: dict[str, float] = {}
+        originals = {}
+        for name in ("encode_prompt", "encode_memory", "encode_video_condition", "denoise", "decode"):
+            original = getattr(pipe, name)
+            originals[name] = original
+
+            def wrapped(*a, _name=name, _fn=original, **k):
+                sync(self.device)
+                start = time.perf_counter()
+                out = _fn(*a, **k)
+                sync(self.device)
+                stages[_name] = stages.get(_name, 0.0) + time.perf_counter() - start
+                return out
+
+            setattr(pipe, name, wrapped)
+        try:
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+            start = time.perf_counter()
+            frames = pipe(
+                prompt="a girl in a red coat walks through a snowy market, camera tracking", negative_prompt=None,
+                memory_images=self._images(memory, 1), first_frame=self._images(1, 2)[0],
+                height=self.dims.height, width=self.dims.width, num_frames=self.dims.frames,
+                num_inference_steps=steps, generator=torch.Generator().manual_seed(0), output_type="np",
+            ).frames  # fmt: skip
+            sync(self.device)
+            total = time.perf_counter() - start
+        finally:
+            for name in originals:
+                delattr(pipe, name)
+        peak = torch.cuda.max_memory_allocated(self.device) / GIB if self.device.type == "cuda" else None
+        reserved = torch.cuda.max_memory_reserved(self.device) / GIB if self.device.type == "cuda" else None
+        return {
+            "total_s": round(total, 1), "steps": steps, "s_per_step": round(stages["denoise"] / steps, 2),
+            "stages_s": {k: round(v, 2) for k, v in stages.items()},
+            "peak_allocated_gib": None if peak is None else round(peak, 2),
+            "peak_reserved_gib": None if reserved is None else round(reserved, 2),
+            "frames": list(frames.shape),
+        }  # fmt: skip
+
+    def shot(self) -> None:
+        pipe = self._pipeline()
+        result = self._run_shot(pipe, memory=3, steps=self.args.steps)
+        self.rec.add("shot", mode="mi2v", memory_frames=3, offload="none (both experts resident)", **result)
+        self._pipe = pipe
+
+    # -- memory modes
+
+    def modes(self) -> None:
+        from engine.storymem.offload import MemoryPlan
+
+        pipe = getattr(self, "_pipe", None) or self._pipeline()
+        experts = pipe.experts
+        memory, steps = 10, self.args.mode_steps
+        if self.device.type != "cuda":
+            result = self._run_shot(pipe, memory=memory, steps=steps)
+            self.rec.add("modes", offload="none", memory_frames=memory, **result)
+            return
+        result = self._run_shot(pipe, memory=memory, steps=steps)
+        self.rec.add("modes", offload="none (both experts resident)", memory_frames=memory, **result)
+
+        plan = MemoryPlan("none", self.device, keep_both_experts=False)
+        plan.place_experts(experts)
+        free(self.device)
+        result = self._run_shot(pipe, memory=memory, steps=steps)
+        self.rec.add("modes", offload="none (one expert resident, swapped at the boundary)", memory_frames=memory, swaps=plan.swapper.swaps, **result)
+        plan.release_experts(experts)
+
+        plan = MemoryPlan("model", self.device)
+        plan.place_shared(pipe.text_encoder, pipe.vae)
+        plan.place_experts(experts)
+        free(self.device)
+        result = self._run_shot(pipe, memory=memory, steps=steps)
+        self.rec.add("modes", offload="model (CPU offload, one model on the GPU at a time)", memory_frames=memory, swaps=plan.swapper.swaps, **result)
+        plan.release_experts(experts)
+        plan.swapper.remove(pipe.text_encoder)
+
+        plan = MemoryPlan("group", self.device)
+        start = time.perf_counter()
+        plan.place_shared(pipe.text_encoder, pipe.vae)
+        plan.place_experts(experts)
+        free(self.device)
+        setup = time.perf_counter() - start
+        result = self._run_shot(pipe, memory=memory, steps=steps)
+        self.rec.add("modes", offload="group (block level, CUDA streams)", memory_frames=memory, setup_s=round(setup, 1), **result)
+
+    # -- keyframe extraction
+
+    def keyframes(self) -> None:
+        import open_clip
+
+        from engine.clip_features import ClipEmbedder, ClipIQAScorer
+        from engine.keyframes import extract_candidates
+        from schemas.memory import MemorySettings
+
+        path = Path(self.args.out) / "clip-random-vit-b-32.bin"
+        torch.manual_seed(0)
+        torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), path)
+        embedder = ClipEmbedder(path, device=self.device)
+        scorer = ClipIQAScorer(embedder)
+        rng = np.random.default_rng(0)
+        shots = [rng.integers(0, 256, size=(self.dims.frames, self.dims.height, self.dims.width, 3), dtype=np.uint8) for _ in range(self.args.iters + 1)]
+        settings = MemorySettings()
+        extract_candidates(shots[0], embedder, scorer, settings)  # warm-up
+        times = []
+        for frames in shots[1:]:
+            sync(self.device)
+            start = time.perf_counter()
+            extract_candidates(frames, embedder, scorer, settings)
+            sync(self.device)
+            times.append((time.perf_counter() - start) * 1000)
+        self.rec.add(
+            "keyframes", what=f"extract_candidates on {self.dims.frames} frames: ClipEmbedder (one batched forward) + ClipIQAScorer + selection",
+            ms_mean=round(float(np.mean(times)), 1), ms_all=[round(t, 1) for t in times],
+        )  # fmt: skip
+        path.unlink()
+
+
+# ---------------------------------------------------------------------------- the reference model
+
+
+def _sdpa_flash_attention(q, k, v, q_lens=None, k_lens=None, dropout_p=0.0, softmax_scale=None, q_scale=None,
+                          causal=False, window_size=(-1, -1), deterministic=False, dtype=torch.bfloat16, version=None):  # fmt: skip
+    """Stand-in for the reference's flash-attn call (flash-attn is not installed): the same math with torch
+    SDPA on ``[B, L, heads, head_dim]`` tensors in ``dtype``, masking keys past ``k_lens``."""
+    out_dtype = q.dtype
+    if q_scale is not None:
+        q = q * q_scale
+    mask = None
+    if k_lens is not None and bool((k_lens < k.shape[1]).any()):
+        mask = (torch.arange(k.shape[1], device=q.device)[None, :] < k_lens.to(q.device)[:, None])[:, None, None, :]
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q.transpose(1, 2).to(dtype), k.transpose(1, 2).to(dtype), v.transpose(1, 2).to(dtype),
+        attn_mask=mask, is_causal=causal, scale=softmax_scale,
+    )  # fmt: skip
+    return out.transpose(1, 2).to(out_dtype)
+
+
+def load_reference_wanmodel(checkout: Path):
+    """``WanModel`` from a StoryMem checkout's ``wan/modules/model.py``, with its flash-attn import served by
+    :func:`_sdpa_flash_attention` (nothing else of the checkout is imported)."""
+    source = checkout / "wan" / "modules" / "model.py"
+    if not source.is_file():
+        raise SystemExit(f"--reference-code: {source} not found (clone https://github.com/Kevin-thu/StoryMem)")
+    package = types.ModuleType("storymem_reference")
+    package.__path__ = []
+    attention = types.ModuleType("storymem_reference.attention")
+    attention.flash_attention = _sdpa_flash_attention
+    sys.modules["storymem_reference"] = package
+    sys.modules["storymem_reference.attention"] = attention
+    spec = importlib.util.spec_from_file_location("storymem_reference.model", source)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["storymem_reference.model"] = module
+    spec.loader.exec_module(module)
+    return module.WanModel
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="folder for engine_gpu.json")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--memory-frames", default="0,3,10", help="memory latent frames M for the forward timings")
+    parser.add_argument("--backend", default="_native_cudnn", help="attention backend(s) of this engine's transformer, comma-separated")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=40, help="denoising steps of the full shot")
+    parser.add_argument("--mode-steps", type=int, default=2, help="denoising steps per memory-mode run (2: one per expert)")
+    parser.add_argument("--reference-code", default=None, help="a checkout of Kevin-thu/StoryMem for the reference section")
+    parser.add_argument("--tiny", action="store_true", help="CPU smoke run with the tiny test models")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.backend = "native"
+    elif not torch.cuda.is_available():
+        raise SystemExit("no CUDA device; use --tiny for a CPU smoke run")
+    unknown = set(args.sections.split(",")) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    bench = Bench(args)
+    for section in args.sections.split(","):
+        getattr(bench, section)()
+
+
+if __name__ == "__main__":
+    main()
