@@ -1008,10 +1008,11 @@ class PreviewEngine:
                 height, feet = H * 1.05, vy(1.22)
             else:
                 height, feet = H * 2.3 * (1.0 if i == 0 else 0.8), vy(2.42)
-            if lk.kind == "animal":
-                height *= 0.55 if look.framing == "wide" else 0.5
+            if lk.kind == "animal":  # smaller; in medium and close shots the head sits at the slot
+                height, feet = {"wide": (H * 0.19, feet), "medium": (H * 0.36, vy(0.95)),
+                                "close": (H * 0.75, vy(1.0))}[look.framing]
                 if look.framing != "wide":
-                    feet = vy(1.02 if look.framing == "medium" else 1.25)
+                    x -= height * 0.5
             lit = {s: _clamp(v * l / 255.0 * lift + 12 * (1 - lift) for v, l in zip(c, light))
                    for s, c in lk.colours.items()}
             top_y = _draw_figure(draw, lk, lit, x, feet, height)
@@ -1136,7 +1137,8 @@ def _view(world: Image.Image, cx: float, cy: float, s: float, W: int, H: int) ->
 def _draw_figure(draw: ImageDraw.ImageDraw, look: Look, c: dict[str, RGB], x: float, feet: float, h: float) -> float:
     """Draw one character with its feet at (x, feet) and height ``h``; returns the top y."""
     a = 255
-    if look.kind == "animal":
+    if look.kind == "animal":  # x is the figure's centre: body behind it, head in front
+        x -= h * 0.25
         bw, bh = h * 1.5, h * 0.55
         by = feet - h * 0.35
         for lx in (-0.55, -0.3, 0.3, 0.55):
