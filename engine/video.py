@@ -189,21 +189,33 @@ def video_format(path: str | os.PathLike) -> tuple[str, str]:
 
 
 def read_video(path: str | os.PathLike) -> np.ndarray:
-    """All frames of a video, ``(F, H, W, 3)`` uint8 RGB, exactly as many as the stream holds."""
+    """All frames of a video, ``(F, H, W, 3)`` uint8 RGB, exactly as many as the stream holds
+    (decoded straight into one preallocated array)."""
     info = video_info(path)
-    proc = subprocess.run(
+    out = np.empty((info.frames, info.height, info.width, 3), np.uint8)  # (F, H, W, 3)
+    proc = subprocess.Popen(
         [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
          "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:1"],
-        capture_output=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    if proc.returncode != 0:
-        raise ValueError(f"cannot decode video {path}: {proc.stderr.decode('utf-8', 'replace').strip()[-200:]}")
+    assert proc.stdout is not None and proc.stderr is not None
+    view = memoryview(out).cast("B")
+    got = 0
+    while got < len(view):
+        n = proc.stdout.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    extra = proc.stdout.read(1)
+    err = proc.stderr.read().decode("utf-8", "replace").strip()
+    proc.stdout.close()
+    proc.stderr.close()
+    if proc.wait() != 0:
+        raise ValueError(f"cannot decode video {path}: {err.splitlines()[-1] if err else 'no message'}")
     per_frame = info.width * info.height * 3
-    if len(proc.stdout) != per_frame * info.frames:
-        raise ValueError(
-            f"decoding {path} gave {len(proc.stdout) // per_frame} frames, the stream holds {info.frames}"
-        )
-    return np.frombuffer(proc.stdout, np.uint8).reshape(info.frames, info.height, info.width, 3).copy()
+    if got != len(view) or extra:
+        raise ValueError(f"decoding {path} gave {got // per_frame}{'+' if extra else ''} frames, the stream holds {info.frames}")
+    return out
 
 
 def assemble_film(shot_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, fps: int) -> None:
@@ -222,6 +234,9 @@ def assemble_film(shot_paths: Sequence[str | os.PathLike], out_path: str | os.Pa
     if len(sizes) != 1:
         raise ValueError(f"shots have different frame sizes {sorted(sizes)}: render every shot at one size")
     width, height = sizes.pop()
+    rates = sorted({i.fps for i in infos})
+    if rates != [float(fps)]:
+        raise ValueError(f"shots play at {rates} fps, the film at {fps}: render every shot at the film's rate")
     clips = [VideoFileClip(str(p), audio=False).with_fps(fps) for p in shot_paths]
     try:
         # Each clip lasts exactly its frame count / fps, so frame i of the chain is shot frame i.

@@ -97,11 +97,14 @@ def test_assemble_film_keeps_every_frame_in_order(tmp_path):
     assert film.read_bytes() == (tmp_path / "film2.mp4").read_bytes()
 
 
-def test_assemble_film_rejects_mixed_sizes(tmp_path):
+def test_assemble_film_rejects_mixed_sizes_and_rates(tmp_path):
     write_video(gradient_frames(5), tmp_path / "a.mp4", fps=16)
     write_video(gradient_frames(5, 64, 96), tmp_path / "b.mp4", fps=16)
     with pytest.raises(ValueError, match="different frame sizes"):
         assemble_film([tmp_path / "a.mp4", tmp_path / "b.mp4"], tmp_path / "film.mp4", fps=16)
+    write_video(gradient_frames(5), tmp_path / "c.mp4", fps=24)
+    with pytest.raises(ValueError, match="fps"):
+        assemble_film([tmp_path / "a.mp4", tmp_path / "c.mp4"], tmp_path / "film.mp4", fps=16)
     assert not (tmp_path / "film.mp4").exists()
 
 
