@@ -3,7 +3,7 @@
 Encoding settings (one place, so every shot and the film match):
 
 * H.264 (libx264), ``yuv420p``, ``-preset veryfast -crf 18``: fast on a 2-core CPU, visually clean.
-* RGB -> YUV with the BT.709 matrix, limited range, and the stream is tagged BT.709, so browsers
+* RGB -> YUV with the BT.709 matrix (bit-exact swscale), limited range, and the stream is tagged BT.709, so browsers
   and ffmpeg decode the colours back the same way (untagged streams are guessed differently).
 * ``+faststart`` (the index sits before the data, so browsers start playing at once).
 * Byte-deterministic: the encoder's thread count is pinned (x264's output depends on it), global
@@ -35,7 +35,7 @@ ENCODER_THREADS = 2
 """Fixed x264 thread count: the bitstream depends on it, so pinning it makes bytes machine-independent."""
 
 _COLOUR_TAGS = "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
-_TO_YUV = "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p"
+_TO_YUV = "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int+bitexact,format=yuv420p"
 RESIZE_FILTER = Image.Resampling.LANCZOS
 """Filter :func:`load_image` resizes with (Lanczos: sharp, no ringing worth noting on photos)."""
 
