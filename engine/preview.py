@@ -368,9 +368,11 @@ class Look:
 
 
 def legend_id(name: str) -> tuple[RGB, RGB]:
-    """The two ID chip colours of a character in the cast legend (from a hash of the name)."""
+    """The two ID chip colours of a character in the cast legend (from a hash of the name).
+    Channels stay at 64 or above, so a dark picture is never mistaken for a legend."""
     h = _hash_bytes("dailies-legend-id", name.casefold().strip())
-    return snap((h[0], h[1], h[2])), snap((h[3], h[4], h[5]))
+    ch = [snap([64 + v * 184 / 255.0])[0] for v in h[:6]]
+    return (ch[0], ch[1], ch[2]), (ch[3], ch[4], ch[5])
 
 
 def _tokens(text: str) -> list[str]:
@@ -672,7 +674,7 @@ class PreviewEngine:
     """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
 
     name = "preview"
-    version = "1"
+    version = "2"
     """Bumped whenever the same request would draw different frames (part of the input hash)."""
 
     def __init__(self, config: PreviewConfig | None = None) -> None:

@@ -257,3 +257,12 @@ def test_caption_is_drawn_at_the_bottom():
     assert np.array_equal(on[0, h // 6: h // 2, : on.shape[2] // 2], off[0, h // 6: h // 2, : on.shape[2] // 2])
     band = on[0, -h // 8:].astype(int)
     assert (band.min(axis=-1) > 220).sum() > 30  # white text
+
+
+def test_legend_is_not_found_where_there_is_none():
+    rng = np.random.default_rng(0)
+    for img in (np.zeros((144, 256, 3), np.uint8), np.full((144, 256, 3), 20, np.uint8),
+                rng.integers(0, 256, (144, 256, 3), dtype=np.uint8)):
+        assert read_legend(img, ["Mia", "Tom"]) == {}
+    f = ENGINE.render_shot(req("Mia at noon.", chars=(MIA,)))
+    assert set(read_legend(f[0], ["Mia", "Tom"])) == {"Mia"}  # Tom is not in this shot
