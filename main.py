@@ -4,6 +4,8 @@
     python main.py plan "LOGLINE" -o story.json
     python main.py render STORY.json --out RUN_DIR [--engine preview] [--seed N] [--size 832x480]
     python main.py resume RUN_DIR
+    python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
+    python main.py history RUN_DIR     python main.py undo RUN_DIR
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -91,6 +93,24 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--style", help="visual style")
     plan.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))
     plan.add_argument("--base-url", metavar="URL")
+
+    revise = sub.add_parser("revise", help="change a finished film with one request in words")
+    revise.add_argument("run_dir")
+    revise.add_argument("request", help='e.g. "shot 3: <new prompt>" or, with --llm-model, plain words')
+    revise.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    revise.add_argument("--quiet", action="store_true", help="no progress bars")
+    revise.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))
+    revise.add_argument("--base-url", metavar="URL")
+
+    chat = sub.add_parser("chat", help="revise a finished film interactively")
+    chat.add_argument("run_dir")
+    chat.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))
+    chat.add_argument("--base-url", metavar="URL")
+
+    history = sub.add_parser("history", help="list the versions of a film")
+    history.add_argument("run_dir")
+    undo = sub.add_parser("undo", help="make the previous version of a film current again")
+    undo.add_argument("run_dir")
     return ap
 
 
@@ -109,7 +129,11 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from engine.base import EngineError
     from story.io import ScriptError
 
-    errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError]
+    from agents.director.edits import EditError
+    from agents.reviser.base import ReviseError
+
+    errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
+                                         ReviseError, EditError]
     try:
         from agents.llm import LLMError
 

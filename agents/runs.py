@@ -124,18 +124,12 @@ def film_from_logline(
 def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: dict | None = None) -> RunManifest:
     """``main.py resume``: continue a run with the backends it was started with."""
     events = events or NullEvents()
-    run = RunDir.open(run_dir)
-    run.lock()
+    run = _open_for_change(run_dir)
     try:
-        run.reload()  # the lock is ours now: read the manifest as the last writer left it
-        run.sweep_temporaries()
         m = run.manifest
         if m.status == "complete" and m.film and (run.root / m.film).exists():
             return m
-        known = {f.name for f in dataclasses.fields(BackendOptions)}
-        rec = {k: v for k, v in m.options.items() if k in known}
-        rec.update(overrides or {})
-        opts = BackendOptions(**rec)
+        opts = _stored_options(m, overrides)
         plan_rec = m.options.get("plan")
         plan = PlanRequest(**plan_rec) if plan_rec else None
         if not run.has_plan() and plan is None:
@@ -144,3 +138,93 @@ def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: 
         return drive(rt)
     finally:
         run.unlock()
+
+
+def _open_for_change(run_dir: str | Path) -> RunDir:
+    """Open a run under its lock, finishing any committed-but-unapplied change first."""
+    from agents.director import versions
+
+    run = RunDir.open(run_dir)
+    run.lock()
+    try:
+        run.reload()
+        versions.recover(run)
+        run.sweep_temporaries()
+    except BaseException:
+        run.unlock()
+        raise
+    return run
+
+
+def build_reviser(opts: BackendOptions):
+    """The LLM reviser when a planner model is configured, else the command grammar."""
+    if opts.llm_model:
+        from agents.llm import LLMClient, LLMConfig
+        from agents.reviser.llm import LLMReviser
+
+        return LLMReviser(LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url, role="llm")))
+    from agents.reviser.grammar import GrammarReviser
+
+    return GrammarReviser()
+
+
+def revise_run(
+    run_dir: str | Path,
+    request: str,
+    confirm,
+    *,
+    events: Events | None = None,
+    overrides: dict | None = None,
+) -> tuple[dict, bool, RunManifest]:
+    """``main.py revise`` / one turn of ``chat``: propose edits for ``request``, ask ``confirm``,
+    and on yes render the new version (only what the change touches)."""
+    from agents.director.driver import revise
+
+    events = events or NullEvents()
+    run = _open_for_change(run_dir)
+    try:
+        opts = _stored_options(run.manifest, overrides)
+        reviser = build_reviser(opts)
+        backends, notices = build_backends(opts)
+        rt = Runtime(run=run, backends=backends, events=events, reviser=reviser)
+        for n in notices:
+            events.notice(n)
+        return revise(rt, request, confirm)
+    finally:
+        run.unlock()
+
+
+def _stored_options(m: RunManifest, overrides: dict | None) -> BackendOptions:
+    known = {f.name for f in dataclasses.fields(BackendOptions)}
+    rec = {k: v for k, v in m.options.items() if k in known}
+    rec.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return BackendOptions(**rec)
+
+
+def undo_run(run_dir: str | Path) -> tuple[int, int]:
+    """``main.py undo``: make the previous version current again. Returns (from, to)."""
+    from agents.director import versions
+    from schemas.edit import VersionRecord
+
+    run = _open_for_change(run_dir)
+    try:
+        m = run.manifest
+        if m.status != "complete":
+            raise RunError(f"{run.root} is not finished ({m.status}); resume it before undoing")
+        record = next((r for r in reversed(versions.history(run)) if r.version == m.version and r.action == "revise"), None)
+        if record is None or record.parent is None:
+            raise RunError(f"{run.root} is at its first version; there is nothing to undo")
+        current, parent = m.version, record.parent
+        entry = VersionRecord(version=parent, action="undo", parent=current, at=versions.now())
+        versions.restore(run, parent, history=versions.history(run) + [entry])
+        return current, parent
+    finally:
+        run.unlock()
+
+
+def run_history(run_dir: str | Path):
+    """``main.py history``: the version records and the current version."""
+    from agents.director import versions
+
+    run = RunDir.open(run_dir)
+    return versions.history(run), run.manifest.version

@@ -4,6 +4,7 @@ operations, print the summary. Domain errors propagate to ``main.py``."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -125,5 +126,126 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_proposal(console: Console, p: dict) -> None:
+    """The plan of changes: the edits, the script diff and the shots that will be rendered again."""
+    console.print(f"[bold]Proposed version {p['version']}[/] ({p['reviser']}): {p['summary'] or ''}")
+    for e in p["edits"]:
+        console.print(f"  - {e['op']}: " + ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "op"), highlight=False)
+    if p["diff"]:
+        for line in p["diff"].splitlines():
+            style = "green" if line.startswith("+") and not line.startswith("+++") else (
+                "red" if line.startswith("-") and not line.startswith("---") else "dim")
+            console.print(line, style=style, highlight=False, markup=False)
+    rr = p["rerender"]
+    console.print(f"[bold]Re-render:[/] {', '.join(rr) if rr else 'nothing'}"
+                  f"   [bold]reuse as is:[/] {len(p['reuse'])} shot(s)")
+    for n in p.get("notes", []):
+        console.print(f"[yellow]note:[/] {n}")
+
+
+def _ask(console: Console, question: str) -> bool:
+    try:
+        return console.input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _after_revision(console: Console, run_dir: Path, proposal: dict, approved: bool, m: RunManifest) -> int:
+    if not approved:
+        console.print("No change made.")
+        return 0
+    rendered = [s.shot_id for s in m.shots if s.version == m.version]
+    console.print(f"[bold green]Version {m.version}:[/] {run_dir / 'film.mp4'} (also {run_dir / f'film_v{m.version}.mp4'}); "
+                  f"rendered {', '.join(rendered) or 'nothing'}, reused {len(m.shots) - len(rendered)} shot(s)")
+    return 0 if m.status == "complete" else 1
+
+
+def cmd_revise(args: argparse.Namespace) -> int:
+    from agents.runs import revise_run
+
+    console = _console()
+    run_dir = Path(args.run_dir)
+
+    def confirm(p: dict) -> bool:
+        show_proposal(console, p)
+        if args.yes:
+            return True
+        if sys.stdin.isatty():
+            return _ask(console, "Apply these edits?")
+        console.print("Not applied: re-run with --yes to apply (or use `python main.py chat`).")
+        return False
+
+    with RichEvents(console, quiet=args.quiet) as events:
+        proposal, approved, m = revise_run(run_dir, args.request, confirm, events=events,
+                                           overrides={"llm_model": args.llm_model, "base_url": args.base_url})
+    return _after_revision(console, run_dir, proposal, approved, m)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from agents.reviser.base import ReviseError
+    from agents.director.edits import EditError
+    from agents.runs import revise_run, undo_run
+
+    console = _console()
+    run_dir = Path(args.run_dir)
+    console.print(f"Chatting about {run_dir} (`help`, `history`, `undo`, `quit`).")
+    while True:
+        try:
+            text = console.input("[bold cyan]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return 0
+        if not text:
+            continue
+        if text.lower() in ("quit", "exit", ":q", "bye"):
+            return 0
+        if text.lower() == "help":
+            from agents.reviser import grammar
+
+            console.print(grammar.__doc__, markup=False, highlight=False)
+            continue
+        if text.lower() == "history":
+            cmd_history(argparse.Namespace(run_dir=str(run_dir)))
+            continue
+        if text.lower() == "undo":
+            frm, to = undo_run(run_dir)
+            console.print(f"Version {to} is current again (was {frm}); film.mp4 restored.")
+            continue
+        try:
+            with RichEvents(console) as events:
+                proposal, approved, m = revise_run(
+                    run_dir, text, lambda p: (show_proposal(console, p), _ask(console, "Apply?"))[1], events=events,
+                    overrides={"llm_model": args.llm_model, "base_url": args.base_url})
+            _after_revision(console, run_dir, proposal, approved, m)
+        except (ReviseError, EditError) as e:
+            console.print(f"[red]{e}[/]", highlight=False)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from agents.runs import run_history
+
+    console = _console()
+    records, current = run_history(args.run_dir)
+    table = Table(title=f"Versions of {args.run_dir}", title_justify="left")
+    for col in ("version", "what", "request", "rendered", "film", "at"):
+        table.add_column(col)
+    for r in records:
+        mark = " (current)" if r.version == current and r is [x for x in records if x.version == current][-1] else ""
+        what = r.action if r.action != "undo" else f"undo v{r.parent} -> v{r.version}"
+        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", r.film or "-", r.at)
+    console.print(table)
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from agents.runs import undo_run
+
+    frm, to = undo_run(args.run_dir)
+    _console().print(f"Version {to} is current again (was {frm}); film.mp4 restored. Nothing was deleted: "
+                     f"film_v{frm}.mp4 and its files stay.")
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
-    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan}[args.command](args)
+    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
+            "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

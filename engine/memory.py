@@ -151,7 +151,7 @@ class MemoryBank:
         return rel, sha256_file(target)
 
     def add_reference(self, character: str, image_path: str | Path, embedder: FrameEmbedder,
-                      scorer: QualityScorer) -> Keyframe:
+                      scorer: QualityScorer, save: bool = True) -> Keyframe:
         """Copy a user reference image of ``character`` into memory/ as ``ref-<slug>-<n>.png`` (MR2V).
 
         References sit before every shot keyframe and are never deduplicated. Adding the same
@@ -171,7 +171,8 @@ class MemoryBank:
         kf = Keyframe(id=f"{base}-{n}", source="reference", path=rel, sha256=digest,
                       embedding=_store(vec), quality=round(score, EMBEDDING_DECIMALS), characters=[character])
         self.state.keyframes.insert(len(refs), kf)
-        self.save()
+        if save:
+            self.save()
         return kf
 
     def admit(self, shot_id: str, frames: np.ndarray, candidates: KeyframeCandidates,
@@ -190,7 +191,7 @@ class MemoryBank:
 
     def admit_images(self, shot_id: str, images: np.ndarray, frame_indices: Sequence[int], embeddings: np.ndarray,
                      quality: np.ndarray, characters: Iterable[str],
-                     settings: MemorySettings | None = None) -> list[Keyframe]:
+                     settings: MemorySettings | None = None, version: int = 1) -> list[Keyframe]:
         """Add keyframe images ``(K, H, W, 3)`` of a shot (frame ``frame_indices[i]`` of the saved
         shot, vector ``embeddings[i]`` from the run's embedder, score ``quality[i]``), skipping
         near-duplicates; returns those added.
@@ -199,7 +200,9 @@ class MemoryBank:
         or to one admitted just before it, exceeds ``settings.dedupe_threshold`` (default: the
         bank's). Keyframes the bank already holds for ``shot_id`` are replaced first (as
         :meth:`remove_shot`), so admitting a shot again is safe. Files are
-        ``memory/<shot_id>-k<n>.png`` and ids ``<shot_id>-k<n>``, n = 1, 2, ... in admission order."""
+        ``memory/<id>.png`` with ids ``<shot_id>-k<n>`` (film version 1) or ``<shot_id>-v<version>-k<n>``
+        (a later version re-rendering the shot), n = 1, 2, ... in admission order; earlier versions'
+        files are never deleted, so every version of the film stays restorable."""
         parse_shot_id(shot_id)
         settings = settings or self.settings
         emb = np.asarray(embeddings, np.float32).reshape(len(frame_indices), -1) if len(frame_indices) else None
@@ -209,7 +212,10 @@ class MemoryBank:
                 f"{len(images)} images, {len(frame_indices)} frame indices and {len(qual)} scores: "
                 "give one of each per keyframe"
             )
-        self.remove_shot(shot_id, save=False)
+        prefix = f"{shot_id}-k" if version == 1 else f"{shot_id}-v{version}-k"
+        for k in self.remove_shot(shot_id, save=False, keep_files=True):
+            if k.id.startswith(prefix):
+                inside(self.run_dir, k.path).unlink(missing_ok=True)  # this version's own earlier take
         characters = list(characters)
         existing = [np.asarray(k.embedding, np.float32) for k in self.state.keyframes if not k.dropped and k.embedding]
         admitted: list[Keyframe] = []
@@ -223,10 +229,10 @@ class MemoryBank:
                     )
                 if float((bank @ vec).max()) > settings.dedupe_threshold:
                     continue
-            n = len(admitted) + 1
-            rel, digest = self._write_image(np.ascontiguousarray(images[i]), f"{shot_id}-k{n}")
+            kid = f"{prefix}{len(admitted) + 1}"
+            rel, digest = self._write_image(np.ascontiguousarray(images[i]), kid)
             admitted.append(Keyframe(
-                id=f"{shot_id}-k{n}", source="shot", shot_id=shot_id, frame_index=int(idx), path=rel, sha256=digest,
+                id=kid, source="shot", shot_id=shot_id, frame_index=int(idx), path=rel, sha256=digest,
                 embedding=_store(vec), quality=round(float(qual[i]), EMBEDDING_DECIMALS), characters=list(characters),
             ))
             existing.append(vec)
@@ -236,11 +242,12 @@ class MemoryBank:
 
     # -- removing and editing -------------------------------------------------------------------
 
-    def remove_shot(self, shot_id: str, save: bool = True) -> list[Keyframe]:
-        """Forget a shot's keyframes (before it is re-rendered) and delete their files."""
+    def remove_shot(self, shot_id: str, save: bool = True, keep_files: bool = False) -> list[Keyframe]:
+        """Forget a shot's keyframes (before it is re-rendered) and delete their files, unless
+        ``keep_files`` (the director keeps them: an earlier version of the film may use them)."""
         gone = [k for k in self.state.keyframes if k.shot_id == shot_id]
         self.state.keyframes = [k for k in self.state.keyframes if k.shot_id != shot_id]
-        for k in gone:
+        for k in gone if not keep_files else []:
             inside(self.run_dir, k.path).unlink(missing_ok=True)
         if save and gone:
             self.save()

@@ -95,6 +95,8 @@ class ShotState(BaseModel):
     """Every critique of this shot, in order."""
     render_seconds: float = 0.0
     """Wall time spent rendering this shot (all attempts)."""
+    version: int = Field(default=1, ge=1)
+    """Film version whose render produced the shot's current files."""
     error: str | None = None
     """Last engine error, if the shot failed."""
 
@@ -175,6 +177,8 @@ class RunManifest(BaseModel):
     """Where the script came from (a file path or ``logline: ...``)."""
     version: int = Field(default=1, ge=1)
     """Film version (1 for the first render; each revision adds one)."""
+    thread: str | None = None
+    """LangGraph thread of the current version's pass (checkpoints in ``checkpoints.sqlite``)."""
     status: Literal["planned", "rendering", "complete", "failed"] = "planned"
     """Overall progress."""
     settings: RunSettings

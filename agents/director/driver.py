@@ -1,20 +1,27 @@
 """Run the director graph on a run directory, with LangGraph's SQLite checkpointer inside it.
 
-``drive`` starts a fresh pass or continues the checkpointed one. A missing or unreadable checkpoint
-database never loses work: the graph restarts from ``plan`` and every shot whose accepted files
-still match its inputs is reused as is (that is what the input hashes are for).
+``drive`` starts a fresh pass or continues the checkpointed one; ``revise`` runs a revision pass,
+pausing at the review node for the person's answer. A missing or unreadable checkpoint database
+never loses work: the graph restarts from ``plan`` and every shot whose accepted files still match
+its inputs is reused as is (that is what the input hashes are for).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Callable, Iterator
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 
+from agents.director import versions
 from agents.director.graph import build_graph
 from agents.director.nodes import DirectorNodes
+from agents.director.revision import RevisionNodes
 from agents.director.runtime import Runtime
 from schemas.run import RunManifest
 
@@ -22,8 +29,12 @@ RECURSION_LIMIT = 100_000
 
 
 def thread_id(manifest: RunManifest) -> str:
-    """One LangGraph thread per film version."""
-    return f"{manifest.run_id}-v{manifest.version}"
+    """The LangGraph thread of the current version's pass."""
+    return manifest.thread or f"{manifest.run_id}-v{manifest.version}"
+
+
+def _config(thread: str) -> dict:
+    return {"configurable": {"thread_id": thread}, "recursion_limit": RECURSION_LIMIT}
 
 
 def _open_saver(rt: Runtime) -> tuple[SqliteSaver, sqlite3.Connection]:
@@ -52,34 +63,57 @@ def _open_saver(rt: Runtime) -> tuple[SqliteSaver, sqlite3.Connection]:
         return saver, conn
 
 
-def drive(rt: Runtime, *, fresh: bool = False) -> RunManifest:
-    """Run the graph to the end of the film. ``fresh`` starts a new pass from ``plan``; otherwise
-    an unfinished checkpoint is continued (and a finished or missing one starts a new pass)."""
+@contextmanager
+def _session(rt: Runtime, *, account: Callable[[], bool] = lambda: True) -> Iterator:
+    """The compiled graph with its checkpointer, the run locked, wall time accounted in the
+    manifest when ``account()`` says so (a revision that changed nothing leaves it untouched)."""
     run = rt.run
     run.lock()
     t0 = time.perf_counter()
     saver, conn = _open_saver(rt)
     try:
-        graph = build_graph(DirectorNodes(rt), checkpointer=saver)
-        config = {"configurable": {"thread_id": thread_id(run.manifest)}, "recursion_limit": RECURSION_LIMIT}
+        yield build_graph(DirectorNodes(rt), RevisionNodes(rt), checkpointer=saver)
+    except BaseException:
+        run.reload()  # keep only what the nodes saved themselves
+        raise
+    finally:
+        try:
+            if account():
+                run.manifest.wall_seconds += time.perf_counter() - t0
+                run.save()
+                if run.manifest.status == "complete" and versions.has_snapshot(run, run.manifest.version):
+                    versions.snapshot_manifest(run)  # the kept version gets the final wall time too
+        finally:
+            conn.close()
+            run.unlock()
+
+
+def drive(rt: Runtime, *, fresh: bool = False) -> RunManifest:
+    """Run the graph to the end of the film. ``fresh`` starts a new pass from ``plan``; otherwise
+    an unfinished checkpoint is continued (and a finished or missing one starts a new pass)."""
+    with _session(rt) as graph:
+        config = _config(thread_id(rt.run.manifest))
         try:
             pending = bool(graph.get_state(config).next)
         except Exception:
             pending = False
-        try:
-            if pending and not fresh:
-                graph.invoke(None, config)
-            else:
-                graph.invoke({}, config)
-        except BaseException:
-            # Keep only what the nodes saved themselves; add the time spent.
-            run.reload()
-            raise
-        return run.manifest
-    finally:
-        run.manifest.wall_seconds += time.perf_counter() - t0
-        try:
-            run.save()
-        finally:
-            conn.close()
-            run.unlock()
+        graph.invoke(None if pending and not fresh else {}, config)
+    return rt.run.manifest
+
+
+def revise(rt: Runtime, request: str, confirm: Callable[[dict], bool]) -> tuple[dict, bool, RunManifest]:
+    """One revision pass: propose, ask ``confirm(proposal)``, and on yes commit and render the new
+    version. Returns the proposal, the answer and the manifest."""
+    run = rt.run
+    target = versions.next_version(run)
+    thread = f"{run.manifest.run_id}-v{target}-{uuid.uuid4().hex[:6]}"
+    config = _config(thread)
+    with _session(rt, account=lambda: run.manifest.version == target) as graph:
+        out = graph.invoke({"request": request, "target_version": target, "thread": thread}, config)
+        pending = out.get("__interrupt__") if isinstance(out, dict) else None
+        if not pending:
+            raise RuntimeError("the revision pass ended without reaching review")
+        proposal = pending[0].value
+        approved = bool(confirm(proposal))
+        graph.invoke(Command(resume=approved), config)
+    return proposal, approved, run.manifest

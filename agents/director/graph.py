@@ -1,7 +1,8 @@
 """Wiring only: the director's nodes and routers as a LangGraph ``StateGraph``.
 
-plan -> prepare -> render -> extract -> critique -> (apply_verdict -> prepare | update_memory)
-     -> update_memory -> (prepare | assemble)
+render:   plan -> prepare -> render -> extract -> critique -> (apply_verdict -> prepare | update_memory)
+               -> update_memory -> (prepare | assemble)
+revision: propose -> review (interrupt) -> commit -> plan -> ... (the same loop; unchanged shots reused)
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.director import routes
 from agents.director.nodes import DirectorNodes
+from agents.director.revision import RevisionNodes
 from agents.director.state import DirectorState
 
 
-def build_graph(nodes: DirectorNodes, checkpointer=None):
+def build_graph(nodes: DirectorNodes, revision: RevisionNodes, checkpointer=None):
     g = StateGraph(DirectorState)
+    g.add_node("propose", revision.propose)
+    g.add_node("review", revision.review)
+    g.add_node("commit", revision.commit)
     g.add_node("plan", nodes.plan)
     g.add_node("prepare", nodes.prepare)
     g.add_node("render", nodes.render)
@@ -24,7 +29,10 @@ def build_graph(nodes: DirectorNodes, checkpointer=None):
     g.add_node("update_memory", nodes.update_memory)
     g.add_node("assemble", nodes.assemble)
 
-    g.add_edge(START, "plan")
+    g.add_conditional_edges(START, routes.start)
+    g.add_edge("propose", "review")
+    g.add_conditional_edges("review", routes.after_review)
+    g.add_edge("commit", "plan")
     g.add_conditional_edges("plan", routes.after_memory)
     g.add_conditional_edges("prepare", routes.after_prepare)
     g.add_edge("render", "extract")

@@ -21,6 +21,7 @@ from agents.director.requests import (
     shot_prompt,
     shot_seed,
 )
+from agents.director import versions
 from agents.director.rundir import RunDir, RunError
 from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
@@ -28,6 +29,7 @@ from engine.base import EngineError
 from engine.keyframes import extract_candidates
 from engine.memory import MemoryBank, select_memory
 from engine.video import ContactRow, assemble_film, contact_sheet, load_image, read_video, save_png, write_video
+from schemas.edit import VersionRecord
 from schemas.critique import CritiqueInput, CritiqueReport, InjectDetails, Reprompt, Rerender, SwapKeyframes
 from schemas.memory import Keyframe
 from schemas.render import MOTION_FRAMES, RenderRequest
@@ -170,6 +172,9 @@ class DirectorNodes:
         h = input_hash(request, self.rt.backends.engine_fingerprint)
         reuse = st.status == "accepted" and st.input_hash == h and self._video_intact(st)
         if not reuse:
+            if st.status == "accepted":
+                # Accepted in an earlier version, but its inputs changed: a fresh start in this version.
+                st.attempts, st.verdicts_applied = 0, 0
             if st.input_hash != h and st.status != "pending":
                 st.status = "pending"
             st.mode, st.seed, st.prompt = request.mode, request.seed, request.prompt
@@ -187,10 +192,11 @@ class DirectorNodes:
         st = self._state(state["cursor"])
         if st.status == "rendered" and st.input_hash == state["input_hash"] and self._video_intact(st):
             return {}  # rendered before a crash: the files are this request's
-        video_rel = RunDir.shot_video(st.shot_id)
+        version = run.manifest.version
+        video_rel = RunDir.shot_video(st.shot_id, version)
         video = run.path(video_rel)
         if video.exists() and st.attempts > 0:
-            keep = run.path(f"shots/rejected/{st.shot_id}.a{st.attempts}.mp4")
+            keep = run.path(RunDir.rejected_video(st.shot_id, version, st.attempts))
             keep.parent.mkdir(parents=True, exist_ok=True)
             if not keep.exists():
                 shutil.copy2(video, keep)
@@ -203,7 +209,7 @@ class DirectorNodes:
                 f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
                 f"frames for shot {st.shot_id}; expected uint8 {expected}"
             )
-        tail_dir = RunDir.shot_tail_dir(st.shot_id)
+        tail_dir = RunDir.shot_tail_dir(st.shot_id, version)
         tail = []
         for i, frame in enumerate(frames[-MOTION_FRAMES:]):  # (H, W, 3) each, lossless PNG
             rel = f"{tail_dir}/{i}.png"
@@ -217,6 +223,7 @@ class DirectorNodes:
             video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail
         )
         st.status = "rendered"
+        st.version = version
         st.attempts = max(st.attempts, state.get("attempt", 1))
         st.render_seconds += seconds
         st.error = None
@@ -348,7 +355,6 @@ class DirectorNodes:
 
         analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
         bank = self.bank
-        bank.remove_shot(st.shot_id)
         cands = analysis["candidates"]
         frames = np.stack([load_image(run.path(c["path"])) for c in cands]) if cands else None  # (K, H, W, 3)
         admitted = bank.admit_images(
@@ -358,7 +364,8 @@ class DirectorNodes:
             embeddings=np.asarray([c["embedding"] for c in cands], dtype=np.float32),
             quality=np.asarray([c["quality"] for c in cands], dtype=np.float32),
             characters=run.bible().cast.get(st.shot_id, []),
-        ) if cands else []
+            version=run.manifest.version,
+        ) if cands else bank.remove_shot(st.shot_id, save=False, keep_files=True) and []
         bank.save()
         if state.get("verdict") not in (None, "accept"):
             last = st.verdicts[-1] if st.verdicts else None
@@ -390,4 +397,10 @@ class DirectorNodes:
         m.film, m.film_sha256, m.contact_sheet = RunDir.FILM, sha256_file(film), RunDir.CONTACT_SHEET
         m.status = "complete"
         run.save()
+        # Keep this version (film_vN.mp4 + versions/vN/) and say what it rendered.
+        versions.snapshot(run)
+        rendered = [st.shot_id for st in m.shots if st.version == m.version]
+        if not any(r.version == m.version for r in versions.history(run)):
+            versions.append_history(run, VersionRecord(version=m.version, action="render", at=versions.now()))
+        versions.update_history(run, m.version, rerendered=rendered, film=versions.film_path(m.version))
         return {"done": True}

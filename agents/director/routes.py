@@ -7,6 +7,16 @@ from typing import Literal
 from agents.director.state import DirectorState
 
 
+def start(state: DirectorState) -> Literal["plan", "propose"]:
+    """A pass with a request is a revision; otherwise a render (or its continuation)."""
+    return "propose" if state.get("request") else "plan"
+
+
+def after_review(state: DirectorState) -> Literal["commit", "__end__"]:
+    """Apply the edits only if the person said yes."""
+    return "commit" if state.get("approved") else "__end__"
+
+
 def after_prepare(state: DirectorState) -> Literal["render", "update_memory"]:
     """A shot whose inputs are unchanged keeps its files: skip straight to the memory step."""
     return "update_memory" if state.get("reuse") else "render"

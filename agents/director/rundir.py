@@ -36,15 +36,15 @@ class RunError(RuntimeError):
     """A run directory cannot be used as asked; the message names the problem and the fix."""
 
 
-def copy_references(bible: Bible, base: Path | None, run_root: Path) -> Bible:
+def copy_references(bible: Bible, base: Path | None, run_root: Path, start: int = 0) -> Bible:
     """Copy each character's reference images into ``RUN/refs/`` under sanitised names, and point
-    the bible at the copies (paths relative to the run)."""
+    the bible at the copies (paths relative to the run); numbering starts at ``start``."""
     if not any(c.reference_images for c in bible.characters):
         return bible
     chars = []
     for c in bible.characters:
         new = []
-        for n, ref in enumerate(c.reference_images):
+        for n, ref in enumerate(c.reference_images, start=start):
             src = (base / ref) if base and not Path(ref).is_absolute() else Path(ref)
             try:
                 with Image.open(src) as im:
@@ -245,12 +245,22 @@ class RunDir:
         return Path(path).resolve().relative_to(self.root).as_posix()
 
     @staticmethod
-    def shot_video(shot_id: str) -> str:
-        return f"shots/{shot_id}.mp4"
+    def _tag(version: int) -> str:
+        return "" if version == 1 else f".v{version}"
 
     @staticmethod
-    def shot_tail_dir(shot_id: str) -> str:
-        return f"shots/{shot_id}.tail"
+    def shot_video(shot_id: str, version: int = 1) -> str:
+        """``shots/SS-KK.mp4`` for the first render; ``shots/SS-KK.vN.mp4`` when version N re-renders it
+        (so every version's files are kept)."""
+        return f"shots/{shot_id}{RunDir._tag(version)}.mp4"
+
+    @staticmethod
+    def shot_tail_dir(shot_id: str, version: int = 1) -> str:
+        return f"shots/{shot_id}{RunDir._tag(version)}.tail"
+
+    @staticmethod
+    def rejected_video(shot_id: str, version: int, attempt: int) -> str:
+        return f"shots/rejected/{shot_id}{RunDir._tag(version)}.a{attempt}.mp4"
 
     @staticmethod
     def work_dir(shot_id: str) -> str:

@@ -9,6 +9,7 @@ from typing import Protocol
 from agents.critic.base import Critic
 from agents.director.rundir import RunDir
 from agents.planner.base import Planner
+from agents.reviser.base import Reviser
 from engine.base import Engine, FrameEmbedder, QualityScorer
 from schemas.run import BackendInfo
 
@@ -61,3 +62,4 @@ class Runtime:
     backends: Backends
     events: Events = field(default_factory=NullEvents)
     plan_request: PlanRequest | None = None
+    reviser: Reviser | None = None

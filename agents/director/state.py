@@ -35,3 +35,13 @@ class DirectorState(TypedDict, total=False):
     """Action of the latest critique of the current shot."""
     done: bool
     """True once the film is assembled."""
+    request: str | None
+    """A revision's request in words (absent for a first render)."""
+    target_version: int
+    """The film version a revision creates."""
+    thread: str
+    """The LangGraph thread id of this pass (stored in the manifest when a revision commits)."""
+    proposal: dict | None
+    """The proposed edits, the script diff and the shots that will be rendered again."""
+    approved: bool
+    """The person's answer at review."""

@@ -1,0 +1,33 @@
+"""The reviser interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from schemas.bible import Bible
+from schemas.edit import EditList
+from schemas.script import StoryScript
+
+
+class ReviseError(RuntimeError):
+    """A request could not be turned into edits (nothing was changed); one-line message with a hint."""
+
+
+@dataclass
+class FilmContext:
+    """What a reviser may look at: the current script, bible and memory keyframe ids."""
+
+    script: StoryScript
+    bible: Bible
+    keyframes: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Reviser(Protocol):
+    name: str
+    """Recorded in the version history (``grammar``, ``llm:<model>``)."""
+
+    def edits(self, request: str, context: FilmContext) -> EditList:
+        """Edits for ``request``; raises :class:`ReviseError` when it cannot."""
+        ...
