@@ -289,3 +289,19 @@ def test_backend_mismatch_is_refused(bank):
         bank.admit("01-01", frames, other, [])
     with pytest.raises(ValueError, match="malformed shot id"):
         bank.admit("shot1", frames, cands([np.ones(EMB.dim, np.float32)], [0]), [])
+
+
+def test_later_film_versions_keep_earlier_keyframe_files(bank):
+    frames = np.stack([scene(130 + i, 64, 48) for i in range(2)])
+    ref = np.asarray(bank.keyframes[0].embedding, np.float32)
+    v1 = bank.admit_images("01-01", frames[:1], [0], unit_near(ref, 0.0, 40)[None], np.ones(1), ["Mia"])
+    assert ids(v1) == ["01-01-k1"]
+    # A revision (version 2) re-renders the shot: new ids, and version 1's file stays on disk.
+    v2 = bank.admit_images("01-01", frames[1:], [1], unit_near(ref, 0.0, 41)[None], np.ones(1), ["Mia"], version=2)
+    assert ids(v2) == ["01-01-v2-k1"] and ids(bank.keyframes) == ["ref-mia-0", "01-01-v2-k1"]
+    assert (bank.run_dir / "memory" / "01-01-k1.png").exists()
+    # Re-taking version 2 replaces its own file; keep_files leaves files for the caller to manage.
+    bank.admit_images("01-01", frames[:1], [0], unit_near(ref, 0.0, 42)[None], np.ones(1), ["Mia"], version=2)
+    assert np.array_equal(load_image(bank.run_dir / "memory" / "01-01-v2-k1.png"), frames[0])
+    gone = bank.remove_shot("01-01", keep_files=True)
+    assert ids(gone) == ["01-01-v2-k1"] and (bank.run_dir / gone[0].path).exists()
