@@ -46,6 +46,7 @@ class DirectorNodes:
         self.rt = rt
         self._bank: MemoryBank | None = None
         self._critic_failed = False
+        self._usage_seen: dict[int, int] = {}
 
     # -- helpers ----------------------------------------------------------------------------
     @property
@@ -67,6 +68,15 @@ class DirectorNodes:
     def _history(self, shots: list[Shot], cursor: int) -> list[Keyframe]:
         """References, then keyframes of the shots before ``cursor``, in film order."""
         return self.bank.history_before([s.id for s in shots[:cursor]])
+
+    def _record_usage(self, agent) -> None:
+        """Copy a model client's new usage records (one per call) into the manifest."""
+        usage = getattr(getattr(agent, "client", None), "usage", None)
+        if usage is None:
+            return
+        seen = self._usage_seen.get(id(usage), 0)
+        self.run.manifest.usage.extend(usage[seen:])
+        self._usage_seen[id(usage)] = len(usage)
 
     def _notice(self, message: str) -> None:
         if message not in self.run.manifest.notices:
@@ -103,10 +113,8 @@ class DirectorNodes:
             if req is None or planner is None:
                 raise RunError(f"{run.root} has no script and no logline to plan from; start a new run")
             plan = planner.plan(req.logline, shots=req.shots, style=req.style)
+            self._record_usage(planner)
             run.set_plan(plan.script, plan.bible)
-            usage = getattr(getattr(planner, "client", None), "usage", None)
-            if usage:
-                run.manifest.usage.extend(u for u in usage if u not in run.manifest.usage)
         if not (run.root / "memory" / "bank.json").exists():
             bank = MemoryBank.create(
                 run.root, run.manifest.settings.memory,
@@ -170,6 +178,12 @@ class DirectorNodes:
                 request = make()
 
         h = input_hash(request, self.rt.backends.engine_fingerprint)
+        if attempt > 1 and st.status == "rendered" and h == st.input_hash:
+            # The verdict left the request as it was (e.g. details already present): a retry must
+            # still be a new sample, so it draws a new seed.
+            st.directives.reroll += 1
+            request = make()
+            h = input_hash(request, self.rt.backends.engine_fingerprint)
         reuse = st.status == "accepted" and st.input_hash == h and self._video_intact(st)
         if not reuse:
             if st.status == "accepted":
@@ -304,9 +318,7 @@ class DirectorNodes:
             self._critic_down(e)
             report = self._critic().critique(inp)
         self._record(st, report)
-        usage = getattr(getattr(self._critic(), "client", None), "usage", None)
-        if usage:
-            run.manifest.usage.extend(u for u in usage if u not in run.manifest.usage)
+        self._record_usage(self.rt.backends.critic)
         run.save()
         return {"verdict": report.verdict.action}
 
@@ -325,7 +337,6 @@ class DirectorNodes:
         if st.verdicts_applied < attempt:
             verdict = st.verdicts[-1].verdict
             d = st.directives
-            before = d.model_dump()
             if isinstance(verdict, Reprompt):
                 d.prompt = verdict.prompt
             elif isinstance(verdict, InjectDetails):
@@ -337,8 +348,6 @@ class DirectorNodes:
                 d.memory_add.extend(k for k in verdict.add if k not in d.memory_add)
             elif isinstance(verdict, Rerender):
                 d.reroll += 1
-            if d.model_dump() == before:
-                d.reroll += 1  # the verdict changed nothing: at least draw a new sample
             st.verdicts_applied = attempt
             run.manifest.total_retries += 1
             run.save()
