@@ -95,7 +95,8 @@ def drive(rt: Runtime, *, fresh: bool = False) -> RunManifest:
         config = _config(thread_id(rt.run.manifest))
         try:
             pending = bool(graph.get_state(config).next)
-        except Exception:
+        except Exception as e:  # unreadable checkpoint: a fresh pass reuses every finished shot
+            rt.events.notice(f"could not read the checkpoint ({type(e).__name__}: {e}); continuing from the manifest")
             pending = False
         graph.invoke(None if pending and not fresh else {}, config)
     return rt.run.manifest
@@ -109,7 +110,7 @@ def revise(rt: Runtime, request: str, confirm: Callable[[dict], bool]) -> tuple[
     thread = f"{run.manifest.run_id}-v{target}-{uuid.uuid4().hex[:6]}"
     config = _config(thread)
     with _session(rt, account=lambda: run.manifest.version == target) as graph:
-        out = graph.invoke({"request": request, "target_version": target, "thread": thread}, config)
+        out = graph.invoke({"revision_request": request, "target_version": target, "thread": thread}, config)
         pending = out.get("__interrupt__") if isinstance(out, dict) else None
         if not pending:
             raise RuntimeError("the revision pass ended without reaching review")

@@ -40,12 +40,12 @@ class RevisionNodes:
         script, bible = run.script(), run.bible()
         bank = MemoryBank.load(run.root)
         context = FilmContext(script=script, bible=bible, keyframes=[k.id for k in bank.keyframes if not k.dropped])
-        edits = self.rt.reviser.edits(state["request"], context)
+        edits = self.rt.reviser.edits(state["revision_request"], context)
         usage = getattr(getattr(self.rt.reviser, "client", None), "usage", None)
         draft, bank = self._draft(edits)
         rerender = predict_rerender(script, bible, m.shots, draft, bank.keyframes, m.settings.memory, select_memory)
         proposal = {
-            "request": state["request"],
+            "request": state["revision_request"],
             "reviser": self.rt.reviser.name,
             "summary": edits.summary,
             "edits": [e.model_dump(mode="json") for e in edits.edits],
@@ -101,7 +101,7 @@ class RevisionNodes:
         })
         for n in draft.notes:
             manifest.notices.append(f"v{target}: {n}")
-        record = VersionRecord(version=target, action="revise", parent=old.version, request=state["request"],
+        record = VersionRecord(version=target, action="revise", parent=old.version, request=state["revision_request"],
                                edits=edits.edits, at=versions.now())
         history = versions.history(run) + [record]
         staged = versions.stage(run, f"revise-v{target}", {

@@ -35,8 +35,8 @@ class DirectorState(TypedDict, total=False):
     """Action of the latest critique of the current shot."""
     done: bool
     """True once the film is assembled."""
-    request: str | None
-    """A revision's request in words (absent for a first render)."""
+    revision_request: str | None
+    """A revision's request in words (absent for a render)."""
     target_version: int
     """The film version a revision creates."""
     thread: str
