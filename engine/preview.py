@@ -188,7 +188,8 @@ IMPLIED_COLOURS: dict[str, tuple[str, RGB]] = {
 }
 ANIMAL_WORDS = re.compile(
     r"\b(?:cat|kitten|dog|puppy|fox|wolf|bear|rabbit|bunny|mouse|rat|horse|pony|deer|lion|tiger|monkey|"
-    r"squirrel|pig|cow|sheep|goat|raccoon|panda|otter|hamster|kitty|hound|cub)s?\b|猫|狗|狐|熊|兔|猴|马", re.I)
+    r"squirrel|pig|cow|sheep|goat|raccoon|panda|otter|hamster|kitty|hound|cub|whale|dolphin|shark|seal|fish|turtle|"
+    r"bird|owl|eagle|crow|penguin|duck|goose|dragon|elephant|giraffe|frog|lizard|dinosaur)s?\b|猫|狗|狐|熊|兔|猴|马|鲸|鸟", re.I)
 ROBOT_WORDS = re.compile(r"\b(?:robot|android|droid|cyborg|mech|automaton)s?\b|机器人", re.I)
 LONG_HAIR = re.compile(r"\blong\b[\w\s,-]{0,20}\bhair\b|\bflowing\b[\w\s,-]{0,20}\bhair\b|\bponytail\b|\bbraids?\b|长发", re.I)
 BALD = re.compile(r"\bbald\b|\bshaved head\b|光头", re.I)
@@ -674,7 +675,7 @@ class PreviewEngine:
     """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
 
     name = "preview"
-    version = "2"
+    version = "3"
     """Bumped whenever the same request would draw different frames (part of the input hash)."""
 
     def __init__(self, config: PreviewConfig | None = None) -> None:
