@@ -15,8 +15,7 @@ from schemas.bible import Bible
 from schemas.run import RunManifest, RunSettings
 from schemas.script import StoryScript
 from story.cast import infer_bible
-from story.files import slug
-from story.io import ScriptError, bible_path_for, load_bible, load_script
+from story.io import bible_path_for, load_bible, load_script
 
 
 def _public_url(url: str | None) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from agents.critic.preflight import details_preflight
 from schemas.bible import Bible
 from schemas.critique import (
     Accept,
@@ -90,22 +91,7 @@ class HeuristicCritic:
     # -- before rendering ------------------------------------------------------------------
     def preflight(self, request: RenderRequest, bible: Bible) -> CritiqueReport | None:
         """Catch a prompt that names a bible character without its explicit details."""
-        missing = missing_details(request.prompt, list(bible.characters))
-        if not missing:
-            return None
-        names = [c.name for c in missing]
-        finding = Finding(
-            check="explicit_details",
-            severity="major",
-            message=f"prompt names {', '.join(names)} without their bible details (appearance/attire)",
-        )
-        return CritiqueReport(
-            critic=self.name,
-            attempt=1,
-            stage="preflight",
-            findings=[finding],
-            verdict=InjectDetails(characters=names, reason=finding.message),
-        )
+        return details_preflight(self.name, request, bible)
 
     # -- after rendering -------------------------------------------------------------------
     def critique(self, inp: CritiqueInput) -> CritiqueReport:

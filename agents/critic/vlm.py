@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import prompts
+from agents.critic.preflight import details_preflight
 from agents.critic.base import CriticError
 from agents.llm import LLMClient, LLMError
 from agents.llm.errors import one_line
@@ -45,7 +46,7 @@ from schemas.critique import (
 )
 from schemas.render import RenderRequest
 from schemas.script import MAX_PROMPT_CHARS
-from story.details import inject_details, missing_details
+from story.details import inject_details
 
 
 class VLMReview(BaseModel):
@@ -85,21 +86,8 @@ class VLMCritic:
     # -- before rendering ---------------------------------------------------------------------
     def preflight(self, request: RenderRequest, bible: Bible) -> CritiqueReport | None:
         """The explicit-details prompt check (no model call); ``None`` when the prompt is fine."""
-        missing = missing_details(request.prompt, list(bible.characters))
-        if not missing:
-            return None
-        names = [c.name for c in missing]
-        finding = Finding(
-            check="explicit_details",
-            severity="major",
-            message=f"prompt names {', '.join(names)} without their bible details (appearance/attire)",
-        )
-        return CritiqueReport(
-            critic=self.name, attempt=1, stage="preflight", findings=[finding],
-            verdict=InjectDetails(characters=names, reason=finding.message),
-        )
+        return details_preflight(self.name, request, bible)
 
-    # -- after rendering ----------------------------------------------------------------------
     def critique(self, inp: CritiqueInput) -> CritiqueReport:
         """Judge the rendered shot; :class:`CriticError` if the VLM can't."""
         messages = self.build_messages(inp)
