@@ -47,6 +47,12 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
                    help="critic vision model on an OpenAI-compatible endpoint (default: heuristic critic)")
     g.add_argument("--base-url", metavar="URL", help="endpoint (default: OPENAI_BASE_URL, else OpenAI)")
     g.add_argument("--clip-checkpoint", metavar="PATH", help="open_clip ViT-B-32 checkpoint for keyframes")
+    s = p.add_argument_group("StoryMem engine (with --engine storymem/auto)")
+    s.add_argument("--offload", choices=["none", "model", "group"], help="GPU memory mode (default none: 80 GB cards)")
+    s.add_argument("--memory-positions", choices=["released", "paper"],
+                   help="temporal RoPE placement of memory frames (default released)")
+    s.add_argument("--steps", type=int, help="denoising steps (default 40, the reference sampler)")
+    s.add_argument("--attention-backend", metavar="NAME", help="diffusers attention backend, e.g. _native_cudnn")
 
 
 def _add_render_flags(p: argparse.ArgumentParser) -> None:

@@ -54,7 +54,7 @@ def _engine(opts: BackendOptions, notices: list[str]):
         from engine.storymem.loading import resolve_models_dir, storymem_available
 
         models = resolve_models_dir(opts.models_dir)
-        ok, why = storymem_available(models) if models else (False, "no models folder given (--models or DAILIES_MODELS)")
+        ok, why = storymem_available(models, variant=opts.storymem.get("variant"))
         if ok:
             from engine.storymem.engine import StoryMemEngine
 

@@ -33,9 +33,12 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 
 
 def _options(args: argparse.Namespace) -> BackendOptions:
+    storymem = {"variant": args.continuation, "offload": args.offload, "memory_positions": args.memory_positions,
+                "steps": args.steps, "attention_backend": args.attention_backend}
     return BackendOptions(
         engine=args.engine or "auto", models_dir=args.models, llm_model=args.llm_model,
         vlm_model=args.vlm_model, base_url=args.base_url, clip_checkpoint=args.clip_checkpoint,
+        storymem={k: v for k, v in storymem.items() if v is not None},
     )
 
 
