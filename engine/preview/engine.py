@@ -1,0 +1,196 @@
+"""The :class:`PreviewEngine` (and its :class:`PreviewConfig`): reads a render request and the images
+it references, draws the shot's layers once, then each frame through the camera."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from engine.base import EngineError, ProgressFn
+from engine.preview.camera import (
+    _camera_path,
+    _CameraPath,
+    _continue_camera,
+    _continue_motion,
+    _estimate_motion,
+    _smoothstep,
+    _view,
+)
+from engine.preview.captions import _overlay
+from engine.preview.colour import RGB, _hash_bytes, _lit, _mix
+from engine.preview.drawing import _draw_layers, _Layers, _particles
+from engine.preview.legend import read_legend, sample_reference
+from engine.preview.looks import Look, resolve_look
+from engine.preview.palette import FLOOR, GROUND_COLOURS, TIME_PALETTES, WALL, _grade, _region_mean
+from engine.preview.prompt import ShotLook
+from engine.video import load_image
+from schemas.bible import Character
+from schemas.render import MemoryImage, RenderRequest
+
+
+@dataclass(frozen=True)
+class PreviewConfig:
+    """Knobs of the preview renderer (defaults are what docs/memory.md describes)."""
+
+    world_margin: float = 0.3
+    """The world canvas is this much larger than the frame, room for camera moves."""
+    memory_pull: float = 0.3
+    """How far the palette moves towards the memory images' colours (0 = ignore memory)."""
+    continuation_pull: float = 0.5
+    """MI2V/MM2V: how far the palette moves towards the previous shot's frame."""
+    blend_seconds: float = 1.0
+    """MI2V/MM2V: how long the continuation blends into the new shot."""
+    caption: bool = True
+    """Draw the prompt as a caption."""
+
+
+class PreviewEngine:
+    """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
+
+    name = "preview"
+    version = "3"
+    """Bumped whenever the same request would draw different frames (part of the input hash)."""
+
+    def __init__(self, config: PreviewConfig | None = None) -> None:
+        self.config = config or PreviewConfig()
+
+    def describe(self) -> str:
+        """One line for the run summary."""
+        c = self.config
+        return (f"preview: deterministic CPU animatic (PIL/numpy, no model weights; memory pull {c.memory_pull}, "
+                f"continuation pull {c.continuation_pull}, blend {c.blend_seconds}s)")
+
+    # -- public -------------------------------------------------------------------------------
+
+    def render_shot(self, request: RenderRequest, progress: ProgressFn | None = None) -> np.ndarray:
+        """All frames ``(num_frames, height, width, 3)`` uint8 of the shot, including the leading
+        repeated frames of MI2V (1) and MM2V (5)."""
+        W, H, F = request.width, request.height, request.num_frames
+        look = ShotLook.from_prompt(request.prompt)
+        memory = [(m, self._load(m.path, request)) for m in request.memory]  # [(MemoryImage, (h, w, 3))]
+        lead: list[np.ndarray] = []
+        if request.mode == "mi2v":
+            lead = [self._load(request.first_frame or "", request, (W, H))]
+        elif request.mode == "mm2v":
+            lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
+        looks = self._looks(request.characters, memory, lead)
+        palette, bright = self._palette(look, [img for m, img in memory if not m.id.startswith("ref-")], lead[-1:])
+        rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
+        layers = _draw_layers(request, look, looks, palette, bright, rng, self.config.world_margin,
+                              self.config.caption)
+        path = _camera_path(look, F, W, H, self.config.world_margin, rng)
+
+        frames = np.empty((F, H, W, 3), np.uint8)  # (F, H, W, 3)
+        n_lead = len(lead)
+        for t in range(n_lead):
+            frames[t] = lead[t]
+            if progress:
+                progress(t + 1, F)
+        motion = _estimate_motion(np.stack(lead)) if n_lead >= 2 else None
+        blend_n = max(1, min(F - n_lead, round(request.fps * self.config.blend_seconds)))
+        for t in range(n_lead, F):
+            frame = self._picture(layers, path, t, W, H)  # (H, W, 3)
+            if n_lead:
+                k = t - n_lead + 1
+                if k <= blend_n:
+                    w = _smoothstep(k / (blend_n + 1))
+                    cont = (_continue_motion(lead[-1], motion, k) if motion is not None
+                            else _continue_camera(lead[-1], path, 0, k))
+                    frame = (cont.astype(np.float32) * (1 - w) + frame.astype(np.float32) * w + 0.5).astype(np.uint8)
+            _overlay(frame, layers.overlays)  # the new shot's caption and legend from its first new frame on
+            frames[t] = frame
+            if progress:
+                progress(t + 1, F)
+        return frames
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _load(path: str, request: RenderRequest, size: tuple[int, int] | None = None) -> np.ndarray:
+        try:
+            return load_image(path, size)
+        except ValueError as exc:
+            raise EngineError(f"shot {request.shot_id}: {exc}; check the paths in the render request") from None
+
+    @staticmethod
+    def _looks(characters: Sequence[Character], memory: Sequence[tuple[MemoryImage, np.ndarray]],
+               lead: Sequence[np.ndarray]) -> list[Look]:
+        """Resolve each character's look; memory colours come from the oldest memory image that
+        shows the character (legend chips, or a single-character reference sampled at the centre),
+        then from the previous shot's frame (MI2V/MM2V)."""
+        names = [c.name for c in characters]
+        from_memory: dict[str, dict[str, RGB]] = {}
+        for mem, img in memory:
+            legend = read_legend(img, [n for n in names if n not in from_memory])
+            for name, cols in legend.items():
+                from_memory[name] = cols
+            listed = [n for n in names if n.casefold() in {c.casefold() for c in mem.characters}]
+            if not legend and len(mem.characters) == 1 and listed and listed[0] not in from_memory:
+                from_memory[listed[0]] = sample_reference(img)
+        for img in lead[-1:]:
+            for name, cols in read_legend(img, [n for n in names if n not in from_memory]).items():
+                from_memory[name] = cols
+        return [resolve_look(c, from_memory.get(c.name)) for c in characters]
+
+    def _palette(self, look: ShotLook, memory: Sequence[np.ndarray],
+                 lead: Sequence[np.ndarray]) -> tuple[dict[str, RGB], float]:
+        """Scene colours and light level: time of day, setting, moods, then pulled towards memory
+        (and the previous frame for MI2V/MM2V)."""
+        tp = TIME_PALETTES[look.time]
+        far, near = GROUND_COLOURS.get(look.setting, GROUND_COLOURS["stage"])
+        light, bright = tp.light, tp.brightness
+        sky_top, sky_hor = tp.sky_top, tp.sky_horizon
+        if look.setting == "underwater":
+            sky_top, sky_hor = _mix((8, 40, 80), sky_top, 0.15), _mix((40, 140, 160), sky_hor, 0.15)
+        if look.setting == "space":
+            sky_top, sky_hor = (2, 2, 10), (12, 12, 34)
+        if look.setting == "interior" and bright < 0.6:
+            light, bright = _mix(light, (255, 196, 140), 0.6), 0.62  # lamps indoors at night
+        pal = {
+            "sky_top": sky_top, "sky_horizon": sky_hor,
+            "ground_far": _lit(far, light, bright), "ground_near": _lit(near, light, bright),
+            "wall": _lit(WALL, light, bright), "floor": _lit(FLOOR, light, bright),
+            "light": light, "prop": _lit((90, 70, 60), light, bright),
+        }
+        pal = {k: _grade(v, look.moods) if k != "light" else v for k, v in pal.items()}
+        for sources, amount in ((memory, self.config.memory_pull), (lead, self.config.continuation_pull)):
+            if not sources or amount <= 0:
+                continue
+            upper = np.mean([_region_mean(img, 0.05, 0.4) for img in sources], axis=0)
+            lower = np.mean([_region_mean(img, 0.55, 0.78) for img in sources], axis=0)
+            for key in ("sky_top", "sky_horizon", "wall"):
+                pal[key] = _mix(pal[key], upper, amount)
+            for key in ("ground_far", "ground_near", "floor", "prop"):
+                pal[key] = _mix(pal[key], lower, amount)
+        return pal, bright
+
+    # -- per frame ------------------------------------------------------------------------------
+
+    def _picture(self, layers: _Layers, path: "_CameraPath", t: int, W: int, H: int) -> np.ndarray:
+        """One frame without overlays: the camera's view of the world, the figures (own view when
+        they have parallax) and particles. ``(H, W, 3)`` uint8."""
+        cx, cy, s = path.background(t)
+        img = _view(layers.world, cx, cy, s, W, H)
+        if layers.sprite is not None:
+            fx, fy, fs = path.figures(t)
+            # Output rectangle of the sprite: (world - view origin) / scale, clipped to the frame.
+            sx0 = (layers.sprite_xy[0] - (fx - fs * W / 2)) / fs
+            sy0 = (layers.sprite_xy[1] - (fy - fs * H / 2)) / fs
+            sx1, sy1 = sx0 + layers.sprite.width / fs, sy0 + layers.sprite.height / fs
+            ox0, oy0 = max(0, int(math.floor(sx0))), max(0, int(math.floor(sy0)))
+            ox1, oy1 = min(W, int(math.ceil(sx1))), min(H, int(math.ceil(sy1)))
+            if ox1 > ox0 and oy1 > oy0:
+                # The matching sprite region (sub-pixel), clamped to the sprite.
+                box = (max(0.0, (ox0 - sx0) * fs), max(0.0, (oy0 - sy0) * fs),
+                       min(float(layers.sprite.width), (ox1 - sx0) * fs),
+                       min(float(layers.sprite.height), (oy1 - sy0) * fs))
+                spr = layers.sprite.resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BILINEAR, box=box)
+                img.paste(spr, (ox0, oy0), spr)
+        frame = np.asarray(img).copy()  # (H, W, 3)
+        if layers.particles:
+            _particles(frame, layers.particles, layers.particle_colour, t, W, H)
+        return frame

@@ -1,0 +1,231 @@
+"""Character looks: each character's figure kind, colour per slot (the bible's colour words first,
+then the memory bank's, then a hash of the name), accessories and hair style."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from engine.preview.colour import RGB, _hash_bytes, _hsv, snap
+from schemas.bible import Character
+
+# Colour words for characters (display RGB, snapped to the look lattice when used).
+COLOUR_WORDS: dict[str, RGB] = {
+    "red": (200, 36, 36), "crimson": (170, 20, 50), "scarlet": (220, 40, 30), "maroon": (110, 20, 30),
+    "burgundy": (120, 25, 45), "orange": (235, 130, 40), "amber": (230, 160, 40), "yellow": (240, 210, 50),
+    "gold": (215, 175, 55), "golden": (215, 175, 55), "beige": (220, 200, 165), "tan": (200, 160, 115),
+    "khaki": (190, 175, 120), "brown": (120, 80, 50), "chocolate": (95, 60, 35), "cream": (240, 230, 200),
+    "ivory": (245, 240, 220), "white": (240, 240, 240), "silver": (190, 195, 200), "grey": (130, 130, 135),
+    "gray": (130, 130, 135), "charcoal": (60, 62, 66), "black": (25, 25, 28), "green": (50, 150, 70),
+    "olive": (110, 120, 50), "emerald": (30, 150, 100), "lime": (150, 210, 60), "teal": (30, 130, 130),
+    "turquoise": (60, 200, 190), "cyan": (60, 200, 230), "blue": (40, 90, 200), "navy": (25, 35, 90),
+    "cobalt": (30, 70, 170), "azure": (60, 140, 230), "denim": (70, 100, 150), "purple": (120, 50, 160),
+    "violet": (140, 80, 200), "lavender": (180, 160, 220), "lilac": (200, 160, 210), "magenta": (210, 40, 160),
+    "pink": (240, 150, 180), "rose": (220, 100, 130), "peach": (245, 190, 150), "coral": (240, 120, 100),
+    "ginger": (200, 100, 40), "auburn": (140, 60, 35), "blonde": (230, 200, 120), "blond": (230, 200, 120),
+    "platinum": (230, 225, 210), "copper": (190, 110, 60), "bronze": (170, 120, 60), "pale": (245, 220, 200),
+    "fair": (245, 215, 190), "dark": (60, 45, 40),
+    "红": (200, 36, 36), "橙": (235, 130, 40), "黄": (240, 210, 50), "绿": (50, 150, 70), "蓝": (40, 90, 200),
+    "紫": (120, 50, 160), "粉": (240, 150, 180), "黑": (25, 25, 28), "白": (240, 240, 240), "灰": (130, 130, 135),
+    "棕": (120, 80, 50), "褐": (120, 80, 50), "金": (215, 175, 55), "银": (190, 195, 200),
+}
+
+SKIN_WORDS: dict[str, RGB] = {
+    "black": (110, 72, 50), "dark": (120, 80, 55), "brown": (150, 100, 70), "tan": (195, 145, 105),
+    "olive": (190, 150, 110), "pale": (245, 215, 195), "fair": (240, 205, 180), "white": (240, 205, 180),
+    "light": (235, 200, 170), "黑": (110, 72, 50), "白": (240, 205, 180),
+}
+
+# Nouns that say which colour slot a colour word belongs to.
+SLOT_NOUNS: dict[str, str] = {
+    **{w: "hair" for w in ("hair", "haired", "ponytail", "braid", "braids", "beard", "bun", "curls", "mane",
+                           "mohawk", "bangs", "发", "头发")},
+    **{w: "skin" for w in ("skin", "skinned", "complexion", "man", "woman", "boy", "girl", "person", "guy",
+                           "lady", "gentleman", "肤", "皮肤")},
+    **{w: "eyes" for w in ("eyes", "eyed", "eye", "眼", "眼睛")},
+    **{w: "top" for w in ("coat", "raincoat", "jacket", "shirt", "t-shirt", "tshirt", "sweater", "hoodie",
+                          "dress", "robe", "robes", "gown", "uniform", "suit", "blouse", "top", "cloak", "cape",
+                          "vest", "tunic", "jumper", "cardigan", "kimono", "overalls", "apron", "parka",
+                          "turtleneck", "blazer", "fur", "feathers", "scales", "body", "armor", "armour",
+                          "spacesuit", "衣", "外套", "衬衫", "裙", "袍")},
+    **{w: "bottom" for w in ("trousers", "pants", "jeans", "skirt", "boots", "shoes", "leggings", "shorts",
+                             "sneakers", "slacks", "socks", "tail", "paws", "裤", "裤子", "靴", "鞋")},
+    **{w: "accent" for w in ("hat", "cap", "scarf", "tie", "bowtie", "helmet", "crown", "beanie", "bow",
+                             "ribbon", "belt", "bag", "backpack", "satchel", "collar", "gloves", "headband",
+                             "bandana", "glasses", "spots", "patches", "stripes", "帽", "帽子", "围巾", "领带")},
+}
+ACCESSORY_NOUNS = {"hat": "hat", "cap": "hat", "beanie": "hat", "crown": "crown", "tiara": "crown",
+                   "glasses": "glasses", "spectacles": "glasses", "goggles": "glasses", "tie": "tie",
+                   "bowtie": "tie", "scarf": "scarf", "bandana": "scarf", "backpack": "backpack",
+                   "helmet": "helmet", "帽": "hat", "帽子": "hat", "眼镜": "glasses", "领带": "tie", "围巾": "scarf"}
+IMPLIED_COLOURS: dict[str, tuple[str, RGB]] = {
+    "jeans": ("bottom", (70, 100, 150)), "denim": ("top", (70, 100, 150)), "tuxedo": ("top", (25, 25, 28)),
+    "spacesuit": ("top", (235, 235, 235)), "labcoat": ("top", (240, 240, 240)), "crown": ("accent", (215, 175, 55)),
+}
+ANIMAL_WORDS = re.compile(
+    r"\b(?:cat|kitten|dog|puppy|fox|wolf|bear|rabbit|bunny|mouse|rat|horse|pony|deer|lion|tiger|monkey|"
+    r"squirrel|pig|cow|sheep|goat|raccoon|panda|otter|hamster|kitty|hound|cub|whale|dolphin|shark|seal|fish|turtle|"
+    r"bird|owl|eagle|crow|penguin|duck|goose|dragon|elephant|giraffe|frog|lizard|dinosaur)s?\b|猫|狗|狐|熊|兔|猴|马|鲸|鸟", re.I)
+ROBOT_WORDS = re.compile(r"\b(?:robot|android|droid|cyborg|mech|automaton)s?\b|机器人", re.I)
+LONG_HAIR = re.compile(r"\blong\b[\w\s,-]{0,20}\bhair\b|\bflowing\b[\w\s,-]{0,20}\bhair\b|\bponytail\b|\bbraids?\b|长发", re.I)
+BALD = re.compile(r"\bbald\b|\bshaved head\b|光头", re.I)
+
+SLOTS = ("hair", "skin", "top", "bottom", "accent", "eyes")
+"""The colour slots of a character's look, in legend chip order."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """How one character is drawn; colours are on the :func:`snap` lattice."""
+
+    name: str
+    kind: str
+    """``human``, ``animal`` or ``robot``."""
+    colours: dict[str, RGB]
+    """One colour per slot of :data:`SLOTS`."""
+    sources: dict[str, str]
+    """Per slot, where the colour came from: ``bible``, ``memory`` or ``name``."""
+    accessories: tuple[str, ...] = ()
+    hair_style: str = "short"
+    """``short``, ``long`` or ``bald``."""
+
+
+def _tokens(text: str) -> list[str]:
+    """Lower-case words (hyphens split; each CJK character is a token)."""
+    out: list[str] = []
+    for m in re.finditer(r"[a-z]+|[\u3400-\u9fff]", text.lower()):
+        out.append(m.group(0))
+    return out
+
+
+_STOP = {"with", "wearing", "in", "of", "has", "holding", "carrying", "who", "while", "穿", "戴"}
+_FULL_BODY = {"dress", "gown", "robe", "robes", "kimono", "spacesuit", "overalls", "suit", "uniform", "cloak", "袍", "裙"}
+
+
+def _noun_slot(toks: Sequence[str], i: int) -> tuple[str, str] | None:
+    """The (slot, noun) a colour word at ``toks[i]`` describes: the first slot noun within the
+    next four words, not looking past a stop word (``with``, ``wearing``, ``in`` ...)."""
+    for j in range(i + 1, min(len(toks), i + 5)):
+        for noun in (toks[j] + toks[j + 1] if j + 1 < len(toks) else None, toks[j]):
+            if noun and noun in SLOT_NOUNS:
+                return SLOT_NOUNS[noun], noun
+        if toks[j] in _STOP:
+            return None
+    return None
+
+
+def bible_colours(character: Character) -> tuple[dict[str, RGB], tuple[str, ...]]:
+    """Colours the bible states, and the accessories it names.
+
+    A colour word followed within four words by a slot noun (``yellow raincoat`` -> top, ``silver
+    hair`` -> hair, ``black man`` -> skin, ``red tie`` -> accent) sets that slot; the first colour per
+    slot wins (``a brown jacket, a white shirt``: the top is brown). Colours with no slot noun then
+    fill the next free slot of their field: appearance -> hair, eyes (an animal's -> fur (top), then patches (accent)); attire ->
+    top, bottom, accent. A full-body garment (dress, robe, suit...) also colours the bottom, and a
+    few garments imply their colour when none is given (jeans are denim blue)."""
+    animal = bool(ANIMAL_WORDS.search(character.appearance)) or bool(ANIMAL_WORDS.search(character.name))
+    colours: dict[str, RGB] = {}
+    accessories: list[str] = []
+    leftovers: list[tuple[str, str]] = []
+    implied: dict[str, RGB] = {}
+    full_body = None
+    for field_name, text in (("appearance", character.appearance), ("attire", character.attire)):
+        toks = _tokens(text)
+        for i, tok in enumerate(toks):
+            pair = tok + toks[i + 1] if i + 1 < len(toks) else ""
+            acc = ACCESSORY_NOUNS.get(pair) or ACCESSORY_NOUNS.get(tok)
+            if acc and acc not in accessories:
+                accessories.append(acc)
+            if tok not in COLOUR_WORDS:
+                continue
+            found = _noun_slot(toks, i)
+            slot = found[0] if found else None
+            if animal and slot in ("hair", "skin"):
+                slot = "top"
+            if slot == "skin":
+                if "skin" not in colours:
+                    colours["skin"] = snap(SKIN_WORDS.get(tok, COLOUR_WORDS[tok]))
+                continue
+            if slot and slot not in colours:
+                colours[slot] = snap(COLOUR_WORDS[tok])
+                if slot == "top" and found and found[1] in _FULL_BODY:
+                    full_body = colours[slot]
+            elif slot is None:
+                leftovers.append((field_name, tok))
+        for i, tok in enumerate(toks):  # garments whose colour goes without saying
+            for noun in (tok + toks[i + 1] if i + 1 < len(toks) else "", tok):
+                if noun in IMPLIED_COLOURS and IMPLIED_COLOURS[noun][0] not in implied:
+                    implied[IMPLIED_COLOURS[noun][0]] = snap(IMPLIED_COLOURS[noun][1])
+    for field_name, tok in leftovers:
+        if tok in ("blonde", "blond", "auburn", "ginger", "platinum"):
+            order: tuple[str, ...] = ("hair",)
+        elif tok in ("pale", "fair", "dark") and field_name == "appearance" and not animal:
+            if "skin" not in colours:
+                colours["skin"] = snap(SKIN_WORDS[tok])
+            continue
+        elif animal:
+            order = ("top", "accent")
+        else:
+            order = ("hair", "eyes") if field_name == "appearance" else ("top", "bottom", "accent")
+        slot = next((o for o in order if o not in colours), None)
+        if slot:
+            colours[slot] = snap(COLOUR_WORDS[tok])
+    if full_body is not None and "bottom" not in colours:
+        colours["bottom"] = full_body
+    for slot, colour in implied.items():
+        colours.setdefault(slot, colour)
+    return colours, tuple(accessories)
+
+
+def name_colours(name: str, kind: str) -> dict[str, RGB]:
+    """Fallback colours from a hash of the name (the same name always looks the same)."""
+    h = _hash_bytes("dailies-look", name.casefold().strip())
+    hair = [(30, 25, 22), (70, 45, 30), (120, 80, 45), (150, 70, 35), (220, 190, 120), (150, 150, 150)]
+    skin = [(245, 215, 195), (230, 190, 160), (200, 150, 110), (160, 110, 75), (115, 78, 55), (225, 180, 140)]
+    bottoms = [(30, 40, 80), (60, 62, 66), (70, 100, 150), (180, 165, 120), (90, 60, 40), (25, 25, 28)]
+    eyes = [(80, 50, 30), (40, 30, 20), (60, 110, 170), (70, 130, 80), (120, 100, 50)]
+    fur = [(230, 140, 60), (120, 120, 125), (40, 38, 36), (235, 230, 220), (130, 85, 50), (225, 205, 165)]
+    top = _hsv(h[0] / 255.0, 0.55 + h[1] / 255.0 * 0.3, 0.55 + h[2] / 255.0 * 0.35)
+    accent = _hsv(h[3] / 255.0, 0.7, 0.85)
+    if kind == "animal":
+        return {s: snap(c) for s, c in {"hair": fur[h[4] % 6], "skin": fur[h[4] % 6], "top": fur[h[4] % 6],
+                                         "bottom": fur[h[4] % 6], "accent": fur[(h[5] + 3) % 6],
+                                         "eyes": (90, 160, 60)}.items()}
+    if kind == "robot":
+        metal = _hsv(h[0] / 255.0, 0.15, 0.75)
+        return {s: snap(c) for s, c in {"hair": metal, "skin": (200, 205, 210), "top": metal,
+                                         "bottom": (90, 95, 100), "accent": accent,
+                                         "eyes": (80, 200, 255)}.items()}
+    return {s: snap(c) for s, c in {"hair": hair[h[4] % 6], "skin": skin[h[5] % 6], "top": top,
+                                     "bottom": bottoms[h[6] % 6], "accent": accent,
+                                     "eyes": eyes[h[7] % 5]}.items()}
+
+
+def character_kind(character: Character) -> str:
+    """``animal``, ``robot`` or ``human`` from the character's appearance and name."""
+    text = f"{character.name} {character.appearance}"
+    if ROBOT_WORDS.search(text):
+        return "robot"
+    if ANIMAL_WORDS.search(text):
+        return "animal"
+    return "human"
+
+
+def resolve_look(character: Character, memory_colours: dict[str, RGB] | None = None) -> Look:
+    """A character's look: per slot the bible's colour, else the memory's, else the name hash."""
+    kind = character_kind(character)
+    stated, accessories = bible_colours(character)
+    fallback = name_colours(character.name, kind)
+    colours: dict[str, RGB] = {}
+    sources: dict[str, str] = {}
+    for slot in SLOTS:
+        if slot in stated:
+            colours[slot], sources[slot] = stated[slot], "bible"
+        elif memory_colours and slot in memory_colours:
+            colours[slot], sources[slot] = snap(memory_colours[slot]), "memory"
+        else:
+            colours[slot], sources[slot] = fallback[slot], "name"
+    text = f"{character.appearance} {character.attire}"
+    style = "bald" if BALD.search(text) else "long" if LONG_HAIR.search(text) else "short"
+    return Look(character.name, kind, colours, sources, accessories, style)
