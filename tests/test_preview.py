@@ -1,4 +1,4 @@
-"""The preview engine (engine/preview.py): a deterministic CPU animatic renderer."""
+"""The preview engine (engine/preview/): a deterministic CPU animatic renderer."""
 
 from __future__ import annotations
 
