@@ -166,7 +166,8 @@ def test_zero_condition_is_encoded_once(m2v, monkeypatch):
     monkeypatch.setattr(m2v.vae, "encode", lambda x, *a, **k: frames_encoded.append(x.shape) or encode(x, *a, **k))
     _run(m2v, memory_images=[_image(1)])
     _run(m2v, memory_images=[_image(2), _image(3)])
-    assert [tuple(s) for s in frames_encoded] == [(1, 3, 1, H, W), (1, 3, F, H, W), (2, 3, 1, H, W)]
+    # memory images one at a time (as 1-frame videos), the 9-frame zero video once
+    assert [tuple(s) for s in frames_encoded] == [(1, 3, 1, H, W), (1, 3, F, H, W), (1, 3, 1, H, W), (1, 3, 1, H, W)]
 
 
 def _stock_scheduler(scheduler):

@@ -67,7 +67,7 @@ class StoryMemEngine:
         t2v_boundary: float = T2V_SAMPLER.boundary_ratio,
         memory_stride: int = PAPER_MEMORY_STRIDE,
         attention_backend: str | None = None,
-        compile: bool = False,
+        compile: bool | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         keep_t2v: bool | None = None,
@@ -99,7 +99,7 @@ class StoryMemEngine:
             dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         self.dtype = dtype
         self.attention_backend = attention_backend
-        self.compile = compile
+        self.compile = (self.device.type == "cuda" and offload == "none") if compile is None else compile
         self.keep_t2v = (self.device.type != "cuda") if keep_t2v is None else keep_t2v
         self.plan = MemoryPlan(offload, self.device, keep_both_experts)
         self.lora_scale: float | None = None

@@ -82,6 +82,12 @@ class OneResident:
         self.copies[id(module)] = _PinnedCopy(module, self.device)
         self.hooks[id(module)] = module.register_forward_pre_hook(self._before_forward, with_kwargs=True)
 
+    def evict(self, *_args) -> None:
+        """Send the resident module back to the CPU (e.g. before the VAE runs)."""
+        if self.resident is not None:
+            self.resident.offload()
+            self.resident = None
+
     def remove(self, module: nn.Module) -> None:
         copy = self.copies.pop(id(module), None)
         if copy is None:
@@ -123,8 +129,11 @@ class MemoryPlan:
             text_encoder.to(self.device)
         elif self.mode == "model":
             self.swapper.add(text_encoder)
+            for part in (vae.encoder, vae.decoder):  # the VAE runs alone: evict the text encoder or expert first
+                part.register_forward_pre_hook(self.swapper.evict)
         else:
-            self._group_offload(text_encoder)
+            # transformers' encoders keep their block list one level down (UMT5EncoderModel.encoder.block)
+            self._group_offload(getattr(text_encoder, "encoder", text_encoder))
 
     def place_experts(self, experts: list[nn.Module]) -> None:
         """Put a pair of experts (on the CPU when called) where the mode wants them."""
