@@ -38,6 +38,7 @@ from transformers import PreTrainedTokenizerBase, UMT5EncoderModel
 
 from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE, install_positional_rope, memory_frame_positions
 from engine.storymem.scheduling import reference_sigmas
+from schemas.render import WAN_NEGATIVE_PROMPT
 
 ImageInput = PIL.Image.Image | np.ndarray
 """An RGB image: PIL, or a uint8 array ``(H, W, 3)``."""
@@ -377,7 +378,8 @@ class StoryMemPipeline(DiffusionPipeline):
         max_sequence_length: int = 512,
     ) -> StoryMemPipelineOutput | tuple:
         """Render one shot. ``memory_images`` (oldest first) condition M2V; add ``first_frame`` for MI2V or the
-        5 ``motion_frames`` for MM2V; none of them with the T2V experts. ``latents`` (optional) is the initial
+        ``motion_frames`` for MM2V (5 for the StoryMem MM2V LoRA); none of them with the T2V experts.
+        ``negative_prompt`` defaults to Wan's (as the reference does for an empty one). ``latents`` (optional) is the initial
         noise over memory and video latent frames. ``guidance_scale`` applies to ``transformer``,
         ``guidance_scale_2`` (default: the same) to ``transformer_2``; guidance <= 1 disables CFG.
         ``callback_on_step_end(pipe, step, t, {"latents": ...})`` runs after each step. Returns the frames
@@ -397,7 +399,8 @@ class StoryMemPipeline(DiffusionPipeline):
         if prompt_embeds is None:
             prompt_embeds = self.encode_prompt([prompt], device, max_sequence_length)  # (1, L, D)
         if do_cfg and negative_prompt_embeds is None:
-            negative_prompt_embeds = self.encode_prompt([negative_prompt or ""], device, max_sequence_length)
+            negative = WAN_NEGATIVE_PROMPT if negative_prompt is None else negative_prompt
+            negative_prompt_embeds = self.encode_prompt([negative], device, max_sequence_length)
         prompt_embeds = prompt_embeds.to(device, self.transformer.dtype)  # (1, L, D)
         if do_cfg:
             negative_prompt_embeds = negative_prompt_embeds.to(device, self.transformer.dtype)  # (1, L, D)
@@ -409,10 +412,9 @@ class StoryMemPipeline(DiffusionPipeline):
         num_memory = len(memory_images)
         condition = None
         if self.is_memory_model:
-            memory_latents = torch.zeros(1, LATENT_CHANNELS, 0, latent_height, latent_width, device=device)
+            memory_latents = torch.zeros(1, LATENT_CHANNELS, 0, latent_height, latent_width, device=device)  # (1, 16, 0, h, w)
             if num_memory:
-                memory_latents = self.encode_memory(self.to_pixels(memory_images, height, width), device)
-            # (1, 16, M, h, w)
+                memory_latents = self.encode_memory(self.to_pixels(memory_images, height, width), device)  # (1, 16, M, h, w)
 
             # 3. The video condition (first frame / motion frames, then zeros) and the mask.
             conditioning = [first_frame] if first_frame is not None else motion_frames
