@@ -260,15 +260,21 @@ def assemble_film(shot_paths: Sequence[str | os.PathLike], out_path: str | os.Pa
             c.close()
 
 
-def save_png(frame: np.ndarray, path: str | os.PathLike) -> None:
-    """Write one ``(H, W, 3)`` uint8 RGB frame as a PNG, atomically (fixed compression level)."""
+def save_png(frame: np.ndarray, path: str | os.PathLike, *, durable: bool = True) -> None:
+    """Write one ``(H, W, 3)`` uint8 RGB frame as a PNG, atomically (fixed compression level).
+
+    ``durable=False`` skips the fsyncs (still atomic, and safe against a killed process; only an OS
+    crash could lose it) for derived files that are recomputed when missing."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[-1] != 3:
         raise ValueError(f"save_png needs a uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
     path = Path(path)
     tmp = temp_path_for(path)
     try:
         Image.fromarray(frame).save(tmp, format="PNG", compress_level=4)
-        atomic_replace(tmp, path)
+        if durable:
+            atomic_replace(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

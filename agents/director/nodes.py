@@ -255,12 +255,12 @@ class DirectorNodes:
         cand_paths = []
         for n, idx in enumerate(cands.indices):
             rel = f"{work}/cand-{n}.png"
-            save_png(frames[idx], run.path(rel))
+            save_png(frames[idx], run.path(rel), durable=False)
             cand_paths.append(rel)
         samples = []
         for j, at in enumerate(SAMPLE_POINTS):
             rel = f"{work}/sample-{j}.png"
-            save_png(frames[round(at * (len(frames) - 1))], run.path(rel))
+            save_png(frames[round(at * (len(frames) - 1))], run.path(rel), durable=False)
             samples.append(rel)
 
         by_id = {k.id: k for k in self.bank.state.keyframes}
