@@ -185,8 +185,8 @@ def cmd_revise(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from agents.reviser.base import ReviseError
     from agents.director.edits import EditError
+    from agents.reviser.base import ReviseError
     from agents.runs import revise_run, undo_run
 
     console = _console()

@@ -7,12 +7,14 @@ Files are written before the manifest that points at them; every write is atomic
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
 import numpy as np
 
 from agents.critic.base import CriticError
+from agents.director import versions
 from agents.director.requests import (
     build_request,
     choose_memory,
@@ -21,16 +23,30 @@ from agents.director.requests import (
     shot_prompt,
     shot_seed,
 )
-from agents.director import versions
 from agents.director.rundir import RunDir, RunError
 from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
 from engine.base import EngineError
 from engine.keyframes import extract_candidates
 from engine.memory import MemoryBank, select_memory
-from engine.video import ContactRow, assemble_film, contact_sheet, load_image, read_video, save_png, write_video
+from engine.video import (
+    ContactRow,
+    assemble_film,
+    contact_sheet,
+    load_image,
+    read_video,
+    save_png,
+    write_video,
+)
+from schemas.critique import (
+    CritiqueInput,
+    CritiqueReport,
+    InjectDetails,
+    Reprompt,
+    Rerender,
+    SwapKeyframes,
+)
 from schemas.edit import VersionRecord
-from schemas.critique import CritiqueInput, CritiqueReport, InjectDetails, Reprompt, Rerender, SwapKeyframes
 from schemas.memory import Keyframe
 from schemas.render import MOTION_FRAMES, RenderRequest
 from schemas.run import ShotOutputs, ShotState
@@ -288,8 +304,6 @@ class DirectorNodes:
 
     def critique(self, state: DirectorState) -> dict:
         """Ask the critic (falling back to the heuristic one if it fails) and record its report."""
-        import json
-
         run, st = self.run, self._state(state["cursor"])
         shots, bible = self._shots(), run.bible()
         shot = shots[state["cursor"]]
@@ -360,8 +374,6 @@ class DirectorNodes:
         if state.get("reuse"):
             self.rt.events.shot_finished(st.shot_id, cursor, "reused")
             return {"cursor": cursor + 1, "attempt": 1, "reuse": False, "verdict": None}
-        import json
-
         analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
         bank = self.bank
         cands = analysis["candidates"]

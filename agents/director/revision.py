@@ -8,6 +8,8 @@ every shot whose input hash is unchanged.
 
 from __future__ import annotations
 
+import json
+
 from langgraph.types import interrupt
 
 from agents.director import versions
@@ -17,8 +19,9 @@ from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
 from agents.reviser.base import FilmContext
 from engine.memory import MemoryBank, select_memory
-from schemas.edit import EditList, VersionRecord
 from schemas.bible import Bible
+from schemas.edit import EditList, VersionRecord
+from schemas.run import Usage
 
 
 class RevisionNodes:
@@ -101,6 +104,7 @@ class RevisionNodes:
         })
         for n in draft.notes:
             manifest.notices.append(f"v{target}: {n}")
+        manifest.usage.extend(Usage.model_validate(u) for u in state["proposal"].get("usage", []))
         record = VersionRecord(version=target, action="revise", parent=old.version, request=state["revision_request"],
                                edits=edits.edits, at=versions.now())
         history = versions.history(run) + [record]
@@ -117,6 +121,4 @@ class RevisionNodes:
 
 
 def _json(obj) -> bytes:
-    import json
-
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import shutil
 import json
 import os
+import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path

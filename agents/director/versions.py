@@ -27,7 +27,12 @@ from pydantic import TypeAdapter
 
 from agents.director.rundir import RunDir, RunError
 from schemas.edit import VersionRecord
-from story.files import atomic_replace, atomic_write_bytes, atomic_write_json, temp_path_for
+from story.files import (
+    atomic_replace,
+    atomic_write_bytes,
+    atomic_write_json,
+    temp_path_for,
+)
 
 VERSIONS = "versions"
 HISTORY = f"{VERSIONS}/history.json"
