@@ -3,8 +3,8 @@
 Checks, each with a threshold stated below:
 - continuity: a cut=false shot must start where the previous shot ended (mean absolute difference
   of the saved first frame and the previous last frame, on a 0-1 scale, at most ``max_boundary_mad``);
-- blur: sharpness (variance of a Laplacian on grey levels, 0-255 scale) of the sampled frames;
-- exposure: mean luma and the fraction of clipped (near-black / near-white) pixels;
+- blur: sharpness of the sampled frames (the stats quality scorer's tile Laplacian measure);
+- exposure: mean luma and the fraction of clipped (near-black / near-white) pixels (same measurements);
 - memory copy: a hard-cut shot whose every keyframe is a near copy of one memory keyframe;
 - duplicates: keyframes that duplicate the bank are reported (the bank drops them anyway);
 - explicit details: a bible character named in the prompt without its appearance/attire
@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from agents.critic.preflight import details_preflight
+from engine.features import StatsQualityScorer
 from schemas.bible import Bible
 from schemas.critique import (
     Accept,
@@ -32,7 +33,7 @@ from schemas.critique import (
 from schemas.render import RenderRequest
 from story.details import missing_details
 
-_ANALYSIS_WIDTH = 208  # frames are analysed at this width (aspect kept): fast and stable
+_ANALYSIS_WIDTH = 208  # continuity is compared at this width (aspect kept): fast and stable
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class HeuristicThresholds:
 
     max_boundary_mad: float = 0.10
     """Largest mean |first - previous last| (0-1 scale) a continuation may have."""
-    min_sharpness: float = 20.0
-    """Smallest Laplacian variance (grey 0-255) of the sharpest sampled frame."""
+    min_sharpness: float = 0.002
+    """Smallest sharpness (StatsQualityScorer's tile Laplacian variance, luma 0-1) of the sharpest sample;
+    a Gaussian blur of sigma 3 px brings crisp 832-px frames from ~0.03 to ~0.002."""
     min_mean_luma: float = 0.06
     """Darkest acceptable mean luma (0-1) of the sampled frames, on average."""
     max_mean_luma: float = 0.94
@@ -55,29 +57,11 @@ class HeuristicThresholds:
     """A keyframe this similar to the bank is a duplicate (StoryMem's dedupe threshold)."""
 
 
-def _load_grey(path: str) -> np.ndarray:
+def _load(path: str, width: int | None = None) -> np.ndarray:
     img = Image.open(path).convert("RGB")
-    h = max(1, round(img.height * _ANALYSIS_WIDTH / img.width))
-    arr = np.asarray(img.resize((_ANALYSIS_WIDTH, h), Image.BILINEAR), dtype=np.float32)  # (H, W, 3)
-    return arr
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # (H, W)
-
-
-def sharpness(rgb: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian of the grey image (0-255 scale)."""
-    g = _luma(rgb)
-    lap = -4 * g[1:-1, 1:-1] + g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:]
-    return float(lap.var())
-
-
-def exposure(rgb: np.ndarray) -> tuple[float, float]:
-    """(mean luma 0-1, fraction of clipped pixels)."""
-    g = _luma(rgb) / 255.0
-    clipped = float(((g < 0.02) | (g > 0.98)).mean())
-    return float(g.mean()), clipped
+    if width:
+        img = img.resize((width, max(1, round(img.height * width / img.width))), Image.BILINEAR)
+    return np.asarray(img)  # (H, W, 3) uint8
 
 
 class HeuristicCritic:
@@ -87,6 +71,7 @@ class HeuristicCritic:
 
     def __init__(self, thresholds: HeuristicThresholds | None = None):
         self.t = thresholds or HeuristicThresholds()
+        self._scorer = StatsQualityScorer()  # its measurements, not its score: the same numbers keyframes use
 
     # -- before rendering ------------------------------------------------------------------
     def preflight(self, request: RenderRequest, bible: Bible) -> CritiqueReport | None:
@@ -96,7 +81,7 @@ class HeuristicCritic:
     # -- after rendering -------------------------------------------------------------------
     def critique(self, inp: CritiqueInput) -> CritiqueReport:
         findings: list[Finding] = []
-        frames = [_load_grey(p) for p in inp.sample_frames]
+        frames = [_load(p) for p in inp.sample_frames]  # each (H, W, 3) uint8
 
         # Explicit character details (prompt-level; normally fixed in preflight already).
         missing = missing_details(inp.prompt, list(inp.bible))
@@ -109,8 +94,8 @@ class HeuristicCritic:
         # Continuity at a cut=false boundary.
         continuity_broken = False
         if not inp.cut and inp.previous_last_frame and frames:
-            prev = _load_grey(inp.previous_last_frame)
-            first = frames[0]
+            prev = _load(inp.previous_last_frame, _ANALYSIS_WIDTH).astype(np.float32)
+            first = _load(inp.sample_frames[0], _ANALYSIS_WIDTH).astype(np.float32)
             if prev.shape != first.shape:
                 prev = np.asarray(Image.fromarray(prev.astype(np.uint8)).resize(first.shape[1::-1]), dtype=np.float32)
             mad = float(np.abs(prev - first).mean() / 255.0)
@@ -123,17 +108,18 @@ class HeuristicCritic:
 
         # Blur and exposure over the sampled frames.
         technical = False
-        if frames:
-            sharp = max(sharpness(f) for f in frames)
+        if frames and len({f.shape for f in frames}) == 1:
+            m = self._scorer.measure(np.stack(frames))  # each (N,)
+            sharp = float(m["sharpness"].max())
             if sharp < self.t.min_sharpness:
                 technical = True
                 findings.append(Finding(
                     check="blur", severity="major",
-                    message=f"sharpest sampled frame has Laplacian variance {sharp:.1f} (< {self.t.min_sharpness})",
+                    message=f"sharpest sampled frame has sharpness {sharp:.5f} (< {self.t.min_sharpness})",
                     value=sharp,
                 ))
-            lumas, clips = zip(*(exposure(f) for f in frames))
-            mean_luma, clipped = float(np.mean(lumas)), float(np.mean(clips))
+            mean_luma = float(m["mean_luma"].mean())
+            clipped = float((m["dark_clip"] + m["bright_clip"]).mean())
             if mean_luma < self.t.min_mean_luma or clipped > self.t.max_clipped and mean_luma < 0.5:
                 technical = True
                 findings.append(Finding(check="exposure", severity="major",
