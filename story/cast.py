@@ -41,7 +41,8 @@ _STOP_NAMES = set(
 _PREPOSITIONS = set("of in at to from into onto the a an near through across toward towards by".split())
 
 _ATTIRE = re.compile(
-    r"\b(?:wearing|dressed in|clad in|in (?:a|an|his|her|their)|with (?:a|an|his|her))\s+([^.,;:]{3,80})", re.IGNORECASE
+    r"\b(?:wearing|dressed in|clad in|in(?= (?:a|an|his|her|their) )|with(?= (?:a|an|his|her) ))\s+([^.,;:]{3,80})",
+    re.IGNORECASE,
 )
 CLOTHING = set(
     "coat dress suit hoodie shirt t-shirt jacket robe robes uniform sweater hat scarf gown armor armour "
@@ -83,7 +84,8 @@ def _describe(sentence: str, anchor_end: int) -> tuple[str, str, str]:
             attire = " ".join(words[:8])
             break
     if attire and appearance and attire in appearance:
-        appearance = appearance[: appearance.find(attire)].rstrip(" ,").removesuffix(" wearing").removesuffix(" in a").removesuffix(" in").strip()
+        appearance = appearance[: appearance.find(attire)].rstrip(" ,")
+        appearance = re.sub(r"(?:\s+(?:wearing|dressed|clad|with|in|and|a|an|his|her|their))+$", "", appearance).strip()
     age_m = _AGE.search(sentence)
     return appearance, attire, age_m.group(0) if age_m else ""
 
@@ -146,7 +148,8 @@ def infer_bible(script: StoryScript) -> Bible:
                 key = noun
                 if key not in found:
                     adjectives = m.group(1).strip()
-                    appearance = f"a {adjectives} {noun}".replace("  ", " ") if adjectives else ""
+                    article = "an" if adjectives[:1].lower() in "aeiou" else "a"
+                    appearance = f"{article} {adjectives} {noun}" if adjectives else ""
                     _, attire, age = _describe(sentence, m.end())
                     found[key] = Character(
                         name=noun.capitalize(), appearance=appearance, attire=attire, age=age, aliases=[f"the {noun}"]
