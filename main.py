@@ -47,6 +47,8 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
                    help="critic vision model on an OpenAI-compatible endpoint (default: heuristic critic)")
     g.add_argument("--base-url", metavar="URL", help="endpoint (default: OPENAI_BASE_URL, else OpenAI)")
     g.add_argument("--clip-checkpoint", metavar="PATH", help="open_clip ViT-B-32 checkpoint for keyframes")
+    g.add_argument("--hpsv3", metavar="PATH", help="HPSv3 checkpoint for the keyframe quality filter")
+    g.add_argument("--hpsv3-base", metavar="DIR", help="local Qwen2-VL-7B-Instruct folder HPSv3 builds on")
     s = p.add_argument_group("StoryMem engine (with --engine storymem/auto)")
     s.add_argument("--offload", choices=["none", "model", "group"], help="GPU memory mode (default none: 80 GB cards)")
     s.add_argument("--memory-positions", choices=["released", "paper"],

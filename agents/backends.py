@@ -20,7 +20,8 @@ UPGRADE = {
                "`--llm-model NAME` (docs/models.md)",
     "critic": "set `--vlm-model NAME` with an OpenAI-compatible vision model (docs/models.md)",
     "embedder": "`--clip-checkpoint PATH` to an open_clip ViT-B-32 checkpoint (docs/memory.md)",
-    "scorer": "install HPSv3 with local weights, or use the CLIP-based scorer (docs/memory.md)",
+    "scorer": "`--hpsv3 CHECKPOINT --hpsv3-base DIR` with the hpsv3 package, or `--clip-checkpoint` for "
+              "CLIP-IQA (docs/memory.md)",
 }
 
 
@@ -44,6 +45,10 @@ class BackendOptions:
     """Endpoint; default from OPENAI_BASE_URL, else OpenAI."""
     clip_checkpoint: str | None = None
     """open_clip ViT-B-32 checkpoint for keyframe embedding (None: statistics embedder)."""
+    hpsv3_checkpoint: str | None = None
+    """HPSv3 checkpoint for the keyframe quality filter (needs the hpsv3 package and ``hpsv3_base``)."""
+    hpsv3_base: str | None = None
+    """Local folder of HPSv3's base model (Qwen2-VL-7B-Instruct)."""
     storymem: dict = field(default_factory=dict)
     """Extra StoryMem engine settings (variant, memory_positions, offload, steps...)."""
 
@@ -73,6 +78,41 @@ def _engine(opts: BackendOptions, notices: list[str]):
     return eng, info, f"preview:{getattr(eng, 'version', '1')}"
 
 
+def _keyframe_models(opts: BackendOptions):
+    """Embedder and quality scorer: CLIP ViT-B-32 + HPSv3 (or CLIP-IQA) when configured, else the
+    statistics fallbacks. Loaded once per run."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if opts.clip_checkpoint:
+        from engine.clip_features import ClipEmbedder, ClipIQAScorer
+
+        embedder = ClipEmbedder(opts.clip_checkpoint, device=device)
+        emb_info = BackendInfo(name=embedder.name, embedded=False, detail=str(opts.clip_checkpoint))
+    else:
+        from engine.features import StatsEmbedder
+
+        embedder = StatsEmbedder()
+        emb_info = BackendInfo(name=embedder.name, embedded=True, upgrade=UPGRADE["embedder"])
+    if opts.hpsv3_checkpoint:
+        from engine.clip_features import HPSv3Scorer
+
+        if not opts.hpsv3_base:
+            raise BackendError("--hpsv3 needs --hpsv3-base, the local folder of HPSv3's base model (Qwen2-VL-7B-Instruct)")
+        scorer = HPSv3Scorer(opts.hpsv3_checkpoint, opts.hpsv3_base, device=device)
+        scorer_info = BackendInfo(name=scorer.name, embedded=False, detail=str(opts.hpsv3_checkpoint))
+    elif opts.clip_checkpoint:
+        scorer = ClipIQAScorer(embedder)
+        scorer_info = BackendInfo(name=scorer.name, embedded=False,
+                                  detail="CLIP-IQA on the keyframe CLIP (HPSv3 alternative)", upgrade=UPGRADE["scorer"])
+    else:
+        from engine.features import StatsQualityScorer
+
+        scorer = StatsQualityScorer()
+        scorer_info = BackendInfo(name=scorer.name, embedded=True, upgrade=UPGRADE["scorer"])
+    return embedder, emb_info, scorer, scorer_info
+
+
 def build_planner(opts: BackendOptions):
     """The LLM planner when ``llm_model`` is set, else the embedded offline planner."""
     if opts.llm_model:
@@ -93,20 +133,7 @@ def build_backends(opts: BackendOptions, *, need_planner: bool = False) -> tuple
     notices: list[str] = []
     engine, engine_info, fingerprint = _engine(opts, notices)
 
-    if opts.clip_checkpoint:
-        from engine.clip_features import ClipEmbedder
-
-        embedder = ClipEmbedder(opts.clip_checkpoint)
-        emb_info = BackendInfo(name=embedder.name, embedded=False, detail=str(opts.clip_checkpoint))
-    else:
-        from engine.features import StatsEmbedder
-
-        embedder = StatsEmbedder()
-        emb_info = BackendInfo(name=embedder.name, embedded=True, upgrade=UPGRADE["embedder"])
-    from engine.features import StatsQualityScorer
-
-    scorer = StatsQualityScorer()
-    scorer_info = BackendInfo(name=scorer.name, embedded=True, upgrade=UPGRADE["scorer"])
+    embedder, emb_info, scorer, scorer_info = _keyframe_models(opts)
 
     heuristic = HeuristicCritic()
     critic = heuristic

@@ -38,6 +38,7 @@ def _options(args: argparse.Namespace) -> BackendOptions:
     return BackendOptions(
         engine=args.engine or "auto", models_dir=args.models, llm_model=args.llm_model,
         vlm_model=args.vlm_model, base_url=args.base_url, clip_checkpoint=args.clip_checkpoint,
+        hpsv3_checkpoint=args.hpsv3, hpsv3_base=args.hpsv3_base,
         storymem={k: v for k, v in storymem.items() if v is not None},
     )
 
