@@ -81,9 +81,11 @@ def _engine(opts: BackendOptions, notices: list[str]):
 def _keyframe_models(opts: BackendOptions):
     """Embedder and quality scorer: CLIP ViT-B-32 + HPSv3 (or CLIP-IQA) when configured, else the
     statistics fallbacks. Loaded once per run."""
-    import torch
+    device = "cpu"
+    if opts.clip_checkpoint or opts.hpsv3_checkpoint:
+        import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if opts.clip_checkpoint:
         from engine.clip_features import ClipEmbedder, ClipIQAScorer
 
