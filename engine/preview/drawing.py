@@ -745,13 +745,14 @@ def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec
     if sprite is not None and not _PARALLAX.get(look.camera) and not travel:
         world.paste(sprite, sprite_xy, sprite)  # figures move with the world: one layer
         sprite = None
-    overlays = [_legend_overlay(looks, W, H, legend_details)] if looks else []
+    overlays = []
     if caption:
         overlays.append(_caption_overlay(request, look, W, H))
+        overlays.append(_header_overlay(request, look, W, H, reserve=scene_code[2].shape[1] if scene_code is not None else 0))
     if scene_code is not None:
         overlays.append(scene_code)
-    if caption:
-        overlays.append(_header_overlay(request, look, W, H, reserve=scene_code[2].shape[1] if scene_code is not None else 0))
+    if looks:  # last: the legend's chips are read back, nothing may cover them
+        overlays.append(_legend_overlay(looks, W, H, legend_details))
     weather = look.scene.weather
     particles = next((p for p in ("rain", "snow", "petals", "leaves", "motes") if p in weather or p in look.moods), None)
     if spec.place == "underwater" and particles is None:
