@@ -4,7 +4,7 @@ it references, draws the shot's layers once, then each frame through the camera.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -24,6 +24,7 @@ from engine.preview import continuity
 from engine.preview.captions import _overlay
 from engine.preview.colour import RGB, _hash_bytes, _lit, _mix
 from engine.preview.drawing import WorldSpec, _draw_layers, _Layers, _particles
+from engine.preview.figures import Placed
 from engine.preview.fonts import coverage_notice, face
 from engine.preview.legend import read_legend, sample_reference
 from engine.preview.looks import Look, resolve_look
@@ -36,6 +37,7 @@ from engine.preview.palette import (
     _region_mean,
 )
 from engine.preview.prompt import ShotLook
+from engine.preview.scene import PLACE_BY_KEY
 from engine.video import load_image
 from schemas.bible import Character
 from schemas.render import MemoryImage, RenderRequest
@@ -89,36 +91,7 @@ class PreviewEngine:
         """All frames ``(num_frames, height, width, 3)`` uint8 of the shot, including the leading
         repeated frames of MI2V (1) and MM2V (5)."""
         W, H, F = request.width, request.height, request.num_frames
-        look = ShotLook.from_prompt(request.prompt, request.characters)
-        memory = [(m, self._load(m.path, request)) for m in request.memory]  # [(MemoryImage, (h, w, 3))]
-        lead: list[np.ndarray] = []
-        if request.mode == "mi2v":
-            lead = [self._load(request.first_frame or "", request, (W, H))]
-        elif request.mode == "mm2v":
-            lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
-        looks = self._looks(request.characters, memory, lead)
-        rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
-        code = continuity.read(lead[-1]) if lead else None
-        start_view = None
-        if code is not None:  # cut=false: the previous shot's place, framing and world, its camera's end
-            look = look.continuing(code.place, code.framing, code.time, {k: True for k in code.flags})
-            spec = WorldSpec(code.place, look.interior, code.framing, code.time, code.flags, code.seed, code.palette)
-            bright = self._brightness(look)
-            start_view = code.view
-        else:
-            palette, bright = self._palette(look, [img for m, img in memory if not m.id.startswith("ref-")], lead[-1:])
-            seed = int.from_bytes(_hash_bytes("preview-world", str(request.seed))[:3], "little")
-            flags = tuple(k for k in continuity.FLAG_KEYS if k in look.moods or (k == "space_view" and look.space_view))
-            spec = WorldSpec(look.place, look.interior, look.framing, look.time, flags, seed,
-                             continuity.snap_palette(palette))
-        path = _camera_path(look, F, W, H, self.config.world_margin, rng, start_view)
-        WW, WH = W * (1 + self.config.world_margin), H * (1 + self.config.world_margin)
-        ex, ey, es = path.background(F - 1)
-        out_code = continuity.SceneCode(spec.place, spec.framing, spec.time, spec.flags, spec.seed, spec.palette,
-                                        ((ex - WW / 2) / W, (ey - WH / 2) / H, es))
-        details = {c.name: ", ".join(d for d in (c.appearance, c.attire) if d) for c in request.characters}
-        layers = _draw_layers(request, look, looks, spec, bright, rng, self.config.world_margin, self.config.caption,
-                              continuity.overlay(out_code, W, H), details)
+        layers, path, lead = self._prepare(request)
 
         frames = np.empty((F, H, W, 3), np.uint8)  # (F, H, W, 3)
         n_lead = len(lead)
@@ -142,6 +115,62 @@ class PreviewEngine:
             if progress:
                 progress(t + 1, F)
         return frames
+
+    def figures(self, request: RenderRequest) -> list[Placed]:
+        """Where each figure of the shot stands and where its label is, in frame pixels of the
+        shot's base view (boxes ``(x0, y0, x1, y1)``); for tests and tools."""
+        layers, _, _ = self._prepare(request)
+        W, H, m = request.width, request.height, self.config.world_margin
+        ox, oy = (round(W * (1 + m)) - W) / 2.0 - layers.sprite_xy[0], (round(H * (1 + m)) - H) / 2.0 - layers.sprite_xy[1]
+        move = lambda b: (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy) if b else None  # noqa: E731
+        return [Placed(p.name, move(p.box), move(p.label_box), None) for p in layers.placed]
+
+    def _prepare(self, request: RenderRequest):
+        """Read the request and draw the shot's layers: (layers, camera path, lead frames)."""
+        W, H, F = request.width, request.height, request.num_frames
+        look = ShotLook.from_prompt(request.prompt, request.characters)
+        memory = [(m, self._load(m.path, request)) for m in request.memory]  # [(MemoryImage, (h, w, 3))]
+        lead: list[np.ndarray] = []
+        if request.mode == "mi2v":
+            lead = [self._load(request.first_frame or "", request, (W, H))]
+        elif request.mode == "mm2v":
+            lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
+        looks = self._looks(request.characters, memory, lead)
+        rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
+        code = continuity.read(lead[-1]) if lead else None
+        if code is None and look.place == "stage":
+            # A shot that names no place stays where the latest remembered shot was (the memory
+            # bank carries the setting, as it does for a memory-conditioned model).
+            for m, img in reversed(memory):
+                kept = continuity.read(img) if not m.id.startswith("ref-") else None
+                if kept is not None:
+                    look = replace(look, scene=replace(look.scene, place=kept.place,
+                                                       interior=PLACE_BY_KEY[kept.place].interior
+                                                       if kept.place in PLACE_BY_KEY else False),
+                                   setting="interior" if kept.place in PLACE_BY_KEY and PLACE_BY_KEY[kept.place].interior
+                                   else (PLACE_BY_KEY[kept.place].family if kept.place in PLACE_BY_KEY else "stage"))
+                    break
+        start_view = None
+        if code is not None:  # cut=false: the previous shot's place, framing and world, its camera's end
+            look = look.continuing(code.place, code.framing, code.time, {k: True for k in code.flags})
+            spec = WorldSpec(code.place, look.interior, code.framing, code.time, code.flags, code.seed, code.palette)
+            bright = self._brightness(look)
+            start_view = code.view
+        else:
+            palette, bright = self._palette(look, [img for m, img in memory if not m.id.startswith("ref-")], lead[-1:])
+            seed = int.from_bytes(_hash_bytes("preview-world", str(request.seed))[:3], "little")
+            flags = tuple(k for k in continuity.FLAG_KEYS if k in look.moods or (k == "space_view" and look.space_view))
+            spec = WorldSpec(look.place, look.interior, look.framing, look.time, flags, seed,
+                             continuity.snap_palette(palette))
+        path = _camera_path(look, F, W, H, self.config.world_margin, rng, start_view)
+        WW, WH = W * (1 + self.config.world_margin), H * (1 + self.config.world_margin)
+        ex, ey, es = path.background(F - 1)
+        out_code = continuity.SceneCode(spec.place, spec.framing, spec.time, spec.flags, spec.seed, spec.palette,
+                                        ((ex - WW / 2) / W, (ey - WH / 2) / H, es))
+        details = {c.name: ", ".join(d for d in (c.appearance, c.attire) if d) for c in request.characters}
+        layers = _draw_layers(request, look, looks, spec, bright, rng, self.config.world_margin, self.config.caption,
+                              continuity.overlay(out_code, W, H), details)
+        return layers, path, lead
 
     # -- inputs -------------------------------------------------------------------------------
 
