@@ -42,8 +42,8 @@ class SceneCode:
 
 
 def chip_size(H: int) -> int:
-    """Chip edge in px: about H/60 (8 px at 480), big enough to survive H.264's 4:2:0 chroma."""
-    return max(2, round(H / 60))
+    """Chip edge in px: about H/40 (12 px at 480), big enough to survive H.264's 4:2:0 chroma."""
+    return max(2, round(H / 40))
 
 
 def _to_rgb(v: int) -> RGB:
