@@ -75,7 +75,8 @@ def _engine(opts: BackendOptions, notices: list[str]):
 
     eng = PreviewEngine()
     info = BackendInfo(name="preview", embedded=True, detail=eng.describe(), upgrade=UPGRADE["engine"])
-    return eng, info, f"preview:{getattr(eng, 'version', '1')}"
+    notices.extend(eng.notices())  # scripts no installed font covers
+    return eng, info, eng.fingerprint()
 
 
 def _keyframe_models(opts: BackendOptions):

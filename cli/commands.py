@@ -44,7 +44,7 @@ def _options(args: argparse.Namespace) -> BackendOptions:
 
 
 def _default_out(name: str) -> Path:
-    base = Path("runs") / slug(name, fallback="film")
+    base = Path("runs") / slug(name, fallback="film", letters="any")
     out, n = base, 2
     while out.exists():
         out = base.with_name(f"{base.name}-{n}")
@@ -126,7 +126,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     console.print(f"[bold green]Plan:[/] {args.out} ({n} shots in {len(plan.script.scenes)} scenes) and "
                   f"{bible_path} ({len(plan.bible.characters)} characters)")
     console.print(f"planner: {info.name}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else ""))
-    console.print(f"render it with: python main.py render {args.out} --out runs/{slug(plan.script.story_name)}")
+    console.print(f"render it with: python main.py render {args.out} --out runs/{slug(plan.script.story_name, letters='any')}")
     return 0
 
 

@@ -32,7 +32,11 @@ def mention_span(prompt: str, character: Character) -> tuple[int, int] | None:
     for word in character.mentions():
         if not word.strip():
             continue
-        m = re.compile(r"(?<![\w])" + re.escape(word.strip()) + r"(?![\w])", re.IGNORECASE).search(prompt)
+        w = word.strip()
+        # Scripts written without spaces (Chinese, Japanese, Thai): a name is found inside a run of letters.
+        bounded = not re.search(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]", w)
+        pattern = r"(?<![\w])" + re.escape(w) + r"(?![\w])" if bounded else re.escape(w)
+        m = re.compile(pattern, re.IGNORECASE).search(prompt)
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), m.end())
     return best

@@ -4,7 +4,7 @@ it references, draws the shot's layers once, then each frame through the camera.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -20,13 +20,24 @@ from engine.preview.camera import (
     _smoothstep,
     _view,
 )
+from engine.preview import continuity
 from engine.preview.captions import _overlay
 from engine.preview.colour import RGB, _hash_bytes, _lit, _mix
-from engine.preview.drawing import _draw_layers, _Layers, _particles
+from engine.preview.drawing import WorldSpec, _draw_layers, _Layers, _particles
+from engine.preview.figures import Placed
+from engine.preview.fonts import coverage_notice, face
 from engine.preview.legend import read_legend, sample_reference
 from engine.preview.looks import Look, resolve_look
-from engine.preview.palette import FLOOR, GROUND_COLOURS, TIME_PALETTES, WALL, _grade, _region_mean
+from engine.preview.palette import (
+    GROUND_COLOURS,
+    INTERIOR_COLOURS,
+    PLACE_GROUND,
+    TIME_PALETTES,
+    _grade,
+    _region_mean,
+)
 from engine.preview.prompt import ShotLook
+from engine.preview.scene import PLACE_BY_KEY
 from engine.video import load_image
 from schemas.bible import Character
 from schemas.render import MemoryImage, RenderRequest
@@ -52,7 +63,7 @@ class PreviewEngine:
     """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
 
     name = "preview"
-    version = "3"
+    version = "4"
     """Bumped whenever the same request would draw different frames (part of the input hash)."""
 
     def __init__(self, config: PreviewConfig | None = None) -> None:
@@ -62,7 +73,17 @@ class PreviewEngine:
         """One line for the run summary."""
         c = self.config
         return (f"preview: deterministic CPU animatic (PIL/numpy, no model weights; memory pull {c.memory_pull}, "
-                f"continuation pull {c.continuation_pull}, blend {c.blend_seconds}s)")
+                f"continuation pull {c.continuation_pull}, blend {c.blend_seconds}s; text: {face(12).describe()})")
+
+    def fingerprint(self) -> str:
+        """Version and the fonts text is drawn with (another font draws other pixels): part of the
+        input hash of every shot."""
+        return f"preview:{self.version}:{face(12).describe()}"
+
+    def notices(self) -> list[str]:
+        """One-line notices for the run output: scripts no installed font covers."""
+        line = coverage_notice()
+        return [line] if line else []
 
     # -- public -------------------------------------------------------------------------------
 
@@ -70,19 +91,7 @@ class PreviewEngine:
         """All frames ``(num_frames, height, width, 3)`` uint8 of the shot, including the leading
         repeated frames of MI2V (1) and MM2V (5)."""
         W, H, F = request.width, request.height, request.num_frames
-        look = ShotLook.from_prompt(request.prompt)
-        memory = [(m, self._load(m.path, request)) for m in request.memory]  # [(MemoryImage, (h, w, 3))]
-        lead: list[np.ndarray] = []
-        if request.mode == "mi2v":
-            lead = [self._load(request.first_frame or "", request, (W, H))]
-        elif request.mode == "mm2v":
-            lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
-        looks = self._looks(request.characters, memory, lead)
-        palette, bright = self._palette(look, [img for m, img in memory if not m.id.startswith("ref-")], lead[-1:])
-        rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
-        layers = _draw_layers(request, look, looks, palette, bright, rng, self.config.world_margin,
-                              self.config.caption)
-        path = _camera_path(look, F, W, H, self.config.world_margin, rng)
+        layers, path, lead = self._prepare(request)
 
         frames = np.empty((F, H, W, 3), np.uint8)  # (F, H, W, 3)
         n_lead = len(lead)
@@ -106,6 +115,62 @@ class PreviewEngine:
             if progress:
                 progress(t + 1, F)
         return frames
+
+    def figures(self, request: RenderRequest) -> list[Placed]:
+        """Where each figure of the shot stands and where its label is, in frame pixels of the
+        shot's base view (boxes ``(x0, y0, x1, y1)``); for tests and tools."""
+        layers, _, _ = self._prepare(request)
+        W, H, m = request.width, request.height, self.config.world_margin
+        ox, oy = (round(W * (1 + m)) - W) / 2.0 - layers.sprite_xy[0], (round(H * (1 + m)) - H) / 2.0 - layers.sprite_xy[1]
+        move = lambda b: (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy) if b else None  # noqa: E731
+        return [Placed(p.name, move(p.box), move(p.label_box), None) for p in layers.placed]
+
+    def _prepare(self, request: RenderRequest):
+        """Read the request and draw the shot's layers: (layers, camera path, lead frames)."""
+        W, H, F = request.width, request.height, request.num_frames
+        look = ShotLook.from_prompt(request.prompt, request.characters)
+        memory = [(m, self._load(m.path, request)) for m in request.memory]  # [(MemoryImage, (h, w, 3))]
+        lead: list[np.ndarray] = []
+        if request.mode == "mi2v":
+            lead = [self._load(request.first_frame or "", request, (W, H))]
+        elif request.mode == "mm2v":
+            lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
+        looks = self._looks(request.characters, memory, lead)
+        rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
+        code = continuity.read(lead[-1]) if lead else None
+        if code is None and look.place == "stage":
+            # A shot that names no place stays where the latest remembered shot was (the memory
+            # bank carries the setting, as it does for a memory-conditioned model).
+            for m, img in reversed(memory):
+                kept = continuity.read(img) if not m.id.startswith("ref-") else None
+                if kept is not None:
+                    look = replace(look, scene=replace(look.scene, place=kept.place,
+                                                       interior=PLACE_BY_KEY[kept.place].interior
+                                                       if kept.place in PLACE_BY_KEY else False),
+                                   setting="interior" if kept.place in PLACE_BY_KEY and PLACE_BY_KEY[kept.place].interior
+                                   else (PLACE_BY_KEY[kept.place].family if kept.place in PLACE_BY_KEY else "stage"))
+                    break
+        start_view = None
+        if code is not None:  # cut=false: the previous shot's place, framing and world, its camera's end
+            look = look.continuing(code.place, code.framing, code.time, {k: True for k in code.flags})
+            spec = WorldSpec(code.place, look.interior, code.framing, code.time, code.flags, code.seed, code.palette)
+            bright = self._brightness(look)
+            start_view = code.view
+        else:
+            palette, bright = self._palette(look, [img for m, img in memory if not m.id.startswith("ref-")], lead[-1:])
+            seed = int.from_bytes(_hash_bytes("preview-world", str(request.seed))[:3], "little")
+            flags = tuple(k for k in continuity.FLAG_KEYS if k in look.moods or (k == "space_view" and look.space_view))
+            spec = WorldSpec(look.place, look.interior, look.framing, look.time, flags, seed,
+                             continuity.snap_palette(palette))
+        path = _camera_path(look, F, W, H, self.config.world_margin, rng, start_view)
+        WW, WH = W * (1 + self.config.world_margin), H * (1 + self.config.world_margin)
+        ex, ey, es = path.background(F - 1)
+        out_code = continuity.SceneCode(spec.place, spec.framing, spec.time, spec.flags, spec.seed, spec.palette,
+                                        ((ex - WW / 2) / W, (ey - WH / 2) / H, es))
+        details = {c.name: ", ".join(d for d in (c.appearance, c.attire) if d) for c in request.characters}
+        layers = _draw_layers(request, look, looks, spec, bright, rng, self.config.world_margin, self.config.caption,
+                              continuity.overlay(out_code, W, H), details)
+        return layers, path, lead
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -141,19 +206,20 @@ class PreviewEngine:
         """Scene colours and light level: time of day, setting, moods, then pulled towards memory
         (and the previous frame for MI2V/MM2V)."""
         tp = TIME_PALETTES[look.time]
-        far, near = GROUND_COLOURS.get(look.setting, GROUND_COLOURS["stage"])
+        far, near = PLACE_GROUND.get(look.place) or GROUND_COLOURS.get(look.setting, GROUND_COLOURS["stage"])
+        wall, floor = INTERIOR_COLOURS.get(look.place, INTERIOR_COLOURS["room"])
         light, bright = tp.light, tp.brightness
         sky_top, sky_hor = tp.sky_top, tp.sky_horizon
         if look.setting == "underwater":
             sky_top, sky_hor = _mix((8, 40, 80), sky_top, 0.15), _mix((40, 140, 160), sky_hor, 0.15)
         if look.setting == "space":
             sky_top, sky_hor = (2, 2, 10), (12, 12, 34)
-        if look.setting == "interior" and bright < 0.6:
+        if look.interior and bright < 0.6:
             light, bright = _mix(light, (255, 196, 140), 0.6), 0.62  # lamps indoors at night
         pal = {
             "sky_top": sky_top, "sky_horizon": sky_hor,
             "ground_far": _lit(far, light, bright), "ground_near": _lit(near, light, bright),
-            "wall": _lit(WALL, light, bright), "floor": _lit(FLOOR, light, bright),
+            "wall": _lit(wall, light, bright), "floor": _lit(floor, light, bright),
             "light": light, "prop": _lit((90, 70, 60), light, bright),
         }
         pal = {k: _grade(v, look.moods) if k != "light" else v for k, v in pal.items()}
@@ -168,6 +234,11 @@ class PreviewEngine:
                 pal[key] = _mix(pal[key], lower, amount)
         return pal, bright
 
+    @staticmethod
+    def _brightness(look: ShotLook) -> float:
+        bright = TIME_PALETTES[look.time].brightness
+        return 0.62 if look.interior and bright < 0.6 else bright
+
     # -- per frame ------------------------------------------------------------------------------
 
     def _picture(self, layers: _Layers, path: "_CameraPath", t: int, W: int, H: int) -> np.ndarray:
@@ -177,18 +248,21 @@ class PreviewEngine:
         img = _view(layers.world, cx, cy, s, W, H)
         if layers.sprite is not None:
             fx, fy, fs = path.figures(t)
+            if layers.travel:
+                fx -= layers.travel * (t / max(1, path.frames - 1) - 0.5)
+            sprite = layers.sprite2 if layers.sprite2 is not None and (t // 4) % 2 else layers.sprite
             # Output rectangle of the sprite: (world - view origin) / scale, clipped to the frame.
             sx0 = (layers.sprite_xy[0] - (fx - fs * W / 2)) / fs
             sy0 = (layers.sprite_xy[1] - (fy - fs * H / 2)) / fs
-            sx1, sy1 = sx0 + layers.sprite.width / fs, sy0 + layers.sprite.height / fs
+            sx1, sy1 = sx0 + sprite.width / fs, sy0 + sprite.height / fs
             ox0, oy0 = max(0, int(math.floor(sx0))), max(0, int(math.floor(sy0)))
             ox1, oy1 = min(W, int(math.ceil(sx1))), min(H, int(math.ceil(sy1)))
             if ox1 > ox0 and oy1 > oy0:
                 # The matching sprite region (sub-pixel), clamped to the sprite.
                 box = (max(0.0, (ox0 - sx0) * fs), max(0.0, (oy0 - sy0) * fs),
-                       min(float(layers.sprite.width), (ox1 - sx0) * fs),
-                       min(float(layers.sprite.height), (oy1 - sy0) * fs))
-                spr = layers.sprite.resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BILINEAR, box=box)
+                       min(float(sprite.width), (ox1 - sx0) * fs),
+                       min(float(sprite.height), (oy1 - sy0) * fs))
+                spr = sprite.resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BILINEAR, box=box)
                 img.paste(spr, (ox0, oy0), spr)
         frame = np.asarray(img).copy()  # (H, W, 3)
         if layers.particles:

@@ -40,7 +40,7 @@ SKIN_WORDS: dict[str, RGB] = {
 # Nouns that say which colour slot a colour word belongs to.
 SLOT_NOUNS: dict[str, str] = {
     **{w: "hair" for w in ("hair", "haired", "ponytail", "braid", "braids", "beard", "bun", "curls", "mane",
-                           "mohawk", "bangs", "发", "头发")},
+                           "mohawk", "bangs", "发", "头发", "辫")},
     **{w: "skin" for w in ("skin", "skinned", "complexion", "man", "woman", "boy", "girl", "person", "guy",
                            "lady", "gentleman", "肤", "皮肤")},
     **{w: "eyes" for w in ("eyes", "eyed", "eye", "眼", "眼睛")},
@@ -48,7 +48,7 @@ SLOT_NOUNS: dict[str, str] = {
                           "dress", "robe", "robes", "gown", "uniform", "suit", "blouse", "top", "cloak", "cape",
                           "vest", "tunic", "jumper", "cardigan", "kimono", "overalls", "apron", "parka",
                           "turtleneck", "blazer", "fur", "feathers", "scales", "body", "armor", "armour",
-                          "spacesuit", "衣", "外套", "衬衫", "裙", "袍")},
+                          "spacesuit", "衣", "外套", "衬衫", "裙", "袍", "袄", "褂")},
     **{w: "bottom" for w in ("trousers", "pants", "jeans", "skirt", "boots", "shoes", "leggings", "shorts",
                              "sneakers", "slacks", "socks", "tail", "paws", "裤", "裤子", "靴", "鞋")},
     **{w: "accent" for w in ("hat", "cap", "scarf", "tie", "bowtie", "helmet", "crown", "beanie", "bow",
@@ -56,19 +56,59 @@ SLOT_NOUNS: dict[str, str] = {
                              "bandana", "glasses", "spots", "patches", "stripes", "帽", "帽子", "围巾", "领带")},
 }
 ACCESSORY_NOUNS = {"hat": "hat", "cap": "hat", "beanie": "hat", "crown": "crown", "tiara": "crown",
-                   "glasses": "glasses", "spectacles": "glasses", "goggles": "glasses", "tie": "tie",
-                   "bowtie": "tie", "scarf": "scarf", "bandana": "scarf", "backpack": "backpack",
+                   "glasses": "glasses", "spectacles": "glasses", "goggles": "glasses", "sunglasses": "glasses",
+                   "eyeglasses": "glasses", "tie": "tie", "necktie": "tie", "bandana": "scarf", "beard": "beard",
+                   "bearded": "beard", "moustache": "beard", "mustache": "beard", "veil": "hat",
+                   "bowtie": "tie", "scarf": "scarf", "backpack": "backpack", "satchel": "backpack",
                    "helmet": "helmet", "帽": "hat", "帽子": "hat", "眼镜": "glasses", "领带": "tie", "围巾": "scarf"}
 IMPLIED_COLOURS: dict[str, tuple[str, RGB]] = {
     "jeans": ("bottom", (70, 100, 150)), "denim": ("top", (70, 100, 150)), "tuxedo": ("top", (25, 25, 28)),
     "spacesuit": ("top", (235, 235, 235)), "labcoat": ("top", (240, 240, 240)), "crown": ("accent", (215, 175, 55)),
 }
+SPECIES: dict[str, tuple[str, ...]] = {
+    # species: words (singular; a plural "s"/"es" is accepted)
+    "cat": ("cat", "kitten", "kitty", "猫"), "dog": ("dog", "puppy", "pup", "hound", "狗", "犬"),
+    "fox": ("fox", "foxes", "狐", "狐狸"), "wolf": ("wolf", "wolves", "狼"), "bear": ("bear", "cub", "熊"),
+    "panda": ("panda", "熊猫"), "rabbit": ("rabbit", "bunny", "hare", "兔", "兔子"),
+    "mouse": ("mouse", "mice", "rat", "hamster", "鼠"), "horse": ("horse", "pony", "unicorn", "马"),
+    "deer": ("deer", "stag", "reindeer", "鹿"), "lion": ("lion", "tiger", "leopard", "狮", "虎"),
+    "monkey": ("monkey", "ape", "gorilla", "猴", "猴子"), "elephant": ("elephant", "象"),
+    "farm": ("cow", "pig", "sheep", "goat", "ox", "牛", "猪", "羊"), "squirrel": ("squirrel", "raccoon", "otter"),
+    "whale": ("whale", "orca", "鲸", "鲸鱼"), "dolphin": ("dolphin", "shark", "seal", "海豚", "鲨鱼"),
+    "fish": ("fish", "goldfish", "koi", "鱼"), "penguin": ("penguin", "企鹅"),
+    "bird": ("bird", "seagull", "gull", "crow", "raven", "sparrow", "parrot", "pigeon", "dove", "eagle", "hawk",
+             "owl", "duck", "goose", "swan", "robin", "鸟", "鸽", "鹰"),
+    "dragon": ("dragon", "龙"), "turtle": ("turtle", "tortoise", "龟"), "frog": ("frog", "toad", "蛙"),
+    "butterfly": ("butterfly", "butterflies", "moth", "蝴蝶"), "snake": ("snake", "serpent", "蛇"),
+    "dinosaur": ("dinosaur", "t-rex", "恐龙"),
+}
+"""Creatures by kind: each species has its own body plan in :mod:`engine.preview.figures`."""
+_SPECIES_WORD = {w: sp for sp, words in SPECIES.items() for w in words}
+
+
+def species_of(word: str) -> str | None:
+    """The species key of one word (``whales`` -> ``whale``), or None."""
+    w = word.lower()
+    for cand in (w, w[:-1] if w.endswith("s") else None, w[:-2] if w.endswith("es") else None):
+        if cand and cand in _SPECIES_WORD:
+            return _SPECIES_WORD[cand]
+    return None
+
+
 ANIMAL_WORDS = re.compile(
-    r"\b(?:cat|kitten|dog|puppy|fox|wolf|bear|rabbit|bunny|mouse|rat|horse|pony|deer|lion|tiger|monkey|"
-    r"squirrel|pig|cow|sheep|goat|raccoon|panda|otter|hamster|kitty|hound|cub|whale|dolphin|shark|seal|fish|turtle|"
-    r"bird|owl|eagle|crow|penguin|duck|goose|dragon|elephant|giraffe|frog|lizard|dinosaur)s?\b|猫|狗|狐|熊|兔|猴|马|鲸|鸟", re.I)
+    r"\b(?:" + "|".join(sorted((w for ws in SPECIES.values() for w in ws if w.isascii()), key=len, reverse=True))
+    + r")(?:s|es)?\b|" + "|".join(w for ws in SPECIES.values() for w in ws if not w.isascii()), re.I)
+HUMAN_WORDS = re.compile(
+    r"\b(?:man|woman|men|women|boy|girl|child|kid|baby|toddler|teen(?:ager)?|student|person|people|guy|lady|"
+    r"gentleman|mother|father|mom|dad|grand(?:mother|father|ma|pa)|king|queen|prince|princess|knight|wizard|witch|"
+    r"keeper|sailor|fisherman|explorer|scientist|doctor|artist|painter|chef|pilot|astronaut|soldier|farmer|monk|"
+    r"samurai|ninja|warrior|hero|stranger|traveler|detective|engineer|programmer|dancer|singer|writer|"
+    r"photographer|inventor|courier|teacher|nurse|human|elder|old)\b|女孩|男孩|女人|男人|老人|孩子|小女孩|小男孩|少女|少年",
+    re.I)
+MERMAID_WORDS = re.compile(r"\bmerm(?:aid|an)s?\b|\bsiren\b|美人鱼", re.I)
+BEARD = re.compile(r"\bbeard(?:ed|s)?\b|\bmoustache\b|\bmustache\b|\bstubble\b|胡子|胡须", re.I)
 ROBOT_WORDS = re.compile(r"\b(?:robot|android|droid|cyborg|mech|automaton)s?\b|机器人", re.I)
-LONG_HAIR = re.compile(r"\blong\b[\w\s,-]{0,20}\bhair\b|\bflowing\b[\w\s,-]{0,20}\bhair\b|\bponytail\b|\bbraids?\b|长发", re.I)
+LONG_HAIR = re.compile(r"\blong\b[\w\s,-]{0,20}\bhair\b|\bflowing\b[\w\s,-]{0,20}\bhair\b|\bponytail\b|\bbraids?\b|\bpigtails?\b|长发|辫", re.I)
 BALD = re.compile(r"\bbald\b|\bshaved head\b|光头", re.I)
 
 SLOTS = ("hair", "skin", "top", "bottom", "accent", "eyes")
@@ -81,7 +121,7 @@ class Look:
 
     name: str
     kind: str
-    """``human``, ``animal`` or ``robot``."""
+    """``human``, ``animal``, ``robot`` or ``mermaid``."""
     colours: dict[str, RGB]
     """One colour per slot of :data:`SLOTS`."""
     sources: dict[str, str]
@@ -89,6 +129,10 @@ class Look:
     accessories: tuple[str, ...] = ()
     hair_style: str = "short"
     """``short``, ``long`` or ``bald``."""
+    species: str | None = None
+    """An animal's species (a key of :data:`SPECIES`): its body plan."""
+    garment: str = ""
+    """``robe``, ``dress``, ``coat`` or ``""``: the outline of the clothes."""
 
 
 def _tokens(text: str) -> list[str]:
@@ -124,7 +168,7 @@ def bible_colours(character: Character) -> tuple[dict[str, RGB], tuple[str, ...]
     fill the next free slot of their field: appearance -> hair, eyes (an animal's -> fur (top), then patches (accent)); attire ->
     top, bottom, accent. A full-body garment (dress, robe, suit...) also colours the bottom, and a
     few garments imply their colour when none is given (jeans are denim blue)."""
-    animal = bool(ANIMAL_WORDS.search(character.appearance)) or bool(ANIMAL_WORDS.search(character.name))
+    animal = character_kind(character) == "animal"
     colours: dict[str, RGB] = {}
     accessories: list[str] = []
     leftovers: list[tuple[str, str]] = []
@@ -178,7 +222,19 @@ def bible_colours(character: Character) -> tuple[dict[str, RGB], tuple[str, ...]
     return colours, tuple(accessories)
 
 
-def name_colours(name: str, kind: str) -> dict[str, RGB]:
+SPECIES_COLOURS: dict[str, tuple[RGB, RGB]] = {
+    "whale": ((70, 92, 120), (200, 205, 210)), "dolphin": ((110, 130, 150), (220, 225, 230)),
+    "fish": ((240, 140, 40), (250, 220, 120)), "penguin": ((30, 32, 36), (240, 240, 240)),
+    "panda": ((240, 240, 240), (30, 30, 30)), "elephant": ((130, 130, 135), (160, 160, 165)),
+    "frog": ((70, 160, 60), (200, 220, 120)), "dragon": ((60, 130, 80), (220, 180, 60)),
+    "turtle": ((90, 120, 60), (150, 110, 60)), "lion": ((215, 160, 70), (150, 90, 40)),
+    "bird": ((90, 110, 150), (240, 200, 90)), "butterfly": ((240, 150, 40), (40, 40, 40)),
+    "snake": ((80, 140, 60), (220, 210, 120)), "dinosaur": ((100, 140, 80), (200, 190, 120)),
+}
+"""Body and belly colours of species whose look goes without saying (a whale is slate blue)."""
+
+
+def name_colours(name: str, kind: str, species: str | None = None) -> dict[str, RGB]:
     """Fallback colours from a hash of the name (the same name always looks the same)."""
     h = _hash_bytes("dailies-look", name.casefold().strip())
     hair = [(30, 25, 22), (70, 45, 30), (120, 80, 45), (150, 70, 35), (220, 190, 120), (150, 150, 150)]
@@ -188,6 +244,10 @@ def name_colours(name: str, kind: str) -> dict[str, RGB]:
     fur = [(230, 140, 60), (120, 120, 125), (40, 38, 36), (235, 230, 220), (130, 85, 50), (225, 205, 165)]
     top = _hsv(h[0] / 255.0, 0.55 + h[1] / 255.0 * 0.3, 0.55 + h[2] / 255.0 * 0.35)
     accent = _hsv(h[3] / 255.0, 0.7, 0.85)
+    if kind == "animal" and species in SPECIES_COLOURS:
+        body, belly = SPECIES_COLOURS[species]
+        return {s: snap(c) for s, c in {"hair": body, "skin": body, "top": body, "bottom": body, "accent": belly,
+                                         "eyes": (30, 30, 30)}.items()}
     if kind == "animal":
         return {s: snap(c) for s, c in {"hair": fur[h[4] % 6], "skin": fur[h[4] % 6], "top": fur[h[4] % 6],
                                          "bottom": fur[h[4] % 6], "accent": fur[(h[5] + 3) % 6],
@@ -202,21 +262,44 @@ def name_colours(name: str, kind: str) -> dict[str, RGB]:
                                      "eyes": eyes[h[7] % 5]}.items()}
 
 
+def _first(pattern: re.Pattern[str], text: str) -> int:
+    m = pattern.search(text)
+    return m.start() if m else 1 << 30
+
+
+def character_species(character: Character) -> tuple[str, str | None]:
+    """(kind, species): kind ``human``, ``animal``, ``robot`` or ``mermaid``; species a key of
+    :data:`SPECIES` for an animal. The name counts first, then the earliest of a person, a creature
+    or a robot word in the appearance (``a boy with a dog`` is a boy)."""
+    for text in (character.name, character.appearance, " ".join(character.aliases)):
+        if MERMAID_WORDS.search(text):
+            return "mermaid", None
+        hits = sorted((_first(p, text), kind) for p, kind in ((ROBOT_WORDS, "robot"), (ANIMAL_WORDS, "animal"),
+                                                               (HUMAN_WORDS, "human")))
+        pos, kind = hits[0]
+        if pos < 1 << 30:
+            if kind != "animal":
+                return kind, None
+            word = ANIMAL_WORDS.search(text).group(0)  # type: ignore[union-attr]
+            return "animal", species_of(word) or "cat"
+    return "human", None
+
+
 def character_kind(character: Character) -> str:
-    """``animal``, ``robot`` or ``human`` from the character's appearance and name."""
-    text = f"{character.name} {character.appearance}"
-    if ROBOT_WORDS.search(text):
-        return "robot"
-    if ANIMAL_WORDS.search(text):
-        return "animal"
-    return "human"
+    """``animal``, ``robot``, ``mermaid`` or ``human`` from the character's name and appearance."""
+    return character_species(character)[0]
+
+
+_GARMENTS = (("robe", re.compile(r"\brobes?\b|\bgown\b|\bkimono\b|\bcloak\b|\bcape\b|长袍|袍", re.I)),
+             ("dress", re.compile(r"\bdress\b|\bskirt\b|\bsundress\b|\btutu\b|\bsari\b|裙", re.I)),
+             ("coat", re.compile(r"\bcoat\b|\braincoat\b|\bparka\b|\btrench\b|\blab ?coat\b|棉袄|大衣", re.I)))
 
 
 def resolve_look(character: Character, memory_colours: dict[str, RGB] | None = None) -> Look:
     """A character's look: per slot the bible's colour, else the memory's, else the name hash."""
-    kind = character_kind(character)
+    kind, species = character_species(character)
     stated, accessories = bible_colours(character)
-    fallback = name_colours(character.name, kind)
+    fallback = name_colours(character.name, kind, species)
     colours: dict[str, RGB] = {}
     sources: dict[str, str] = {}
     for slot in SLOTS:
@@ -228,4 +311,8 @@ def resolve_look(character: Character, memory_colours: dict[str, RGB] | None = N
             colours[slot], sources[slot] = fallback[slot], "name"
     text = f"{character.appearance} {character.attire}"
     style = "bald" if BALD.search(text) else "long" if LONG_HAIR.search(text) else "short"
-    return Look(character.name, kind, colours, sources, accessories, style)
+    extras = list(accessories)
+    if BEARD.search(character.appearance) and "beard" not in extras:
+        extras.append("beard")
+    garment = next((g for g, pat in _GARMENTS if pat.search(character.attire or character.appearance)), "")
+    return Look(character.name, kind, colours, sources, tuple(extras), style, species, garment)

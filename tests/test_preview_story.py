@@ -1,0 +1,296 @@
+"""The preview shows the story (issue 13): places, props, weather, actions, creatures by kind,
+continuations that keep their place, captions that lead with the action, text in any script, a
+bible for a Chinese script and meaningful folder names from non-Latin titles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from engine.preview import PreviewEngine, ShotLook, resolve_look
+from engine.preview import continuity, fonts
+from engine.preview.captions import caption_text
+from engine.preview.figures import draw_creature
+from engine.video import save_png
+from schemas import Character, MemoryImage, RenderRequest
+from schemas.script import StoryScript
+from story.cast import infer_bible
+from story.details import inject_details
+from story.files import sha256_file, slug
+
+ENGINE = PreviewEngine()
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if not SHARED.exists():
+    SHARED = Path("/work/shared")
+MIA = Character(name="Mia", appearance="a tall woman with short silver hair", attire="a forest-green parka and black boots")
+TOM = Character(name="Tom", appearance="a bearded man with glasses", attire="a navy sweater")
+BOY = Character(name="Boy", appearance="a boy with neat black hair", aliases=["the boy"])
+GIRL = Character(name="Girl", appearance="a cheerful girl with a ponytail", aliases=["the girl"])
+
+
+def req(prompt: str, *, mode: str = "t2v", seed: int = 1, size=(256, 144), frames: int = 9, chars=(MIA,), **kw):
+    return RenderRequest(shot_id=kw.pop("shot_id", "01-01"), prompt=prompt, mode=mode, seed=seed, width=size[0],
+                         height=size[1], num_frames=frames, characters=list(chars), **kw)
+
+
+def picture(frame: np.ndarray, y0: float, y1: float) -> np.ndarray:
+    h = frame.shape[0]
+    return frame[int(h * y0): int(h * y1)].astype(np.int16)
+
+
+def sea_fraction(region: np.ndarray) -> float:
+    r, g, b = region[..., 0], region[..., 1], region[..., 2]
+    return float(((b > r + 25) & (b >= g)).mean())
+
+
+# -- places -----------------------------------------------------------------------------------------
+
+def test_sea_prompt_draws_water_down_to_the_lower_picture():
+    sea = ENGINE.render_shot(req("Mia stands on the deck facing the open sea. Wide shot, static camera."))[-1]
+    field = ENGINE.render_shot(req("Mia stands in a wheat field. Wide shot, static camera."))[-1]
+    assert sea_fraction(picture(sea, 0.62, 0.8)) > 0.5
+    assert sea_fraction(picture(field, 0.62, 0.8)) < 0.1
+
+
+def test_lighthouse_is_drawn_on_its_coast():
+    f = ENGINE.render_shot(req("A lighthouse on the rocky coast at noon; Mia watches. Wide shot, static camera."))[-1]
+    upper_right = picture(f, 0.15, 0.6)[:, f.shape[1] // 2:]
+    red = (upper_right[..., 0] > upper_right[..., 1] + 50) & (upper_right[..., 0] > upper_right[..., 2] + 30)
+    plain = ENGINE.render_shot(req("The rocky coast at noon; Mia watches. Wide shot, static camera."))[-1]
+    pr = picture(plain, 0.15, 0.6)[:, f.shape[1] // 2:]
+    assert red.sum() > 40 and red.sum() > 4 * ((pr[..., 0] > pr[..., 1] + 50) & (pr[..., 0] > pr[..., 2] + 30)).sum()
+    assert sea_fraction(picture(f, 0.6, 0.7)) > 0.3  # water at its foot
+
+
+@pytest.mark.parametrize("prompt, place, interior", [
+    ("Mia waits on the subway platform as the train arrives.", "subway", True),
+    ("Mia walks through the snow-covered tundra.", "snow", False),
+    ("Mia crosses the desert dunes at noon.", "desert", False),
+    ("Mia floats in outer space beside the station.", "space", False),
+    ("Mia reads in the castle library.", "library", True),
+    ("The keeper climbs the lighthouse stairs by the sea.", "lighthouse", False),
+    ("Mia hurries down a busy city street.", "street", False),
+    ("Mia cooks dinner in the kitchen.", "kitchen", True),
+    ("Mia explores the castle's great hall.", "castle", True),
+    ("Mia walks deep into the forest.", "forest", False),
+])
+def test_place_vocabulary(prompt, place, interior):
+    look = ShotLook.from_prompt(prompt)
+    assert (look.place, look.interior) == (place, interior)
+
+
+def test_words_bound_to_clothes_or_objects_never_set_the_place():
+    for prompt in ("Mia pulls on her forest-green parka and smiles.", "Tom's sea-blue eyes glint.",
+                   "Mia laces her snow boots.", "The lighthouse keeper pours tea.", "Mia wears a desert-tan coat."):
+        look = ShotLook.from_prompt(prompt)
+        assert look.place not in ("forest", "sea", "snow", "desert"), (prompt, look.place)
+        assert "snow" not in look.moods
+
+
+def texture(frame: np.ndarray) -> float:
+    """Mean absolute difference between horizontally adjacent pixels in the upper picture."""
+    band = picture(frame, 0.2, 0.45)
+    return float(np.abs(np.diff(band.mean(axis=-1), axis=1)).mean())
+
+
+def test_harry_library_scenes_are_interiors_without_sky(tmp_path):
+    harry = json.loads((SHARED / "st-bench" / "harry.json").read_text())
+    prompts = [p for s in harry["scenes"] for p in s["video_prompts"]]
+    harry_c = Character(name="Harry", appearance="a boy with round glasses", attire="his Gryffindor robe")
+    library = ENGINE.render_shot(req(prompts[1], chars=(harry_c,), size=(416, 240)))[-1]
+    assert ShotLook.from_prompt(prompts[1]).interior
+    assert continuity.read(library).place == "library"
+    top = picture(library, 0.15, 0.45)
+    sky = (top[..., 2] > top[..., 0] + 30) & (top[..., 2] > 150)
+    outdoors = ENGINE.render_shot(req("Harry walks across the meadow at noon. Medium shot.", chars=(harry_c,),
+                                      size=(416, 240)))[-1]
+    assert sky.mean() < 0.1 and texture(library) > 2 * texture(outdoors)  # shelves of books, not a smooth sky
+    # The close-up of the spellbook names no place: it stays in the library its memory shows.
+    save_png(library, tmp_path / "k.png")
+    mem = MemoryImage(id="01-02-k1", path=str(tmp_path / "k.png"), sha256=sha256_file(tmp_path / "k.png"),
+                      characters=["Harry"])
+    book = ENGINE.render_shot(req(prompts[2], chars=(harry_c,), size=(416, 240), mode="m2v", memory=[mem],
+                                  shot_id="02-01"))[-1]
+    assert continuity.read(book).place == "library"
+
+
+# -- props, actions, creatures ------------------------------------------------------------------------
+
+def test_under_the_umbrella_shows_both_with_an_umbrella_over_them():
+    prompt = ("They walk together under the umbrella through the light rain, the sound of droplets blending with "
+              "distant school chimes. Wide back shot, slowly pulling away.")
+    bible = infer_bible(StoryScript.model_validate(json.loads((SHARED / "st-bench" / "japan.json").read_text())))
+    cast = [bible.character(n) for n in bible.cast["03-03"]]
+    assert {c.name for c in cast} == {"Boy", "Girl"}  # "they" is the pair of the scene, not the girl alone
+    look = ShotLook.from_prompt(prompt, cast)
+    assert any(p.kind == "umbrella" and p.overhead for p in look.scene.props)
+    placed = ENGINE.figures(req(prompt, chars=cast, size=(416, 240)))
+    assert len(placed) == 2
+    size = (416, 240)
+    with_umbrella = ENGINE.render_shot(req(prompt, chars=cast, size=size))[0]
+    without = ENGINE.render_shot(req(prompt.replace("under the umbrella ", ""), chars=cast, size=size))[0]
+    heads = min(p.box[1] for p in placed)
+    x0, x1 = int(min(p.box[0] for p in placed)), int(max(p.box[2] for p in placed))
+    above = slice(max(0, int(heads - 0.12 * size[1])), int(heads + 0.02 * size[1]))
+    changed = np.abs(with_umbrella[above, x0:x1].astype(int) - without[above, x0:x1].astype(int)).max(axis=-1) > 40
+    assert changed.mean() > 0.15  # a canopy above their heads
+
+
+def silhouette(species: str) -> np.ndarray:
+    img = Image.new("RGBA", (400, 240), (0, 0, 0, 0))
+    cols = {k: (120, 120, 120) for k in ("top", "accent", "eyes", "hair", "skin", "bottom")}
+    draw_creature(ImageDraw.Draw(img), species, cols, 200, 200, 60, 1, "stand", False)
+    a = np.asarray(img)[..., 3] > 0
+    ys, xs = np.nonzero(a)
+    crop = Image.fromarray(a[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1].astype(np.uint8) * 255)
+    return np.asarray(crop.resize((64, 32))) > 127
+
+
+def test_a_whale_is_not_drawn_like_a_cat():
+    whale = Character(name="Moby", appearance="a stranded humpback whale")
+    assert resolve_look(whale).species == "whale" and resolve_look(Character(name="Milo", appearance="a dog")).species == "dog"
+    w, c, b = silhouette("whale"), silhouette("cat"), silhouette("bird")
+    iou = lambda a, b: (a & b).sum() / (a | b).sum()  # noqa: E731
+    assert iou(w, c) < 0.6 and iou(b, c) < 0.6
+    assert w[-4:, 20:44].mean() > 0.5 and c[-4:, 20:44].mean() < 0.5  # a whale's belly, a cat's legs
+
+
+def test_actions_are_posed():
+    def box(prompt, chars=(MIA,)):
+        return ENGINE.figures(req(prompt + " Wide shot, static camera.", chars=chars, size=(416, 240)))
+
+    stand = box("Mia stands still.")[0].box
+    fall = box("Mia trips and falls.")[0].box
+    sit = box("Mia sits on a bench.")[0].box
+    h = lambda b: b[3] - b[1]  # noqa: E731
+    w = lambda b: b[2] - b[0]  # noqa: E731
+    assert w(fall) > h(fall) and h(stand) > 2 * w(stand)
+    assert h(sit) < 0.8 * h(stand)
+    hug = box("Mia and Tom embrace.", (MIA, TOM))
+    apart = box("Mia and Tom stand in the field.", (MIA, TOM))
+    gap = lambda p: p[1].box[0] - p[0].box[2]  # noqa: E731
+    assert gap(hug) < 0 < gap(apart) or gap(hug) < gap(apart) - 20
+    walk = ENGINE.render_shot(req("Mia walks along the road. Wide shot, static camera.", frames=33, size=(416, 240)))
+    assert not np.array_equal(walk[4], walk[-1])  # she moves while the camera stands still
+
+
+def test_labels_stay_on_their_figures_and_inside_the_frame():
+    whale = Character(name="Moby the whale", appearance="a humpback whale")
+    for framing in ("Wide shot", "Medium shot", "Close-up"):
+        placed = ENGINE.figures(req(f"Mia watches Moby the whale on the beach. {framing}.", chars=(MIA, whale),
+                                    size=(416, 240)))
+        for p in placed:
+            lx0, ly0, lx1, ly1 = p.label_box
+            assert 0 <= lx0 and lx1 <= 416 and 0 <= ly0 and ly1 <= 240, (framing, p)
+            visible = (max(p.box[0], 0), min(p.box[2], 416))
+            assert visible[0] - 4 <= (lx0 + lx1) / 2 <= visible[1] + 4, (framing, p)
+
+
+# -- continuations ---------------------------------------------------------------------------------
+
+def test_continuation_keeps_the_kitchen_and_its_framing_and_moves_the_camera_on(tmp_path):
+    size = (416, 240)
+    prev = ENGINE.render_shot(req("Mia cooks in the kitchen in the morning. Wide shot, slow pan right.", size=size,
+                                  frames=17))
+    save_png(prev[-1], tmp_path / "last.png")
+    prompt = inject_details("Mia turns to the window. Close-up, tilt up.", [MIA])
+    assert "forest-green parka" in prompt
+    cont = ENGINE.render_shot(req(prompt, mode="mi2v", first_frame=str(tmp_path / "last.png"), size=size, frames=17,
+                                  shot_id="01-02"))
+    a, b = continuity.read(prev[-1]), continuity.read(cont[-1])
+    assert a.place == b.place == "kitchen" and b.framing == "wide" and b.seed == a.seed
+    assert b.view[1] < a.view[1] - 0.02  # the tilt up went on from where the pan ended
+    # Background of the first new frame = the previous last frame (same place, same framing).
+    band = (slice(int(240 * 0.2), int(240 * 0.6)), slice(0, 100))
+    assert np.abs(cont[1][band].astype(int) - prev[-1][band].astype(int)).mean() < 6
+    cut = ENGINE.render_shot(req(prompt, size=size, frames=17, shot_id="01-02"))
+    assert ShotLook.from_prompt(prompt, [MIA]).place != "forest"
+    assert continuity.read(cut[-1]).place != "forest"
+
+
+# -- captions and legend -----------------------------------------------------------------------------
+
+def test_caption_leads_with_the_action_and_details_go_to_the_legend():
+    ada = Character(name="Ada", appearance="a wiry woman in her 40s with short grey hair", attire="a yellow raincoat")
+    bram = Character(name="Bram", appearance="a broad bearded man", attire="a navy fisherman's sweater")
+    cast = [MIA, TOM, ada, bram]
+    base = ("At dusk the harbour is quiet and the boats rock gently. Mia and Tom walk along the pier with Ada and "
+            "Bram. Wide shot, slow pan right.")
+    prompt = inject_details(base, cast, cast=cast)
+    text = caption_text(prompt, cast)
+    assert text.startswith("Mia and Tom walk along the pier"), text
+    assert "silver hair" not in text and "raincoat" not in text
+    size = (416, 240)
+    a = ENGINE.render_shot(req(prompt, chars=cast, size=size))[0]
+    b = ENGINE.render_shot(req(base, chars=cast, size=size))[0]
+    band = slice(int(240 * 0.8), 240)
+    assert np.array_equal(a[band], b[band])  # the injected details are not in the caption
+
+
+# -- text in any script --------------------------------------------------------------------------------
+
+def _cmap(f: fonts.FontFile) -> set[int]:
+    from fontTools.ttLib import TTFont
+
+    return set(TTFont(f.path, fontNumber=f.index, lazy=True).getBestCmap())
+
+
+def test_every_glyph_drawn_is_in_its_fonts_cmap():
+    chain = fonts.discover()
+    assert chain, "no font found: install fonts-dejavu-core"
+    texts = ["Élodie", "the keeper — alone", "灯笼与小女孩", "ليلى تمشي", "Жизнь", "\U0001F40B"]
+    cmaps = {f: _cmap(f) for f in chain}
+    for text in texts:
+        for f, run in fonts.runs(text):
+            assert f is not None, f"no installed font covers {run!r}: {fonts.coverage_notice()}"
+            assert all(ord(ch) in cmaps[f] for ch in run), (text, f, run)
+    assert any("CJK" in f.path for f in chain), "a CJK font is needed here (apt-get install fonts-noto-cjk)"
+
+
+def test_missing_coverage_is_named_in_one_line():
+    dejavu = [f for f in fonts.discover() if f.path.endswith("DejaVuSans.ttf")]
+    assert dejavu
+    notice = fonts.coverage_notice(dejavu)
+    assert notice and "\n" not in notice and "CJK" in notice and "fonts-noto-cjk" in notice
+    assert "Latin" not in notice
+    assert fonts.missing("Élodie 灯笼", dejavu) == "灯笼"
+
+
+def test_chinese_caption_is_drawn_with_a_cjk_font():
+    p = "小梅提着一盏白色兔子灯笼走向镜头。全景，暖色灯光。"
+    f = ENGINE.render_shot(req(p, chars=()))[0]
+    q = ENGINE.render_shot(req("？？？？？？？？。全景，暖色灯光。", chars=()))[0]
+    band = slice(int(144 * 0.75), 144)
+    assert (f[band].min(axis=-1) > 200).sum() > 30 and not np.array_equal(f[band], q[band])
+
+
+# -- bible and folder names ----------------------------------------------------------------------------
+
+def test_chinese_script_gets_a_bible_and_its_figure():
+    path = SHARED / "cases" / "c13_chinese" / "灯笼.json"
+    script = StoryScript.model_validate(json.loads(path.read_text()))
+    bible = infer_bible(script)
+    assert [c.name for c in bible.characters] == ["小梅"]
+    c = bible.characters[0]
+    assert "女孩" in c.appearance and c.attire == "红色棉袄"
+    assert all(bible.cast[s.id] == ["小梅"] for s in script.shots())
+    look = resolve_look(c)
+    assert look.kind == "human" and look.colours["top"][0] > 150 and look.colours["top"][2] < 80  # the red jacket
+    placed = ENGINE.figures(req(script.shots()[0].prompt, chars=(c,)))
+    assert [p.name for p in placed] == ["小梅"]
+
+
+def test_run_folders_from_non_latin_titles_are_meaningful():
+    from cli.commands import _default_out
+
+    assert slug("灯笼与小女孩", letters="any") == "灯笼与小女孩"
+    assert slug("ليلى تمشي", letters="any") == "ليلى-تمشي"
+    assert slug("Élodie et la mer", letters="any") == "elodie-et-la-mer"
+    assert slug("../../etc/passwd", letters="any") == "etc-passwd"
+    assert slug("🐋🐋", letters="any", fallback="film") == "film"
+    assert _default_out("灯笼").name.startswith("灯笼")
+    assert slug("灯笼") == "item"  # ids restricted to ASCII keep the ASCII slug
