@@ -135,6 +135,11 @@ def show_proposal(console: Console, p: dict) -> None:
     console.print(f"[bold]Proposed version {p['version']}[/] ({p['reviser']}): {p['summary'] or ''}")
     for e in p["edits"]:
         console.print(f"  - {e['op']}: " + ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "op"), highlight=False)
+    replaced = p.get("replacements") or []
+    if replaced:
+        console.print(f"[bold]Replaced[/] ({len(replaced)} occurrence(s)):")
+        for r in replaced:
+            console.print(f"  {r['where']}: {r['old']!r} -> {r['new']!r}   {r['after']}", highlight=False, markup=False)
     if p["diff"]:
         for line in p["diff"].splitlines():
             style = "green" if line.startswith("+") and not line.startswith("+++") else (
