@@ -241,7 +241,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         mark = " (current)" if r.version == current and r is [x for x in records if x.version == current][-1] else ""
         what = r.action if r.action != "undo" else f"undo v{r.parent} -> v{r.version}"
-        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", r.film or "-", r.at)
+        film = f"pruned {r.pruned}" if r.pruned else (r.film or "-")
+        mark += " (pruned)" if r.pruned else ""
+        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", film, r.at)
     console.print(table)
     return 0
 
@@ -256,5 +258,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "prune":
+        from cli.prune import cmd_prune
+
+        return cmd_prune(args)
     return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

@@ -189,3 +189,5 @@ class VersionRecord(BaseModel):
     """Shots rendered for this version (filled when the version is assembled)."""
     film: str | None = None
     """``film_vN.mp4`` once assembled."""
+    pruned: str | None = None
+    """ISO time ``prune`` removed the files only this version used (it can no longer be restored)."""
