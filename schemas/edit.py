@@ -34,7 +34,7 @@ class ReplaceText(_Edit):
     op: Literal["replace_text"] = "replace_text"
     """Discriminator."""
     old: str = Field(min_length=1, max_length=300)
-    """Phrase to find (case-insensitive)."""
+    """Phrase to find (case-insensitive; each match keeps its capitals: "Dawn" -> "Stormy dusk")."""
     new: str = Field(max_length=300)
     """Replacement."""
     shots: list[ShotRef] | None = None

@@ -191,11 +191,12 @@ def check_after_kill(run: Path, ref_undone: dict[str, bytes], film: str, final: 
     records, current = run_history(run)
     assert current == 5 and [r.version for r in records] == [1, 2, 3, 4, 3, 5]
     assert {r.version for r in records if r.pruned} in (set(), {1, 2, 4})
-    assert main.main(["history", str(run)]) == 0  # the `history` command, in this process
-    prune_run(run)
+    # The commands themselves (in this process: the same code as `python main.py ...` without start-up).
+    assert main.main(["history", str(run)]) == 0
+    assert main.main(["prune", str(run)]) == 0
     assert tree(run) == final
-    assert undo_run(run) == (5, 3) and state(run) == ref_undone
-    assert resume_run(run).status == "complete" and state(run) == ref_undone
+    assert main.main(["undo", str(run)]) == 0 and state(run) == ref_undone
+    assert main.main(["resume", str(run), "--quiet"]) == 0 and state(run) == ref_undone
 
 
 @pytest.fixture(scope="module")
