@@ -154,6 +154,14 @@ def test_prune_takes_the_runs_lock_and_refuses_unfinished_runs(base, tmp_path):
     finally:
         holder.unlock()
     assert tree(run) == before
+    # A kept version whose snapshot cannot be read: nothing is marked, nothing removed.
+    good = (run / "versions/v3/bank.json").read_bytes()
+    (run / "versions/v3/bank.json").write_text("{not json")
+    with pytest.raises(RunError, match="v3/bank.json is unreadable .* nothing was removed"):
+        prune_run(run)
+    assert not any(r.pruned for r in run_history(run)[0])
+    (run / "versions/v3/bank.json").write_bytes(good)
+    assert tree(run) == before
     m = json.loads((run / "manifest.json").read_text())
     m["status"] = "rendering"
     (run / "manifest.json").write_text(json.dumps(m))
@@ -195,6 +203,7 @@ def check_after_kill(run: Path, ref_undone: dict[str, bytes], film: str, final: 
     assert main.main(["history", str(run)]) == 0
     assert main.main(["prune", str(run)]) == 0
     assert tree(run) == final
+    assert not [d for d in (run / "shots").glob("*.tail") if not any(d.iterdir())]  # no empty tail folders left
     assert main.main(["undo", str(run)]) == 0 and state(run) == ref_undone
     assert main.main(["resume", str(run), "--quiet"]) == 0 and state(run) == ref_undone
 

@@ -148,16 +148,18 @@ def prune(run: RunDir, keep: int = 1) -> PruneReport:
     report = PruneReport(pruned=new, earlier=sorted(marked), kept=[v for v in recency if v not in gone],
                          undo_target=target)
 
-    # The commit point: one atomic write marks the versions; everything after it can be redone.
-    if new:
-        at = versions.now()
-        marked = [r.model_copy(update={"pruned": at}) if r.version in new else r for r in records]
-        atomic_write_bytes(run.root / versions.HISTORY, versions._records.dump_json(marked, indent=2) + b"\n")
-
+    # Everything the kept versions need, read before anything changes (an unreadable snapshot stops here).
     needed: set[Path] = set()
     for v in recency:
         if v not in gone:
             needed |= {p for p in (_inside(run, rel) for rel in version_files(run, v, required=True)) if p}
+
+    # The commit point: one atomic write marks the versions; everything after it can be redone.
+    if new:
+        at = versions.now()
+        records = [r.model_copy(update={"pruned": at}) if r.version in new else r for r in records]
+        atomic_write_bytes(run.root / versions.HISTORY, versions._records.dump_json(records, indent=2) + b"\n")
+
     rejected = _rejected(run)
     candidates: list[str] = [versions.film_path(v) for v in sorted(gone)]  # films first: no bare restore then
     for v in sorted(gone):
@@ -167,6 +169,7 @@ def prune(run: RunDir, keep: int = 1) -> PruneReport:
         path = _inside(run, rel)
         if path is None or path in needed:
             continue
+        folders.add(path.parent)
         try:
             size = os.lstat(path).st_size
             os.unlink(path)
@@ -174,11 +177,10 @@ def prune(run: RunDir, keep: int = 1) -> PruneReport:
             continue
         report.files.append(rel)
         report.bytes_freed += size
-        folders.add(path.parent)
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         if folder != run.root and folder.name.endswith(".tail"):
             try:
-                folder.rmdir()  # only when empty
+                folder.rmdir()  # only when empty (and a second prune removes what a killed one left)
             except OSError:
                 pass
     return report
