@@ -6,6 +6,7 @@
     python main.py resume RUN_DIR
     python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
     python main.py history RUN_DIR     python main.py undo RUN_DIR
+    python main.py prune RUN_DIR [--keep N]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -33,6 +34,16 @@ def _frames(text: str) -> int:
     n = int(text)
     if n < 5 or (n - 1) % 4:
         raise argparse.ArgumentTypeError(f"--frames {n}: must be 4n+1 and at least 5 (e.g. 81 = 5 s at 16 fps)")
+    return n
+
+
+def _keep(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--keep {text!r} is not a whole number, e.g. --keep 2") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--keep {n}: keep at least 1 version (the current one)")
     return n
 
 
@@ -119,6 +130,11 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("run_dir")
     undo = sub.add_parser("undo", help="make the previous version of a film current again")
     undo.add_argument("run_dir")
+    prune = sub.add_parser("prune", help="free disk space: remove the files only old versions of a film use")
+    prune.add_argument("run_dir")
+    prune.add_argument("--keep", type=_keep, default=1, metavar="N",
+                       help="versions that stay whole, most recently current first (default 1: the current one); "
+                            "the version `undo` returns to always stays")
     return ap
 
 

@@ -203,6 +203,7 @@ def _stored_options(m: RunManifest, overrides: dict | None) -> BackendOptions:
 def undo_run(run_dir: str | Path) -> tuple[int, int]:
     """``main.py undo``: make the previous version current again. Returns (from, to)."""
     from agents.director import versions
+    from agents.director.prune import pruned_versions, undo_target
     from schemas.edit import VersionRecord
 
     run = _open_for_change(run_dir)
@@ -210,10 +211,14 @@ def undo_run(run_dir: str | Path) -> tuple[int, int]:
         m = run.manifest
         if m.status != "complete":
             raise RunError(f"{run.root} is not finished ({m.status}); resume it before undoing")
-        record = next((r for r in reversed(versions.history(run)) if r.version == m.version and r.action == "revise"), None)
-        if record is None or record.parent is None:
+        records = versions.history(run)
+        parent = undo_target(records, m.version)
+        if parent is None:
             raise RunError(f"{run.root} is at its first version; there is nothing to undo")
-        current, parent = m.version, record.parent
+        if parent in pruned_versions(records):
+            raise RunError(f"version {parent} of {run.root} was pruned (`prune` removed its shots and film), so undo "
+                           "cannot return to it; nothing changed")
+        current = m.version
         entry = VersionRecord(version=parent, action="undo", parent=current, at=versions.now())
         versions.restore(run, parent, history=versions.history(run) + [entry])
         return current, parent

@@ -135,6 +135,11 @@ def show_proposal(console: Console, p: dict) -> None:
     console.print(f"[bold]Proposed version {p['version']}[/] ({p['reviser']}): {p['summary'] or ''}")
     for e in p["edits"]:
         console.print(f"  - {e['op']}: " + ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "op"), highlight=False)
+    replaced = p.get("replacements") or []
+    if replaced:
+        console.print(f"[bold]Replaced[/] ({len(replaced)} occurrence(s)):")
+        for r in replaced:
+            console.print(f"  {r['where']}: {r['old']!r} -> {r['new']!r}   {r['after']}", highlight=False, markup=False)
     if p["diff"]:
         for line in p["diff"].splitlines():
             style = "green" if line.startswith("+") and not line.startswith("+++") else (
@@ -236,7 +241,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         mark = " (current)" if r.version == current and r is [x for x in records if x.version == current][-1] else ""
         what = r.action if r.action != "undo" else f"undo v{r.parent} -> v{r.version}"
-        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", r.film or "-", r.at)
+        film = f"pruned {r.pruned}" if r.pruned else (r.film or "-")
+        mark += " (pruned)" if r.pruned else ""
+        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", film, r.at)
     console.print(table)
     return 0
 
@@ -251,5 +258,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "prune":
+        from cli.prune import cmd_prune
+
+        return cmd_prune(args)
     return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

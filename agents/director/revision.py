@@ -8,6 +8,7 @@ every shot whose input hash is unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from langgraph.types import interrupt
@@ -56,6 +57,7 @@ class RevisionNodes:
             "rerender": rerender,
             "reuse": [s.id for s in draft.script.shots() if s.id not in rerender],
             "notes": draft.notes,
+            "replacements": [dataclasses.asdict(r) for r in draft.replacements],
             "version": state["target_version"],
             "usage": [u.model_dump(mode="json") for u in usage or []],
         }
