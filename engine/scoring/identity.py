@@ -159,11 +159,9 @@ class IdentityScorer:
             out.append((c, faces[i]))
         left_c = [c for c in cast if c not in used_c]
         left_f = [i for i in range(len(faces)) if i not in used_f]
-        unanchored = [c for c in left_c if not tracks[c].anchor]
-        if len(left_c) == 1 and len(unanchored) == 1 and left_f:
-            # The one character left takes the largest face left; a first appearance must be unambiguous.
-            if tracks[left_c[0]].anchor or len(cast) == 1 and len(faces) == 1 or len(left_f) == 1:
-                out.append((left_c[0], faces[left_f[0]]))
+        if len(left_c) == 1 and not tracks[left_c[0]].anchor and len(left_f) == 1:
+            # The one character left, never seen, takes the one face left (unambiguous only then).
+            out.append((left_c[0], faces[left_f[0]]))
         return out
 
 
