@@ -6,6 +6,7 @@
     python main.py resume RUN_DIR
     python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
     python main.py history RUN_DIR     python main.py undo RUN_DIR
+    python main.py eval RUN [RUN ...] [--json FILE]     python main.py report RUN_DIR
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "eval", "report")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -119,6 +120,9 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("run_dir")
     undo = sub.add_parser("undo", help="make the previous version of a film current again")
     undo.add_argument("run_dir")
+    from cli.evaluate import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub)  # eval, report
     return ap
 
 
@@ -140,8 +144,11 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.director.edits import EditError
     from agents.reviser.base import ReviseError
 
+    from agents.eval.film import EvalError
+    from engine.scoring.base import ScoringError
+
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError]
+                                         ReviseError, EditError, EvalError, ScoringError]
     try:
         from agents.llm import LLMError
 

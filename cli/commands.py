@@ -251,5 +251,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
+    from cli.evaluate import cmd_eval, cmd_report
+
+    return {"eval": cmd_eval, "report": cmd_report, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

@@ -85,10 +85,10 @@ def print_scorers(console, judges) -> None:
     from rich.table import Table
 
     t = Table(title="Scorers", title_justify="left")
-    for col in ("role", "ran", "paper's model", "detail / how to get the paper's"):
+    for col in ("role", "ran", "paper's model", "detail"):
         t.add_column(col, overflow="fold")
     for i in judges.info:
-        t.add_row(i.role, i.name, "yes" if i.comparable else "no (fallback)", i.detail if i.comparable else (i.upgrade or i.detail))
+        t.add_row(i.role, i.name, "yes" if i.comparable else "no (fallback)", i.detail)
     console.print(t)
     for n in judges.notices:
         console.print(f"[yellow]note:[/] {n}", markup=True)
