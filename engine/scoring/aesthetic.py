@@ -74,8 +74,8 @@ def load_clip(path: str | os.PathLike, model_cfg: dict | None = None) -> tuple[n
         cfg = {k: v for k, v in cfg.items() if k in ("embed_dim", "vision_cfg", "text_cfg", "init_logit_bias")}
         model = open_clip.model.CLIP(**cfg, quick_gelu=quick_gelu)
         open_clip.load_checkpoint(model, str(file), strict=True)
-    except (RuntimeError, KeyError, ValueError, OSError) as err:
-        raise ScoringError(f"{file} is not a CLIP ViT-L/14 checkpoint for this config ({str(err).splitlines()[0][:160]}); "
+    except (RuntimeError, KeyError, ValueError, OSError, AssertionError) as err:
+        raise ScoringError(f"{file} is not a CLIP ViT-L/14 checkpoint for this config ({(str(err).splitlines() or [type(err).__name__])[0][:160]}); "
                            f"get {CLIP_L14_DOWNLOAD}") from None
     return model.eval(), f"ViT-L-14{'-quickgelu' if quick_gelu else ''} {file.name}"
 
