@@ -70,7 +70,7 @@ def summary(console: Console, run_dir: Path, m: RunManifest) -> None:
     table.add_column("role")
     table.add_column("ran")
     table.add_column("how to get the real one")
-    for role in ("planner", "engine", "critic", "embedder", "scorer"):
+    for role in ("planner", "engine", "critic", "embedder", "scorer", "identity"):
         info = m.backends.get(role)
         if info is None:
             continue

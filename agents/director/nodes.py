@@ -15,6 +15,7 @@ import numpy as np
 
 from agents.critic.base import CriticError
 from agents.director import versions
+from agents.director.identity import identity_evidence
 from agents.director.requests import (
     build_request,
     choose_memory,
@@ -326,6 +327,9 @@ class DirectorNodes:
             previous_last_frame=prev_last,
             attempt=state.get("attempt", 1),
         )
+        inp.identity, inp.identity_note = identity_evidence(
+            run, self.bank, [s.id for s in shots[: state["cursor"]]], st.shot_id, bible.cast.get(st.shot_id, []),
+            inp.keyframes, inp.memory_ids, self.rt.backends.identity)
         try:
             report = self._critic().critique(inp)
         except CriticError as e:

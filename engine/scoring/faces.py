@@ -31,6 +31,8 @@ MIN_DETECTION_SCORE = 0.3
 photographs score 1.0-1.5, the one false detection seen there 0.12-0.14)."""
 MIN_FACE_SIDE = 40
 """Faces smaller than this (pixels, box side) are not embedded: too little detail to compare."""
+UPSAMPLE_BELOW = 400
+"""Images whose shorter side is below this many pixels are upsampled once before detection."""
 INSTALL = "pip install dlib-bin face_recognition_models"
 MODEL_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 
@@ -75,41 +77,48 @@ class DlibFaces:
     """dlib's HOG face detector + 5-point landmarks + ResNet face descriptor (128-d).
 
     ``faces(image)``: ``(H, W, 3)`` uint8 RGB -> confident faces, largest first. ``upsample`` doubles the
-    image that many times before detection (1 finds faces down to ~40 px). Raises :class:`ScoringError`
-    when dlib or the model files are missing."""
+    image that many times before detection; None (default) upsamples once when the shorter side is under
+    :data:`UPSAMPLE_BELOW` px (finds faces down to ~40 px) and not otherwise (faces of ~80 px and up; 4x
+    faster). The models load on the first call (dlib's detector takes seconds to deserialise). Raises
+    :class:`ScoringError` when dlib or the model files are missing."""
 
     name = "dlib-resnet-v1"
 
-    def __init__(self, *, upsample: int = 1, min_score: float = MIN_DETECTION_SCORE,
+    def __init__(self, *, upsample: int | None = None, min_score: float = MIN_DETECTION_SCORE,
                  min_side: int = MIN_FACE_SIDE, models_dir: str | os.PathLike | None = None):
         ok, why = faces_available() if models_dir is None else (True, "")
         if not ok:
             raise ScoringError(f"face identity scorer unavailable: {why}")
-        import dlib
-
-        folder = Path(models_dir) if models_dir is not None else face_models_dir()
-        missing = [f for f in MODEL_FILES if not (folder / f).is_file()]
+        self.folder = Path(models_dir) if models_dir is not None else face_models_dir()
+        missing = [f for f in MODEL_FILES if not (self.folder / f).is_file()]
         if missing:
-            raise ScoringError(f"face models missing in {folder}: {', '.join(missing)} ({INSTALL})")
-        self._detector = dlib.get_frontal_face_detector()
-        self._landmarks = dlib.shape_predictor(str(folder / MODEL_FILES[0]))
-        self._encoder = dlib.face_recognition_model_v1(str(folder / MODEL_FILES[1]))
-        self._rect = dlib.rectangle
+            raise ScoringError(f"face models missing in {self.folder}: {', '.join(missing)} ({INSTALL})")
         self.upsample = upsample
         self.min_score = min_score
         self.min_side = min_side
+        self._models = None
+
+    def _load(self):
+        if self._models is None:
+            import dlib
+
+            self._models = (dlib.get_frontal_face_detector(), dlib.shape_predictor(str(self.folder / MODEL_FILES[0])),
+                            dlib.face_recognition_model_v1(str(self.folder / MODEL_FILES[1])))
+        return self._models
 
     def faces(self, image: np.ndarray) -> list[Face]:
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be uint8 (H, W, 3), got {getattr(image, 'dtype', None)} {getattr(image, 'shape', None)}")
         img = np.ascontiguousarray(image)
-        rects, scores, _ = self._detector.run(img, self.upsample, 0.0)
+        detector, landmarks, encoder = self._load()
+        up = self.upsample if self.upsample is not None else int(min(img.shape[:2]) < UPSAMPLE_BELOW)
+        rects, scores, _ = detector.run(img, up, 0.0)
         out = []
         for r, s in zip(rects, scores):
             box = (max(0, r.left()), max(0, r.top()), min(img.shape[1], r.right()), min(img.shape[0], r.bottom()))
             if s < self.min_score or min(box[2] - box[0], box[3] - box[1]) < self.min_side:
                 continue
-            shape = self._landmarks(img, r)
-            emb = np.asarray(self._encoder.compute_face_descriptor(img, shape, 0), dtype=np.float32)  # (128,)
+            shape = landmarks(img, r)
+            emb = np.asarray(encoder.compute_face_descriptor(img, shape, 0), dtype=np.float32)  # (128,)
             out.append(Face(box=box, score=float(s), embedding=emb))
         return sorted(out, key=lambda f: -f.side)

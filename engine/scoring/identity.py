@@ -10,7 +10,7 @@ Matching, in film order over :class:`Observation` s (one image each, with the ca
    shot casts that character alone and shows exactly one confident face.
 2. In an image, faces are given to cast characters with an anchor greedily by smallest distance to the
    anchor (each face and character used once); a face further than ``2 x threshold`` from every anchor is
-   nobody's. A character without an anchor gets the one face left when one character and one face are left.
+   nobody's. When one character and one face are left, that face is the character's (however far).
 3. The distance of an appearance is its distance to the character's anchor (the smallest over the anchor's
    faces); above ``threshold`` (dlib's same-person boundary, 0.6) the face is not the same person.
 
@@ -159,8 +159,9 @@ class IdentityScorer:
             out.append((c, faces[i]))
         left_c = [c for c in cast if c not in used_c]
         left_f = [i for i in range(len(faces)) if i not in used_f]
-        if len(left_c) == 1 and not tracks[left_c[0]].anchor and len(left_f) == 1:
-            # The one character left, never seen, takes the one face left (unambiguous only then).
+        if len(left_c) == 1 and len(left_f) == 1:
+            # The one character left takes the one face left (unambiguous only then), however far it is:
+            # in a one-character shot a drifted face is still that character's.
             out.append((left_c[0], faces[left_f[0]]))
         return out
 
