@@ -76,7 +76,7 @@ def _thumbs(root: Path, items: list[tuple[str, str | None]], empty: str) -> str:
         if rel is None:
             figs.append(f'<figure><figcaption>{esc(label)} (file missing)</figcaption></figure>')
             continue
-        figs.append(f'<figure><a href="{href(rel)}"><img src="{href(rel)}" alt="{esc(label)}" loading="lazy"></a>'
+        figs.append(f'<figure><a href="{href(rel)}"><img src="{href(rel)}" alt="{esc(label)}"></a>'
                     f'<figcaption>{esc(label)}</figcaption></figure>')
     return f'<div class="thumbs">{"".join(figs)}</div>' if figs else f'<p class="muted">{esc(empty)}</p>'
 

@@ -28,6 +28,7 @@ from agents.director.rundir import RunDir, RunError
 from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
 from engine.base import EngineError
+from report import refresh_report
 from engine.keyframes import extract_candidates
 from engine.memory import MemoryBank, select_memory
 from engine.video import (
@@ -428,4 +429,5 @@ class DirectorNodes:
         if not any(r.version == m.version for r in versions.history(run)):
             versions.append_history(run, VersionRecord(version=m.version, action="render", at=versions.now()))
         versions.update_history(run, m.version, rerendered=rendered, film=versions.film_path(m.version))
+        refresh_report(run.root)  # RUN/report.html; derived from the folder, never raises
         return {"done": True}
