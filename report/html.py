@@ -32,7 +32,7 @@ video{width:100%;max-height:70vh;background:#000;border-radius:6px}
 .thumbs figcaption{font-size:.75em;color:#555;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top;font-size:.92em}
 .verdict{margin:.2em 0;padding:4px 6px;border-left:3px solid #bbb;background:#fafafa}.verdict.accept{border-color:#4a4}.verdict.retry{border-color:#d80}
-ul.files{columns:2;font-size:.88em}a{color:#1457a8;overflow-wrap:anywhere}
+  .scroll{overflow-x:auto;margin:6px 0}ul.files{columns:2;font-size:.88em}a{color:#1457a8;overflow-wrap:anywhere}
 @media (max-width:700px){.shot{grid-template-columns:1fr}ul.files{columns:1}.thumbs figure,.thumbs img{width:104px}}
 """
 
@@ -155,14 +155,14 @@ def build_report(run_dir: str | Path) -> str:
         parts.append(f"<h2>Metrics</h2><p class=\"muted\">eval of version {esc(ev.get('version'))} at {esc(ev.get('evaluated_at'))}; "
                      f"scorers: {scorers}. "
                      f"{'Paper scorers.' if comparable else '<b>Fallback scorers: not comparable with the StoryMem paper.</b>'}</p>"
-                     f"<table>{rows}</table>")
+                     f"<div class=\"scroll\"><table>{rows}</table></div>")
         chars = ev.get("characters") or []
         if chars:
-            parts.append("<table><tr><th>character</th><th>anchor</th><th>seen in</th><th>mean distance</th>"
+            parts.append("<div class=\"scroll\"><table><tr><th>character</th><th>anchor</th><th>seen in</th><th>mean distance</th>"
                          "<th>same-person rate</th><th>worst shot</th></tr>" + "".join(
                 f"<tr><td>{esc(c.get('name'))}</td><td>{esc(c.get('anchor') or 'none')}</td><td>{esc(', '.join(c.get('seen_in') or []))}</td>"
                 f"<td>{_fmt(c.get('mean_distance'))}</td><td>{_fmt(c.get('same_person_rate'))}</td><td>{esc(c.get('worst_shot') or '-')}</td></tr>"
-                for c in chars) + "</table>")
+                for c in chars) + "</table></div>")
     else:
         parts.append(f'<p class="muted">No metrics yet: run <code>python main.py eval {esc(root)}</code>.</p>')
 
@@ -206,16 +206,16 @@ def build_report(run_dir: str | Path) -> str:
             rows.append(f"<tr><td>v{esc(r.get('version'))}</td><td>{esc(r.get('action'))}</td><td>{esc(r.get('request') or '-')}</td>"
                         f"<td>{edits or '-'}</td><td>{esc(', '.join(r.get('rerendered') or []) or '-')}</td>"
                         f"<td>{f'<a href={chr(34)}{href(fl)}{chr(34)}>{esc(fl)}</a>' if fl else '-'}</td><td>{esc(r.get('at'))}</td></tr>")
-        parts.append("<table><tr><th>version</th><th>what</th><th>request</th><th>edits</th><th>rendered</th><th>film</th>"
-                     "<th>at</th></tr>" + "".join(rows) + "</table>")
+        parts.append("<div class=\"scroll\"><table><tr><th>version</th><th>what</th><th>request</th><th>edits</th><th>rendered</th><th>film</th>"
+                     "<th>at</th></tr>" + "".join(rows) + "</table></div>")
     else:
         parts.append('<p class="muted">one version</p>')
 
     backends = m.get("backends") or {}
-    parts.append("<h2>Backends</h2><table><tr><th>role</th><th>ran</th><th>detail / how to get the real one</th></tr>" + "".join(
+    parts.append("<h2>Backends</h2><div class=\"scroll\"><table><tr><th>role</th><th>ran</th><th>detail / how to get the real one</th></tr>" + "".join(
         f"<tr><td>{esc(role)}</td><td>{esc(b.get('name'))}{' (embedded default)' if b.get('embedded') else ''}</td>"
         f"<td>{esc(b.get('upgrade') if b.get('embedded') else b.get('detail'))}</td></tr>"
-        for role, b in backends.items() if isinstance(b, dict)) + "</table>")
+        for role, b in backends.items() if isinstance(b, dict)) + "</table></div>")
     notices = m.get("notices") or []
     if notices:
         parts.append("<h2>Notices</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notices) + "</ul>")
