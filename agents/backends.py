@@ -120,6 +120,11 @@ def _identity():
     from engine.scoring.faces import INSTALL, DlibFaces, faces_available
     from engine.scoring.identity import IdentityScorer
 
+    import os
+
+    if os.environ.get("DAILIES_NO_IDENTITY") == "1":
+        return None, BackendInfo(name="none", embedded=True, detail="turned off by DAILIES_NO_IDENTITY=1",
+                                 upgrade="unset DAILIES_NO_IDENTITY")
     ok, why = faces_available()
     if not ok:
         return None, BackendInfo(name="none", embedded=True, detail=why, upgrade=INSTALL)
