@@ -91,7 +91,7 @@ def print_scorers(console, judges) -> None:
         t.add_row(i.role, i.name, "yes" if i.comparable else "no (fallback)", i.detail)
     console.print(t)
     for n in judges.notices:
-        console.print(f"[yellow]note:[/] {n}", markup=True)
+        console.print(f"note: {n}", markup=False)
 
 
 def print_run(console, r) -> None:
