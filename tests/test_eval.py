@@ -86,11 +86,11 @@ def test_stats_video_has_no_text_and_unit_rows():
 # -- the CLI on real preview runs ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """Two preview runs of the same script, memory on with --max-memory-size 1, different seeds."""
+    """Two preview runs of the same script and seed, memory on: the default bank (10) and --max-memory-size 1."""
     tmp = tmp_path_factory.mktemp("eval")
-    for name, seed in (("seed0", "0"), ("seed7", "7")):
-        r = run_cli("render", str(EXAMPLES / "night_market.json"), "--out", str(tmp / name), "--seed", seed,
-                    "--max-memory-size", "1", *SMALL, cwd=tmp)
+    for name, size in (("memory10", "10"), ("memory1", "1")):
+        r = run_cli("render", str(EXAMPLES / "night_market.json"), "--out", str(tmp / name), "--seed", "3",
+                    "--max-memory-size", size, *SMALL, cwd=tmp)
         assert r.returncode == 0, r.stderr
     return tmp
 
@@ -98,12 +98,12 @@ def two_runs(tmp_path_factory):
 @pytest.mark.slow
 def test_eval_prints_two_runs_side_by_side_with_the_scorers_named(two_runs):
     out = two_runs / "scores.json"
-    r = run_cli("eval", "seed0", "seed7", "--json", str(out), cwd=two_runs)
+    r = run_cli("eval", "memory10", "memory1", "--json", str(out), cwd=two_runs)
     assert r.returncode == 0, r.stderr
     text = r.stdout
     assert "Side by side" in text
     side = text[text.index("Side by side"):]
-    assert "seed0" in side and "seed7" in side
+    assert "memory10" in side and "memory1" in side
     for metric in ("aesthetic quality", "prompt following, global", "cross-shot consistency, all pairs",
                    "cross-shot consistency, top-10 pairs", "character identity"):
         assert metric in side
@@ -119,21 +119,21 @@ def test_eval_prints_two_runs_side_by_side_with_the_scorers_named(two_runs):
         assert -1.0 <= film["cross_shot_all"] <= 1.0 and film["cross_shot_top10"] is not None
         assert film["prompt_following_shot"] is None and film["prompt_following_global"] is None
         assert len(film["top10_pairs"]) == 10
-    assert a != b  # different seeds, different films
+    assert a != b  # the memory bank's size changes the films
     # The table's film numbers are the JSON's.
     assert f"{a['cross_shot_all']:.3f}" in side and f"{b['cross_shot_all']:.3f}" in side
     run0 = data["runs"][0]
     assert [s["shot_id"] for s in run0["shots"]] == ["01-01", "01-02", "01-03", "02-01", "02-02", "02-03", "03-01", "03-02"]
     assert {c["name"] for c in run0["characters"]} == {"Mei", "Grandpa Chen", "Tomas"}
     # Stored beside each run, and the report picked the metrics up.
-    stored = json.loads((two_runs / "seed0" / "eval.json").read_text())
+    stored = json.loads((two_runs / "memory10" / "eval.json").read_text())
     assert stored["film"] == a
-    assert f"{a['cross_shot_all']:.3f}" in (two_runs / "seed0" / "report.html").read_text()
+    assert f"{a['cross_shot_all']:.3f}" in (two_runs / "memory10" / "report.html").read_text()
 
 
 @pytest.mark.slow
 def test_eval_json_to_stdout_is_pure_json(two_runs):
-    r = run_cli("eval", "seed0", "--json", "-", "--no-write", "--no-identity", cwd=two_runs)
+    r = run_cli("eval", "memory10", "--json", "-", "--no-write", "--no-identity", cwd=two_runs)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["runs"][0]["story_name"] == "Lanterns at the Night Market"
@@ -148,7 +148,7 @@ def test_eval_st_bench_over_a_batch_folder(two_runs, tmp_path):
     (bench / "lighthouse.json").write_bytes((EXAMPLES / "lighthouse.json").read_bytes())
     batch = tmp_path / "batch"
     batch.mkdir()
-    os.symlink(two_runs / "seed0", batch / "night_market")
+    os.symlink(two_runs / "memory10", batch / "night_market")
     r = run_cli("eval", "--st-bench", str(bench), str(batch), "--json", str(tmp_path / "b.json"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "night_market" in r.stdout and "not scored: lighthouse" in r.stdout and "mean" in r.stdout
@@ -181,7 +181,7 @@ def test_missing_paper_models_are_listed_in_one_error(two_runs, tmp_path):
     models = tmp_path / "models"
     (models / "aesthetic").mkdir(parents=True)
     (models / "aesthetic" / "sa_0_4_vit_l_14_linear.pth").write_bytes(b"")
-    r = run_cli("eval", str(two_runs / "seed0"), "--eval-models", str(models), cwd=tmp_path)
+    r = run_cli("eval", str(two_runs / "memory10"), "--eval-models", str(models), cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, r.stderr
