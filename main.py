@@ -7,6 +7,7 @@
     python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
     python main.py history RUN_DIR     python main.py undo RUN_DIR
     python main.py prune RUN_DIR [--keep N]
+    python main.py eval RUN [RUN ...] [--json FILE]     python main.py report RUN_DIR
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune", "eval", "report")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -135,6 +136,9 @@ def parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep", type=_keep, default=1, metavar="N",
                        help="versions that stay whole, most recently current first (default 1: the current one); "
                             "the version `undo` returns to always stays")
+    from cli.evaluate import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub)  # eval, report
     return ap
 
 
@@ -156,8 +160,11 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.director.edits import EditError
     from agents.reviser.base import ReviseError
 
+    from agents.eval.film import EvalError
+    from engine.scoring.base import ScoringError
+
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError]
+                                         ReviseError, EditError, EvalError, ScoringError]
     try:
         from agents.llm import LLMError
 

@@ -116,6 +116,24 @@ def _keyframe_models(opts: BackendOptions):
     return embedder, emb_info, scorer, scorer_info
 
 
+def _identity():
+    """The critic's face identity judge (dlib, from PyPI packages; models load on first use), or None."""
+    from engine.scoring.faces import INSTALL, DlibFaces, faces_available
+    from engine.scoring.identity import IdentityScorer
+
+    import os
+
+    if os.environ.get("DAILIES_NO_IDENTITY") == "1":
+        return None, BackendInfo(name="none", embedded=True, detail="turned off by DAILIES_NO_IDENTITY=1",
+                                 upgrade="unset DAILIES_NO_IDENTITY")
+    ok, why = faces_available()
+    if not ok:
+        return None, BackendInfo(name="none", embedded=True, detail=why, upgrade=INSTALL)
+    scorer = IdentityScorer(DlibFaces())
+    return scorer, BackendInfo(name=scorer.name, embedded=False,
+                               detail=f"face identity check, same person below {scorer.threshold} (face_recognition_models)")
+
+
 def build_planner(opts: BackendOptions):
     """The LLM planner when ``llm_model`` is set, else the embedded offline planner."""
     if opts.llm_model:
@@ -150,11 +168,13 @@ def build_backends(opts: BackendOptions, *, need_planner: bool = False) -> tuple
         critic_info = BackendInfo(name=critic.name, embedded=False, detail=client.describe())
 
     planner, planner_info = build_planner(opts) if need_planner else (None, None)
+    identity, identity_info = _identity()
 
-    info = {"engine": engine_info, "critic": critic_info, "embedder": emb_info, "scorer": scorer_info}
+    info = {"engine": engine_info, "critic": critic_info, "embedder": emb_info, "scorer": scorer_info,
+            "identity": identity_info}
     if planner_info:
         info["planner"] = planner_info
     return Backends(
         engine=engine, critic=critic, fallback_critic=heuristic, embedder=embedder, scorer=scorer,
-        planner=planner, info=info, engine_fingerprint=fingerprint,
+        planner=planner, info=info, engine_fingerprint=fingerprint, identity=identity,
     ), notices

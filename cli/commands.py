@@ -70,7 +70,7 @@ def summary(console: Console, run_dir: Path, m: RunManifest) -> None:
     table.add_column("role")
     table.add_column("ran")
     table.add_column("how to get the real one")
-    for role in ("planner", "engine", "critic", "embedder", "scorer"):
+    for role in ("planner", "engine", "critic", "embedder", "scorer", "identity"):
         info = m.backends.get(role)
         if info is None:
             continue
@@ -258,9 +258,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.command == "prune":
-        from cli.prune import cmd_prune
+    from cli.evaluate import cmd_eval, cmd_report
+    from cli.prune import cmd_prune
 
-        return cmd_prune(args)
-    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
+    return {"eval": cmd_eval, "report": cmd_report, "prune": cmd_prune, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

@@ -15,6 +15,7 @@ import numpy as np
 
 from agents.critic.base import CriticError
 from agents.director import versions
+from agents.director.identity import identity_evidence
 from agents.director.requests import (
     build_request,
     choose_memory,
@@ -27,6 +28,7 @@ from agents.director.rundir import RunDir, RunError
 from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
 from engine.base import EngineError
+from report import refresh_report
 from engine.keyframes import extract_candidates
 from engine.memory import MemoryBank, select_memory
 from engine.video import (
@@ -326,6 +328,9 @@ class DirectorNodes:
             previous_last_frame=prev_last,
             attempt=state.get("attempt", 1),
         )
+        inp.identity, inp.identity_note = identity_evidence(
+            run, self.bank, [s.id for s in shots[: state["cursor"]]], st.shot_id, bible.cast.get(st.shot_id, []),
+            inp.keyframes, inp.memory_ids, self.rt.backends.identity)
         try:
             report = self._critic().critique(inp)
         except CriticError as e:
@@ -424,4 +429,5 @@ class DirectorNodes:
         if not any(r.version == m.version for r in versions.history(run)):
             versions.append_history(run, VersionRecord(version=m.version, action="render", at=versions.now()))
         versions.update_history(run, m.version, rerendered=rendered, film=versions.film_path(m.version))
+        refresh_report(run.root)  # RUN/report.html; derived from the folder, never raises
         return {"done": True}

@@ -52,6 +52,9 @@ class Backends:
     scorer: QualityScorer
     planner: Planner | None = None
     info: dict[str, BackendInfo] = field(default_factory=dict)
+    identity: object | None = None
+    """``engine.scoring.identity.IdentityScorer`` when dlib's face models are installed (the critic's
+    identity check), else None."""
     engine_fingerprint: str = ""
     """Identity and settings of the engine that change its output (part of every input hash)."""
 

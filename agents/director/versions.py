@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from agents.director.rundir import RunDir, RunError
+from report import refresh_report
 from schemas.edit import VersionRecord
 from story.files import (
     atomic_replace,
@@ -174,3 +175,4 @@ def restore(run: RunDir, version: int, history: list[VersionRecord] | None = Non
         files[HISTORY] = _records.dump_json(history, indent=2) + b"\n"
     commit(run, stage(run, f"restore-v{version}", files))
     run.reload()
+    refresh_report(run.root)  # the page follows the current version; never raises
