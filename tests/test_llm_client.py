@@ -83,12 +83,15 @@ def test_json_object_fallback_when_json_schema_rejected_and_remembered():
     with ChatServer([reply(GOOD), reply(GOOD)], reject_formats={"json_schema"}) as srv:
         client = make(srv)
         assert client.complete_structured(ASK, Pet, role="planner") == Pet(**GOOD)
-        assert [r.format_type for r in srv.chat_requests] == ["json_schema", "json_object"]
+        # json_schema with its limits, then the plain strict schema, then json_object
+        assert [r.format_type for r in srv.chat_requests] == ["json_schema", "json_schema", "json_object"]
+        limited, plain = (r.response_format["json_schema"]["schema"]["properties"]["name"] for r in srv.chat_requests[:2])
+        assert limited["maxLength"] == 20 and "maxLength" not in plain
         # the schema travels in the prompt when the endpoint can't take it as response_format
-        assert '"legs"' in srv.chat_requests[1].messages[0]["content"]
+        assert '"legs"' in srv.chat_requests[2].messages[0]["content"]
         assert client.format_mode == "json_object"
         client.complete_structured(ASK, Pet, role="planner")
-        assert [r.format_type for r in srv.chat_requests] == ["json_schema", "json_object", "json_object"]
+        assert [r.format_type for r in srv.chat_requests][3:] == ["json_object"]
 
 
 def test_plain_text_fallback_with_schema_in_prompt():
@@ -97,9 +100,9 @@ def test_plain_text_fallback_with_schema_in_prompt():
         client = make(srv)
         assert client.complete_structured(ASK, Pet, role="planner") == Pet(**GOOD)
         reqs = srv.chat_requests
-        assert [r.format_type for r in reqs] == ["json_schema", "json_object", "text"]
-        assert "response_format" not in reqs[2].body
-        system = reqs[2].messages[0]["content"]
+        assert [r.format_type for r in reqs] == ["json_schema", "json_schema", "json_object", "text"]
+        assert "response_format" not in reqs[3].body
+        system = reqs[3].messages[0]["content"]
         assert system.startswith("You name pets.") and "JSON Schema" in system and '"legs"' in system
         assert client.format_mode == "text"
 
@@ -262,7 +265,8 @@ def test_unknown_model_is_model_not_found_listing_served_models():
             client.complete_text(ASK, role="planner")
         msg = str(ei.value)
         assert "'gpt-9'" in msg and "qwen2.5-7b" in msg and "llava" in msg
-        assert [r.method for r in srv.requests] == ["POST", "GET"]
+        assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in srv.requests][-2:] == [
+            ("POST", "completions"), ("GET", "models")]
 
 
 def test_http_body_that_is_not_json(chat_server):
@@ -289,7 +293,7 @@ def test_no_key_sends_a_placeholder(chat_server):
     chat_server.script(reply("hello"))
     client = LLMClient(LLMConfig(model="m", base_url=chat_server.url))
     assert client.complete_text(ASK, role="planner") == "hello"
-    assert chat_server.requests[0].headers["authorization"] == "Bearer no-key-needed"
+    assert chat_server.chat_requests[0].headers["authorization"] == "Bearer no-key-needed"
 
 
 def test_config_from_env_precedence_and_secrecy():
