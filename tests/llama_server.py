@@ -90,9 +90,13 @@ class LlamaServer:
     """llama.cpp's server on 127.0.0.1 in a child process (a context manager).
 
     ``n_ctx``: context window in tokens (one slot, so one request may use all of it); ``threads``:
-    CPU threads for generation and prompt processing."""
+    CPU threads for generation and prompt processing (default ``DAILIES_LLAMA_THREADS``, else 1:
+    on a 2-core machine shared with other work, two threads that wait for each other at every
+    layer generated about 1 token/s where one thread generated 15-19; see docs/BENCHMARKS.md)."""
 
-    def __init__(self, gguf: Path, *, n_ctx: int = 2048, threads: int = 2, ready_timeout: float = 120.0) -> None:
+    def __init__(self, gguf: Path, *, n_ctx: int = 2048, threads: int | None = None,
+                 ready_timeout: float = 120.0) -> None:
+        threads = threads or int(os.environ.get("DAILIES_LLAMA_THREADS") or 1)
         self.gguf = Path(gguf)
         self.n_ctx = n_ctx
         self.threads = threads

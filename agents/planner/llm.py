@@ -52,6 +52,13 @@ SHOT_PROMPT_CHARS = 360
 """Longest shot prompt the model writes; the characters' details are added after it."""
 TIMES_OF_DAY = ("dawn", "morning", "midday", "afternoon", "sunset", "dusk", "night")
 
+COMPACT_CONTEXT = 4096
+"""A context window this small (or a model this small behind it) gets the compact limits."""
+COMPACT_LIMITS = {"story_name": 60, "story_overview": 240, "name": 30, "appearance": 100, "attire": 60,
+                  "age": 20, "place": 50, "summary": 120, "prompt": 240}
+"""maxLength per field sent to the server for a small context: a small model writes up to the limit."""
+COMPACT_CHARACTERS = 3
+
 TimeOfDay = Literal["dawn", "morning", "midday", "afternoon", "sunset", "dusk", "night"]
 
 
@@ -130,9 +137,33 @@ def scene_model(n_shots: int) -> type[SceneDraft]:
     )
 
 
-def scene_schema(model: type[SceneDraft], names: list[str]) -> dict[str, Any]:
-    """``model``'s JSON schema with the shot's character names limited to the bible's ``names``."""
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the shorter limits of :data:`COMPACT_LIMITS` (and at most
+    :data:`COMPACT_CHARACTERS` characters), for a small context window; validation keeps the full ones."""
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, prop in (node.get("properties") or {}).items():
+                if isinstance(prop, dict) and key in COMPACT_LIMITS and "maxLength" in prop:
+                    prop["maxLength"] = min(prop["maxLength"], COMPACT_LIMITS[key])
+                if key == "characters" and isinstance(prop, dict) and prop.get("type") == "array" \
+                        and "$ref" in str(prop.get("items")):
+                    prop["maxItems"] = min(prop.get("maxItems", COMPACT_CHARACTERS), COMPACT_CHARACTERS)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+def scene_schema(model: type[SceneDraft], names: list[str], *, small: bool = False) -> dict[str, Any]:
+    """``model``'s JSON schema with the shot's character names limited to the bible's ``names``
+    (and the compact limits when ``small``)."""
     schema = prompt_schema(model)
+    if small:
+        compact(schema)
     shot = schema["$defs"]["ShotDraft"]["properties"]["characters"]
     if names:
         shot["items"] = {"type": "string", "enum": list(names)}
@@ -159,8 +190,10 @@ def draft_to_bible(draft: OutlineDraft, style: str, notes: list[str] | None = No
                 notes.append(f"the outline named {c.name!r} twice; kept the first")
             continue
         seen.add(key)
-        characters.append(Character(name=c.name.strip(), appearance=c.appearance.strip(), attire=c.attire.strip(),
-                                    age=c.age.strip(), style=style[:300]))
+        name = c.name.strip()
+        bare = name.split(" ", 1)[1] if name.lower().startswith(("the ", "a ", "an ")) and " " in name else ""
+        characters.append(Character(name=name, appearance=c.appearance.strip(), attire=c.attire.strip(),
+                                    age=c.age.strip(), style=style[:300], aliases=[bare] if bare else []))
     return Bible(characters=characters)
 
 
@@ -255,6 +288,8 @@ class LLMPlanner:
         notes: list[str] = []
         step = "the outline"
         try:
+            n_ctx = self.client.context_window()
+            small = n_ctx is not None and n_ctx <= COMPACT_CONTEXT
             Outline = outline_model(len(layout))
             system = {"role": "system", "content": prompts.render("planner_system")}
             quoted = quote_logline(logline)
@@ -262,9 +297,10 @@ class LLMPlanner:
                 outline = self.client.complete_structured(
                     [system, {"role": "user", "content": prompts.render(
                         "planner_outline", logline=quoted, style=style, n_scenes=len(layout),
-                        max_characters=MAX_CHARACTERS)}],
+                        max_characters=COMPACT_CHARACTERS if small else MAX_CHARACTERS)}],
                     Outline, role="planner", label="planner: outline and characters",
                     max_tokens=160 + 90 * MAX_CHARACTERS + 90 * len(layout),
+                    json_schema=compact(prompt_schema(Outline)) if small else None,
                     postprocess=lambda d: (draft_to_bible(d, style), d)[1],
                 )
                 state.outline = outline.model_dump(mode="json")
@@ -280,7 +316,7 @@ class LLMPlanner:
                     quoted, outline, bible, i, layout[i], scenes)}]
                 scene = self.client.complete_structured(
                     messages, Model, role="planner", label=f"planner: {step}",
-                    max_tokens=80 + 150 * layout[i], json_schema=scene_schema(Model, names),
+                    max_tokens=80 + 150 * layout[i], json_schema=scene_schema(Model, names, small=small),
                 )
                 scenes.append(scene)
                 state.scenes.append(scene.model_dump(mode="json"))
