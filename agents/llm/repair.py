@@ -61,7 +61,7 @@ def _cut(text: str, limit: int) -> str:
         return text
     head = text[:limit]
     space = head.rfind(" ")
-    if space >= limit * 0.6:
+    if space >= limit * 0.5:
         head = head[:space]
     return head.rstrip(" ,;:-")
 
