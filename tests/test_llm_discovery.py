@@ -4,6 +4,7 @@ real model is in tests/test_local_llm.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 from agents.llm import ConfigError, EndpointUnreachable, LLMClient, LLMConfig, llm_config, read_context_window
 from story.io import load_script
-from tests.chat_server import ChatServer, error
+from tests.chat_server import ChatServer, error, reply
 from tests.test_planner_llm import plan_replies
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,3 +115,30 @@ def test_cli_plan_with_several_models_is_exit_2_before_any_work(tmp_path):
         assert srv.chat_requests == []
     assert r.returncode == 2 and "a-model, b-model" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_film_whose_plan_was_cut_short_resumes_from_the_scenes_written(tmp_path):
+    """`main.py "LOGLINE"` with the model failing at scene 2 (and --no-fallback): one-line error, the
+    outline and scene 1 kept in the run; `resume` asks only for the scenes not written yet."""
+    from tests.test_planner_llm import outline, scene
+
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DAILIES_LLM", "DAILIES_VLM"))}
+    film = [sys.executable, str(REPO / "main.py"), "A lonely lighthouse keeper befriends a whale", "--out", str(run),
+            "--shots", "4", "--no-fallback", "--engine", "preview", "--size", "160x96", "--frames", "17", "--quiet"]
+    with ChatServer([reply(outline(3)), reply(scene(2)), *[error(400, "model crashed")] * 4], models=["m"]) as srv:
+        r = subprocess.run(film, env={**env, "OPENAI_BASE_URL": srv.url, "PYTHONPATH": str(REPO)},
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2 and "LLM planner failed at scene 2 of 3" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    kept = json.loads((run / "plan.draft.json").read_text())
+    assert len(kept["scenes"]) == 1
+    with ChatServer([reply(scene(1)), reply(scene(1))], models=["m"]) as srv:
+        r = subprocess.run([sys.executable, str(REPO / "main.py"), "resume", str(run), "--quiet"],
+                           env={**env, "OPENAI_BASE_URL": srv.url, "PYTHONPATH": str(REPO)},
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert [q.response_format["json_schema"]["name"] for q in srv.chat_requests] == ["SceneDraft"] * 2
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["status"] == "complete" and len(m["shots"]) == 4 and not (run / "plan.draft.json").exists()
+    assert any("resuming the plan" in n for n in m["notices"])
