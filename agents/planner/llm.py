@@ -192,8 +192,13 @@ def draft_to_bible(draft: OutlineDraft, style: str, notes: list[str] | None = No
         seen.add(key)
         name = c.name.strip()
         bare = name.split(" ", 1)[1] if name.lower().startswith(("the ", "a ", "an ")) and " " in name else ""
-        characters.append(Character(name=name, appearance=c.appearance.strip(), attire=c.attire.strip(),
-                                    age=c.age.strip(), style=style[:300], aliases=[bare] if bare else []))
+        appearance, attire, age = c.appearance.strip(), c.attire.strip(), c.age.strip()
+        if attire.casefold() in (name.casefold(), bare.casefold(), appearance.casefold()):
+            attire = ""  # a small model's echo of the name is no clothing
+        if age.isdigit():
+            age = f"{age} years old"
+        characters.append(Character(name=name, appearance=appearance, attire=attire, age=age, style=style[:300],
+                                    aliases=[bare] if bare else []))
     return Bible(characters=characters)
 
 
