@@ -392,7 +392,7 @@ def _read_story(p: Premise, toks: list[str]) -> None:
             and not _is_thing(p.goal.split()[-1].lower()):
         p.goal = ""  # "cross the desert": the desert is where the journey happens, not its end
     animal_cast = bool(seeds) and all(sd.kind in ("animal", "creature") for sd in seeds)
-    if re.search(r"\b(?:become|becomes|became|make|makes)\s+(?:best\s+)?friends\b", low_text := p.logline.lower()):
+    if re.search(r"\b(?:become|becomes|became|make|makes)\s+(?:best\s+)?friends\b", p.logline.lower()):
         p.relation = "bond"
     p.genre = genre_of(toks, p.relation, animal_cast)
     p.time, p.deadline_time, p.deadline = time_in(p.logline)
