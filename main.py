@@ -95,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     film.add_argument("logline")
     film.add_argument("--shots", type=int, help="number of shots (default 8-12)")
     film.add_argument("--style", help="visual style, e.g. 'Pixar-style 3D animation'")
+    film.add_argument("--no-fallback", action="store_true",
+                      help="a model planner that fails is an error (default: the offline planner takes over)")
     _add_render_flags(film)
 
     render = sub.add_parser("render", help="render an ST-Bench story script")
@@ -113,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--style", help="visual style")
     plan.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))
     plan.add_argument("--base-url", metavar="URL")
+    plan.add_argument("--no-fallback", action="store_true",
+                      help="a model planner that fails is an error (default: the offline planner takes over)")
+    plan.add_argument("--quiet", action="store_true", help="no progress")
 
     revise = sub.add_parser("revise", help="change a finished film with one request in words")
     revise.add_argument("run_dir")

@@ -16,8 +16,8 @@ from schemas.run import BackendInfo
 UPGRADE = {
     "engine": "download the Wan2.2 + StoryMem weights (docs/storymem-engine.md), then "
               "`--engine storymem --models DIR` on a CUDA GPU",
-    "planner": "set OPENAI_API_KEY (and OPENAI_BASE_URL for a local vLLM/Ollama/llama.cpp server) and "
-               "`--llm-model NAME` (docs/models.md)",
+    "planner": "set OPENAI_BASE_URL to a local llama.cpp/vLLM/Ollama server (its model is found by itself), "
+               "or OPENAI_API_KEY and `--llm-model NAME` (docs/models.md)",
     "critic": "set `--vlm-model NAME` with an OpenAI-compatible vision model (docs/models.md)",
     "embedder": "`--clip-checkpoint PATH` to an open_clip ViT-B-32 checkpoint (docs/memory.md)",
     "scorer": "`--hpsv3 CHECKPOINT --hpsv3-base DIR` with the hpsv3 package, or `--clip-checkpoint` for "
@@ -43,6 +43,8 @@ class BackendOptions:
     """Critic model on an OpenAI-compatible endpoint (None: heuristic critic)."""
     base_url: str | None = None
     """Endpoint; default from OPENAI_BASE_URL, else OpenAI."""
+    planner_fallback: bool = True
+    """A model planner that fails falls back to the offline planner with a notice (False: an error)."""
     clip_checkpoint: str | None = None
     """open_clip ViT-B-32 checkpoint for keyframe embedding (None: statistics embedder)."""
     hpsv3_checkpoint: str | None = None
@@ -134,17 +136,26 @@ def _identity():
                                detail=f"face identity check, same person below {scorer.threshold} (face_recognition_models)")
 
 
-def build_planner(opts: BackendOptions):
-    """The LLM planner when ``llm_model`` is set, else the embedded offline planner."""
-    if opts.llm_model:
-        from agents.llm import LLMClient, LLMConfig
-        from agents.planner.llm import LLMPlanner
-
-        client = LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url, role="llm"))
-        planner = LLMPlanner(client)
-        return planner, BackendInfo(name=planner.name, embedded=False, detail=client.describe())
+def build_planner(opts: BackendOptions, notices: list[str] | None = None):
+    """The LLM planner when a model is named or a base URL serves one (discovered, with a notice
+    added to ``notices``), wrapped to fall back to the offline planner unless
+    ``planner_fallback`` is off; else the embedded offline planner."""
+    from agents.llm import LLMClient, llm_config
     from agents.planner.offline import OfflinePlanner
 
+    config, found = llm_config(opts.llm_model, opts.base_url, role="llm")
+    if config is not None:
+        from agents.planner.fallback import FallbackPlanner
+        from agents.planner.llm import LLMPlanner
+
+        if notices is not None:
+            notices.extend(found)
+        client = LLMClient(config)
+        planner = LLMPlanner(client)
+        info = BackendInfo(name=planner.name, embedded=False, detail=client.describe())
+        if opts.planner_fallback:
+            return FallbackPlanner(planner, OfflinePlanner()), info
+        return planner, info
     planner = OfflinePlanner()
     return planner, BackendInfo(name=planner.name, embedded=True, upgrade=UPGRADE["planner"])
 
@@ -167,7 +178,7 @@ def build_backends(opts: BackendOptions, *, need_planner: bool = False) -> tuple
         critic = VLMCritic(client)
         critic_info = BackendInfo(name=critic.name, embedded=False, detail=client.describe())
 
-    planner, planner_info = build_planner(opts) if need_planner else (None, None)
+    planner, planner_info = build_planner(opts, notices) if need_planner else (None, None)
     identity, identity_info = _identity()
 
     info = {"engine": engine_info, "critic": critic_info, "embedder": emb_info, "scorer": scorer_info,

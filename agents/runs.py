@@ -155,13 +155,15 @@ def _open_for_change(run_dir: str | Path) -> RunDir:
     return run
 
 
-def build_reviser(opts: BackendOptions):
-    """The LLM reviser when a planner model is configured, else the command grammar."""
-    if opts.llm_model:
-        from agents.llm import LLMClient, LLMConfig
+def build_reviser(opts: BackendOptions, events: Events | None = None):
+    """The LLM reviser when a planner model is named or a base URL serves one, else the command grammar."""
+    from agents.llm import llm_config
+
+    config, found = llm_config(opts.llm_model, opts.base_url, role="llm")
+    if config is not None:
         from agents.reviser.llm import LLMReviser
 
-        return LLMReviser(LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url, role="llm")))
+        return LLMReviser.connect(config, events=events, notices=found)
     from agents.reviser.grammar import GrammarReviser
 
     return GrammarReviser()
@@ -183,7 +185,7 @@ def revise_run(
     run = _open_for_change(run_dir)
     try:
         opts = _stored_options(run.manifest, overrides)
-        reviser = build_reviser(opts)
+        reviser = build_reviser(opts, events)
         backends, notices = build_backends(opts)
         rt = Runtime(run=run, backends=backends, events=events, reviser=reviser)
         for n in notices:

@@ -38,6 +38,7 @@ def _options(args: argparse.Namespace) -> BackendOptions:
     return BackendOptions(
         engine=args.engine or "auto", models_dir=args.models, llm_model=args.llm_model,
         vlm_model=args.vlm_model, base_url=args.base_url, clip_checkpoint=args.clip_checkpoint,
+        planner_fallback=not getattr(args, "no_fallback", False),
         hpsv3_checkpoint=args.hpsv3, hpsv3_base=args.hpsv3_base,
         storymem={k: v for k, v in storymem.items() if v is not None},
     )
@@ -118,14 +119,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from agents.planner.logline import clean_logline
     from story.io import save_plan
 
+    from agents.planner.draft import draft_path_for
+
     console = _console()
-    planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url))
-    plan = planner.plan(clean_logline(args.logline), shots=args.shots, style=args.style)
+    logline = clean_logline(args.logline)
+    notices: list[str] = []
+    planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url,
+                                                 planner_fallback=not args.no_fallback), notices)
+    with RichEvents(console, quiet=args.quiet) as events:
+        for n in notices:
+            events.notice(n)
+        plan = planner.plan(logline, shots=args.shots, style=args.style, draft=draft_path_for(args.out),
+                            events=events)
     bible_path = save_plan(plan, args.out)
     n = len(plan.script.shots())
     console.print(f"[bold green]Plan:[/] {args.out} ({n} shots in {len(plan.script.scenes)} scenes) and "
                   f"{bible_path} ({len(plan.bible.characters)} characters)")
-    console.print(f"planner: {info.name}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else ""))
+    ran = "offline, after the model failed" if getattr(planner, "fell_back", None) else info.name
+    console.print(f"planner: {ran}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else
+                                       f" ({info.detail})"))
     console.print(f"render it with: python main.py render {args.out} --out runs/{slug(plan.script.story_name, letters='any')}")
     return 0
 

@@ -130,8 +130,15 @@ class DirectorNodes:
             req, planner = self.rt.plan_request, self.rt.backends.planner
             if req is None or planner is None:
                 raise RunError(f"{run.root} has no script and no logline to plan from; start a new run")
-            plan = planner.plan(req.logline, shots=req.shots, style=req.style)
+            draft = run.root / "plan.draft.json"  # a plan cut short resumes from its steps
+            plan = planner.plan(req.logline, shots=req.shots, style=req.style, draft=draft, events=self.rt.events)
             self._record_usage(planner)
+            for n in getattr(planner, "notices", []):
+                if n not in run.manifest.notices:
+                    run.manifest.notices.append(n)
+            info = run.manifest.backends.get("planner")
+            if getattr(planner, "fell_back", None) and info is not None:
+                info.detail = (info.detail + "; failed, the offline planner wrote the plan").lstrip("; ")
             run.set_plan(plan.script, plan.bible)
         if not (run.root / "memory" / "bank.json").exists():
             bank = MemoryBank.create(

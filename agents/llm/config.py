@@ -70,7 +70,9 @@ class LLMConfig:
     api_key: Secret | None = field(default=None, repr=False)
     """The key, if any (local servers usually need none)."""
     timeout: float = 120.0
-    """Seconds to wait for one HTTP answer."""
+    """Inactivity timeout in seconds: how long the client waits for the next byte of an answer (the
+    first token included), never a limit on the whole answer. Answers are streamed, so a slow model
+    that keeps producing tokens is never cut off; a server that stalls is."""
     max_retries: int = 3
     """Retries after a timeout, a connection error, HTTP 429 or 5xx (so up to 1 + this attempts)."""
     backoff: float = 1.0
@@ -86,7 +88,12 @@ class LLMConfig:
     temperature: float | None = None
     """Sampling temperature; None sends none (some models reject any value)."""
     max_tokens: int | None = None
-    """Completion token limit; None sends none."""
+    """Completion token limit; None sends none (but a known context window still caps it)."""
+    context_window: int | None = None
+    """The model's context size in tokens; None: read from the server (llama.cpp ``/props``, vLLM's
+    ``max_model_len`` in ``/v1/models``) when the first request is fitted, unknown when it says nothing."""
+    stream: bool = True
+    """Stream answers (progress in tokens and tokens/s, inactivity timeout); False for servers that can't."""
 
     def __post_init__(self) -> None:
         if not self.model or not self.model.strip():
@@ -107,6 +114,8 @@ class LLMConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.backoff < 0 or self.max_backoff < 0 or self.max_retry_after < 0:
             raise ConfigError("backoff delays must be >= 0")
+        if self.context_window is not None and self.context_window < 256:
+            raise ConfigError(f"context_window must be at least 256 tokens, got {self.context_window}")
 
     @property
     def url(self) -> str:
@@ -129,6 +138,23 @@ class LLMConfig:
     def with_(self, **changes: object) -> "LLMConfig":
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @staticmethod
+    def base_url_from_env(
+        base_url: str | None = None,
+        *,
+        role: Literal["llm", "vlm"] = "llm",
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[str | None, str | None]:
+        """(base URL, where it came from) by the precedence of :meth:`from_env`: the argument
+        (``--base-url``), ``DAILIES_<ROLE>_BASE_URL``, ``OPENAI_BASE_URL``; (None, None) when none is set."""
+        env = os.environ if env is None else env
+        prefix = ROLE_ENV_PREFIX[role]
+        for value, source in ((base_url, "--base-url"), (env.get(f"{prefix}_BASE_URL"), f"{prefix}_BASE_URL"),
+                              (env.get("OPENAI_BASE_URL"), "OPENAI_BASE_URL")):
+            if value and value.strip():
+                return value.strip(), source
+        return None, None
 
     @classmethod
     def from_env(
