@@ -160,7 +160,7 @@ def test_paper_positions_reach_the_rope(m2v):
 
 def test_zero_condition_is_encoded_once(m2v, monkeypatch):
     """The reference VAE-encodes 81 zero frames every M2V shot; the result only depends on the shape."""
-    m2v._zero_condition_cache.clear()
+    m2v.clear_caches()
     frames_encoded = []
     encode = m2v.vae.encode
     monkeypatch.setattr(m2v.vae, "encode", lambda x, *a, **k: frames_encoded.append(x.shape) or encode(x, *a, **k))
