@@ -160,7 +160,8 @@ def convert_step_lora(state_dict: dict[str, torch.Tensor], source: str = "step L
             f"(e.g. {dropped[0]}); this LoRA cannot be loaded faithfully"
         )
     try:
-        converted = WanLoraLoaderMixin.lora_state_dict(dict(state_dict))
+        # the converter scales some factors in place (cross-attention, FFN): give it copies
+        converted = WanLoraLoaderMixin.lora_state_dict({k: v.clone() for k, v in state_dict.items()})
     except (KeyError, ValueError) as err:
         raise EngineError(f"{source}: diffusers' Wan LoRA converter refused it ({err!r}); re-download it") from None
     parts: dict[str, dict[str, torch.Tensor]] = {}
