@@ -233,11 +233,14 @@ class StoryMemEngine:
 
     # ------------------------------------------------------------------ rendering
 
-    def render_shot(self, request: RenderRequest, progress: ProgressFn | None = None, output_type: str = "np"):
+    def render_shot(
+        self, request: RenderRequest, progress: ProgressFn | None = None, output_type: str = "np", steps: int | None = None
+    ):
         """All ``request.num_frames`` frames ``(F, H, W, 3)`` uint8, including the leading frames that repeat
         the previous shot (MI2V: 1, MM2V: 5). Same request, same frames (on the same device and software).
-        ``output_type="latent"`` returns the video latents instead (ranks other than 0 of a multi-GPU shot).
-        Seconds per stage: :attr:`last_timings`."""
+        ``output_type="latent"`` returns the video latents instead (ranks other than 0 of a multi-GPU shot);
+        ``steps`` overrides the sampler's step count for this shot (warm-ups in benchmarks). Seconds per stage:
+        :attr:`last_timings`."""
         needed = _MODES_NEEDING_VARIANT.get(request.mode)
         if needed and needed != self.variant:
             raise EngineError(
@@ -247,10 +250,11 @@ class StoryMemEngine:
         kind = "t2v" if request.mode == "t2v" else "m2v"
         pipe = self._pipeline(kind)
         sampler = self.sampler(kind)
+        steps = steps or sampler.steps
 
         def on_step(_pipe, step, _t, _tensors):
             if progress is not None:
-                progress(step + 1, sampler.steps)
+                progress(step + 1, steps)
             return {}
 
         conditions = {}
@@ -270,7 +274,7 @@ class StoryMemEngine:
                 height=request.height,
                 width=request.width,
                 num_frames=request.num_frames,
-                num_inference_steps=sampler.steps,
+                num_inference_steps=steps,
                 guidance_scale=sampler.guidance,
                 guidance_scale_2=sampler.guidance,
                 generator=generator,

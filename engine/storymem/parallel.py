@@ -193,7 +193,7 @@ def worker_main(rank: int, spec: WorkerSpec, init_file: str, tasks, results) -> 
             request = RenderRequest.model_validate_json(message[1])
             context.check_shape(_tokens(request, engine))
             progress = (lambda done, total: results.put(("progress", rank, done, total))) if rank == 0 else None
-            out = engine.render_shot(request, progress, output_type="np" if rank == 0 else "latent")
+            out = engine.render_shot(request, progress, output_type="np" if rank == 0 else "latent", steps=message[2])
             results.put(("done", rank, out if rank == 0 else None, dict(engine.last_timings)))
         except BaseException as err:  # noqa: BLE001
             results.put(("error", rank, _one_line(err), traceback.format_exc()))
@@ -295,13 +295,14 @@ class MultiGpuEngine:
 
     # ------------------------------------------------------------------ Engine
 
-    def render_shot(self, request, progress: ProgressFn | None = None):
-        """Rank 0's frames ``(F, H, W, 3)`` uint8 (every rank renders the shot in lockstep)."""
+    def render_shot(self, request, progress: ProgressFn | None = None, steps: int | None = None):
+        """Rank 0's frames ``(F, H, W, 3)`` uint8 (every rank renders the shot in lockstep); ``steps`` overrides the
+        step count for this shot (benchmark warm-ups)."""
         if not self._procs:
             self._start()  # after an error: fresh workers
         payload = request.model_dump_json()
         for tasks in self._tasks:
-            tasks.put(("render", payload))
+            tasks.put(("render", payload, steps))
         done, frames = set(), None
         while len(done) < len(self._procs):
             message = self._next(waited_for=f"shot {request.shot_id}")
