@@ -238,6 +238,7 @@ def _random_engine_class():
 
         def __init__(self, dims: Dims, **kwargs):
             self.dims = dims
+            kwargs.setdefault("keep_both_experts", True)  # built on the GPU: the free-memory check would see them twice
             super().__init__(paths=_RandomPaths(), need_t2v=False, **kwargs)
 
         def _find_models(self, models_dir, paths, variant, need_t2v):

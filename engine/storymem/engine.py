@@ -179,13 +179,32 @@ class StoryMemEngine:
                 from engine.storymem.fp8 import quantize_linears
 
                 quantize_linears(expert, e.fp8_kernel)
-            if e.attention_backend:
-                expert.set_attention_backend(e.attention_backend)
+            backend = self._attention_backend(expert)
+            if backend:
+                from diffusers.models.attention_dispatch import _AttentionBackendRegistry
+
+                active = _AttentionBackendRegistry._active_backend
+                expert.set_attention_backend(backend)
+                _AttentionBackendRegistry.set_active_backend(active)  # diffusers also sets it globally: keep it local
             if self.step_cache is not None:
                 from diffusers import FirstBlockCacheConfig
 
                 expert.enable_cache(FirstBlockCacheConfig(threshold=self.step_cache))
         return experts
+
+    def _attention_backend(self, expert) -> str | None:
+        """The preset's attention backend for ``expert``, or None (default SDPA) where cuDNN attention cannot run:
+        it needs bf16/fp16 and a head size that is a multiple of 8 (the tiny test models in float32 do not)."""
+        backend = self.expanded.attention_backend
+        if backend == "_native_cudnn" and (
+            self.dtype not in (torch.bfloat16, torch.float16) or expert.config.attention_head_dim % 8
+        ):
+            note = (f"cuDNN attention needs bf16/fp16 and a head size divisible by 8 ({str(self.dtype).removeprefix('torch.')}, "
+                    f"{expert.config.attention_head_dim}): default SDPA instead")  # fmt: skip
+            if note not in self.notes:
+                self.notes.append(note)
+            return None
+        return backend
 
     def sampler(self, kind: str) -> SamplerSpec:
         return self.expanded.m2v if kind == "m2v" else self.expanded.t2v
@@ -312,7 +331,7 @@ class StoryMemEngine:
             } or None,
             "step_lora_composition": UNTESTED_COMPOSITION if e.step_lora else None,
             "step_cache": None if self.step_cache is None else {"kind": "first-block", "threshold": self.step_cache},
-            "attention_backend": e.attention_backend or "default",
+            "attention_backend": self._attention_used(),
             "compile": e.compile,
             "linear": e.linear,
             "fp8_kernel": e.fp8_kernel,
@@ -321,6 +340,11 @@ class StoryMemEngine:
             "parallel": None if self.parallel is None else self.parallel.record(),
             "notes": list(self.notes),
         }  # fmt: skip
+
+    def _attention_used(self) -> str:
+        if any(n.startswith("cuDNN attention needs") for n in self.notes):
+            return "default"
+        return self.expanded.attention_backend or "default"
 
     def describe(self) -> str:
         e = self.expanded
@@ -332,7 +356,7 @@ class StoryMemEngine:
         gpus = f", {self.parallel.describe()}" if self.parallel is not None else ""
         return (
             f"storymem preset {e.preset} ({s.steps} steps {s.solver} shift {s.shift}, {cfg}, {linear}, attention "
-            f"{e.attention_backend or 'default'}{', compiled' if e.compile else ''}{step}): Wan2.2-A14B + StoryMem "
+            f"{self._attention_used()}{', compiled' if e.compile else ''}{step}): Wan2.2-A14B + StoryMem "
             f"{self.variant.upper()} LoRA{scale} ({self.paths.describe()}); {self.device} "
             f"{str(self.dtype).removeprefix('torch.')}{gpus}, offload {self.plan.describe()}, memory positions "
             f"{self.memory_positions}"
