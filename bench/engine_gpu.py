@@ -360,7 +360,8 @@ class EngineSections:
             torch.save({"forward": output, "latents": captured["latents"], "preset": preset,
                         "steps": engine.expanded.m2v.steps}, Path(a.artifacts) / f"dev-{preset}.pt")  # fmt: skip
             del engine, pipe, frames, output, inputs, captured
-            free(self.device)  # the compiled block graphs stay cached: the next preset reuses what fits
+            torch._dynamo.reset()  # compiled code keeps the experts alive otherwise (run one preset per process to keep caches)
+            free(self.device)
 
     def multigpu(self) -> None:
         from engine.storymem.parallel import MultiGpuEngine, ParallelPlan, WorkerSpec
