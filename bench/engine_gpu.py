@@ -374,6 +374,8 @@ class EngineSections:
             steps = _steps_for(a.shot_steps, preset)
             plan = ParallelPlan.choose(a.gpus, cfg=get_preset(preset).m2v.cfg)
             kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny}
+            if preset in (a.compile_off or "").split(","):
+                kwargs["compile"] = False
             if a.tiny:
                 kwargs["dtype"] = torch.float32
             spec = WorkerSpec(builder="bench.engine_gpu:random_worker_engine", kwargs=kwargs, plan=plan,
@@ -887,6 +889,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--presets", default="exact,fast,turbo", help="presets for the presets/multigpu sections")
     parser.add_argument("--shot-steps", default=None, help="steps per preset for the timed shots, e.g. exact=20 (default: the preset's)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per shot for the multigpu section")
+    parser.add_argument("--compile-off", default=None, help="presets to run without compilation in the multigpu section")
     parser.add_argument("--artifacts", default=None, help="folder for images, dev-*.pt and frames-*.npy (default: --out)")
     parser.add_argument("--compare", metavar="FOLDER", help="print the deviation report of the dev-*.pt files and the "
                         "1-GPU vs N-GPU frame differences of the frames-*.npy files under FOLDER, and exit")
