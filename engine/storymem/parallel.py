@@ -80,7 +80,7 @@ class ParallelPlan:
             parts.append(f"Ulysses {self.ulysses}")
         if self.ring > 1:
             parts.append(f"ring {self.ring}")
-        return f"{self.gpus} GPUs ({' x '.join(parts) or 'one'})"
+        return f"{self.gpus} GPU{'s' if self.gpus > 1 else ''} ({' x '.join(parts) or 'no split'})"
 
 
 class ParallelContext:
