@@ -393,6 +393,15 @@ def quiet_progress():
                 module.enable_progress_bar()
 
 
+def _safetensors_files(folder: Path, stem: str) -> list[Path]:
+    """``<stem>.safetensors``, or the shards its ``.safetensors.index.json`` lists."""
+    single = folder / f"{stem}.safetensors"
+    if single.is_file():
+        return [single]
+    index = json.loads((folder / f"{stem}.safetensors.index.json").read_text(encoding="utf-8"))
+    return [folder / shard for shard in sorted(set(index["weight_map"].values()))]
+
+
 def _read_safetensors(folder: Path, stem: str) -> dict[str, "torch.Tensor"]:
     from safetensors.torch import load_file
 
@@ -456,28 +465,42 @@ def load_expert(
     (e.g. skipped layers) are appended to ``notes``."""
     import torch
     from diffusers import WanTransformer3DModel
+    from safetensors import safe_open
+    from safetensors.torch import load_file
 
     from engine.storymem.convert import convert_original_transformer, transformer_config_from_original
     from engine.storymem.lora import fuse_into_state_dict
 
     folder = base.expert_dir(which)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if base.layout == "diffusers":
-        state = _read_safetensors(folder, "diffusion_pytorch_model")
-    else:
+    convert = (lambda sd: sd) if base.layout == "diffusers" else convert_original_transformer
+    if base.layout != "diffusers":
         config = transformer_config_from_original(config)
-        state = convert_original_transformer(_read_safetensors(folder, "diffusion_pytorch_model"))
-    target = {k: (torch.float32 if _keeps_fp32(WanTransformer3DModel, k) else dtype) for k in state}
-    if loras:
-        layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-        found = fuse_into_state_dict(
-            state, list(loras), num_blocks=layers, dtype_of=target.__getitem__, compute_device=compute_device
-        )
-        if notes is not None:
-            notes.extend(found)
-    for key, tensor in state.items():
-        if tensor.dtype != target[key] and tensor.is_floating_point():
-            state[key] = tensor.to(target[key])
+    files = _safetensors_files(folder, "diffusion_pytorch_model")
+    shapes = None
+    if loras:  # every layer's shape first (no data read), so each shard is fused and cast on its own
+        meta = {}
+        for file in files:
+            with safe_open(str(file), framework="pt") as handle:
+                meta.update({k: torch.empty(handle.get_slice(k).get_shape(), device="meta") for k in handle.keys()})
+        meta = convert(meta)
+        shapes = {k[: -len(".weight")]: tuple(v.shape) for k, v in meta.items() if k.endswith(".weight") and v.dim() == 2}
+        layers = 1 + max(int(k.split(".")[1]) for k in meta if k.startswith("blocks."))
+    state: dict = {}
+    found: list[str] = []
+    for file in files:  # one shard at a time: host memory holds the cast model plus one shard as stored
+        shard = convert(load_file(str(file), device="cpu"))
+        target = {k: (torch.float32 if _keeps_fp32(WanTransformer3DModel, k) else dtype) for k in shard}
+        if loras:
+            for note in fuse_into_state_dict(shard, list(loras), num_blocks=layers, dtype_of=target.__getitem__,
+                                             compute_device=compute_device, shapes=shapes):  # fmt: skip
+                if note not in found:
+                    found.append(note)
+        for key, tensor in shard.items():
+            state[key] = tensor.to(target[key]) if tensor.is_floating_point() and tensor.dtype != target[key] else tensor
+        del shard
+    if notes is not None:
+        notes.extend(found)
     return _load_into(WanTransformer3DModel, config, state, folder)
 
 

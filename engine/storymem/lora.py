@@ -244,12 +244,17 @@ def fuse_into_state_dict(
     num_blocks: int,
     dtype_of=None,
     compute_device: torch.device | str | None = None,
+    shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> list[str]:
     """Add every update to ``state`` (diffusers names, ``<module>.weight`` / ``<module>.bias``) in place:
     ``W = round(W + sum_i scale_i * B_i @ A_i)`` with the sum formed in float32 on ``compute_device`` (default:
     the tensor's device) and one rounding to ``dtype_of(key)`` (default: the tensor's own dtype). Returns
-    notes (e.g. skipped Wan2.1 image-branch layers). All updates are checked before anything changes."""
-    shapes = {k[: -len(".weight")]: tuple(v.shape) for k, v in state.items() if k.endswith(".weight") and v.dim() == 2}
+    notes (e.g. skipped Wan2.1 image-branch layers). All updates are checked before anything changes, against
+    ``shapes`` (``{module: weight shape}`` of the whole model) when ``state`` is one shard of it: then only the
+    layers present in ``state`` are updated."""
+    partial = shapes is not None
+    if shapes is None:
+        shapes = {k[: -len(".weight")]: tuple(v.shape) for k, v in state.items() if k.endswith(".weight") and v.dim() == 2}
     notes, skips = [], []
     for update in updates:
         skip = _check_update(update, shapes, num_blocks)
@@ -263,6 +268,8 @@ def fuse_into_state_dict(
             contributions = [(u.pairs[name], u.scale) for u, s in zip(updates, skips) if name in u.pairs and name not in s]
             if part == "bias" and not any(p.bias is not None for p, _ in contributions):
                 continue
+            if partial and key not in state:
+                continue  # in another shard
             if key not in state:
                 raise EngineError(f"{updates[0].source}: {name} has no {part} to update")
             tensor = state[key]
