@@ -79,3 +79,23 @@ def test_bad_engine_flags_are_one_line_errors(tmp_path, flags, words):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_the_backend_record_carries_every_expanded_setting(tmp_path, monkeypatch):
+    """What the run manifest stores for the engine (backends.engine): the preset, all it expanded to, the
+    step LoRAs used and the untested-composition note; the summary line names the preset."""
+    from agents.backends import BackendOptions, build_backends
+    from engine.storymem import loading
+    from engine.storymem.testing import build_tiny_models
+
+    models = build_tiny_models(tmp_path / "m", "diffusers", ("mi2v",), step_loras="lightning")
+    monkeypatch.setattr(loading, "storymem_available", lambda models_dir, variant=None: (True, "found"))
+    opts = BackendOptions(engine="storymem", models_dir=str(models), storymem={"device": "cpu", "preset": "turbo"})
+    backends, _ = build_backends(opts)
+    info = backends.info["engine"]
+    assert info.name == "storymem" and "preset turbo" in info.detail and "untested by the StoryMem authors" in info.detail
+    s = info.settings
+    assert s["preset"]["preset"] == "turbo" and s["preset"]["m2v"]["solver"] == "euler-distill"
+    assert s["preset"]["linear"] == "fp8" and s["step_lora"]["i2v"]["release"] == "lightning"
+    assert s["step_lora_composition"] == UNTESTED_COMPOSITION and s["memory_positions"] == "paper"
+    assert backends.engine_fingerprint.startswith("storymem:storymem preset turbo")
