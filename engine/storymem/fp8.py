@@ -60,7 +60,12 @@ def quantize_linears(transformer: nn.Module, kernel: str) -> int:
     quantized)."""
     linears = [name for name, m in transformer.named_modules() if isinstance(m, nn.Linear) and _in_blocks(name)]
     if kernel == "torchao":
-        from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, quantize_
+        try:
+            from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, quantize_
+        except ImportError:
+            from engine.base import EngineError
+
+            raise EngineError("FP8 linear layers (--preset fast/turbo) need torchao: pip install 'dailies[gpu]'") from None
 
         quantize_(
             transformer,
