@@ -48,7 +48,29 @@ def _keep(text: str) -> int:
     return n
 
 
+def _gpus(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--gpus {text!r} is not a number; use 1, 2, 4 or 8") from None
+    if n not in (1, 2, 4, 8):
+        raise argparse.ArgumentTypeError(f"--gpus {n}: use 1, 2, 4 or 8 (a factor 2 for CFG, the rest splits the sequence)")
+    return n
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--step-cache {text!r} is not a number, e.g. 0.05") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"--step-cache {text}: the threshold must be >= 0, e.g. 0.05")
+    return value
+
+
 def _add_backend_flags(p: argparse.ArgumentParser) -> None:
+    from engine.storymem.presets import PRESET_NAMES, preset_help
+
     g = p.add_argument_group("backends")
     g.add_argument("--engine", choices=["preview", "storymem", "auto"], default=None,
                    help="renderer (default: auto = storymem when weights and CUDA are found, else preview)")
@@ -63,16 +85,25 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hpsv3-base", metavar="DIR", help="local Qwen2-VL-7B-Instruct folder HPSv3 builds on")
     s = p.add_argument_group("StoryMem engine (with --engine storymem/auto)")
     s.add_argument("--offload", choices=["none", "model", "group"], help="GPU memory mode (default none: 80 GB cards)")
+    s.add_argument("--preset", choices=PRESET_NAMES, default=None,
+                   help=f"speed preset (default exact). {preset_help()}")
+    s.add_argument("--gpus", type=_gpus, default=None,
+                   help="GPUs per shot, one worker process each (default 1): CFG-parallel, then Ulysses sequence split")
     s.add_argument("--memory-positions", choices=["released", "paper"],
-                   help="temporal RoPE placement of memory frames (default released)")
+                   help="temporal RoPE placement of memory frames (default paper: the negative shift the LoRA was "
+                        "trained with, StoryMem issue #17)")
     s.add_argument("--steps", type=int, help="denoising steps (default 40, the reference sampler)")
     s.add_argument("--attention-backend", metavar="NAME", help="diffusers attention backend, e.g. _native_cudnn")
+    s.add_argument("--step-cache", type=_threshold, metavar="THRESHOLD",
+                   help="First Block Cache (diffusers) with this threshold, e.g. 0.05; off by default, its speed-up "
+                        "depends on trained weights")
 
 
 def _add_render_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", metavar="RUN_DIR", help="run folder to create (default: runs/<story name>)")
     p.add_argument("--seed", type=int, default=0, help="base seed; shot k uses seed + k (default 0)")
-    p.add_argument("--size", type=_size, default=(832, 480), help="WIDTHxHEIGHT (default 832x480)")
+    p.add_argument("--size", type=_size, default=None,
+                   help="WIDTHxHEIGHT (default 832x480, or the first reference image's aspect at that area)")
     p.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
     p.add_argument("--fps", type=int, default=16, help="frames per second (default 16)")
     p.add_argument("--max-memory-size", type=int, default=10, help="most memory keyframes per shot (default 10)")

@@ -52,7 +52,7 @@ class BackendOptions:
     hpsv3_base: str | None = None
     """Local folder of HPSv3's base model (Qwen2-VL-7B-Instruct)."""
     storymem: dict = field(default_factory=dict)
-    """Extra StoryMem engine settings (variant, memory_positions, offload, steps...)."""
+    """Extra StoryMem engine settings (variant, preset, gpus, memory_positions, offload, steps...)."""
 
 
 def _engine(opts: BackendOptions, notices: list[str]):
@@ -63,10 +63,10 @@ def _engine(opts: BackendOptions, notices: list[str]):
         models = resolve_models_dir(opts.models_dir)
         ok, why = storymem_available(models, variant=opts.storymem.get("variant"))
         if ok:
-            from engine.storymem.engine import StoryMemEngine
+            from engine.storymem.parallel import build_storymem_engine
 
-            eng = StoryMemEngine(models, **opts.storymem)
-            info = BackendInfo(name="storymem", embedded=False, detail=eng.describe())
+            eng = build_storymem_engine(models, **opts.storymem)  # one GPU in-process, or one worker per GPU
+            info = BackendInfo(name="storymem", embedded=False, detail=eng.describe(), settings=eng.settings())
             return eng, info, f"storymem:{eng.describe()}"
         if choice == "storymem":
             raise BackendError(f"--engine storymem cannot run: {why}")

@@ -75,8 +75,10 @@ def render_script(
     *,
     bible_path: str | Path | None = None,
     events: Events | None = None,
+    size_from_reference: bool = False,
 ) -> RunManifest:
-    """``main.py render``: validate the script, create the run, render the film."""
+    """``main.py render``: validate the script, create the run, render the film. ``size_from_reference``
+    (no ``--size`` given): a story with reference images renders at the first one's aspect, as StoryMem does."""
     events = events or NullEvents()
     script, bible, bible_source, base = load_story(script_path, bible_path)
     run = RunDir.create(out, source=str(script_path), settings=settings, script=script, bible=bible,
@@ -88,10 +90,24 @@ def render_script(
                 "no bible file beside the script: characters were inferred from the prompts (write "
                 f"{bible_path_for(script_path).name} to control them)"
             )
+        _frame_references(run, size_from_reference)
         rt = _runtime(run, opts, events, need_planner=False, plan=None)
         return drive(rt, fresh=True)
     finally:
         run.unlock()
+
+
+def _frame_references(run: RunDir, size_from_reference: bool) -> None:
+    """Size the shots from the first reference image, or note the centre crop (engine.framing)."""
+    from engine.framing import reference_framing
+
+    refs = [run.path(ref) for c in run.bible().characters for ref in c.reference_images]
+    s = run.manifest.settings
+    (width, height), note = reference_framing(refs, None if size_from_reference else (s.width, s.height))
+    run.manifest.settings = s.model_copy(update={"width": width, "height": height})
+    if note and note not in run.manifest.notices:
+        run.manifest.notices.append(note)
+    run.save()
 
 
 def film_from_logline(

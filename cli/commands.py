@@ -26,15 +26,17 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     if args.max_memory_size < 1:
         raise argparse.ArgumentTypeError("--max-memory-size must be at least 1")
     memory = MemorySettings(max_size=args.max_memory_size, sink_size=min(3, args.max_memory_size))
+    width, height = args.size or (832, 480)
     return RunSettings(
-        seed=args.seed, width=args.size[0], height=args.size[1], num_frames=args.frames, fps=args.fps,
+        seed=args.seed, width=width, height=height, num_frames=args.frames, fps=args.fps,
         continuation=args.continuation, max_retries=args.max_retries, memory=memory,
     )
 
 
 def _options(args: argparse.Namespace) -> BackendOptions:
     storymem = {"variant": args.continuation, "offload": args.offload, "memory_positions": args.memory_positions,
-                "steps": args.steps, "attention_backend": args.attention_backend}
+                "steps": args.steps, "attention_backend": args.attention_backend, "preset": args.preset,
+                "gpus": args.gpus, "step_cache": args.step_cache}
     return BackendOptions(
         engine=args.engine or "auto", models_dir=args.models, llm_model=args.llm_model,
         vlm_model=args.vlm_model, base_url=args.base_url, clip_checkpoint=args.clip_checkpoint,
@@ -90,7 +92,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     console = _console()
     out = Path(args.out) if args.out else _default_out(Path(args.script).stem)
     with RichEvents(console, quiet=args.quiet) as events:
-        m = render_script(args.script, out, _settings(args), _options(args), bible_path=args.bible, events=events)
+        m = render_script(args.script, out, _settings(args), _options(args), bible_path=args.bible, events=events,
+                          size_from_reference=args.size is None)
     summary(console, out, m)
     return 0 if m.status == "complete" else 1
 

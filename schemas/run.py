@@ -114,6 +114,8 @@ class BackendInfo(BaseModel):
     """Extra facts (model path, endpoint host, device)."""
     upgrade: str = ""
     """How to get the real backend, when an embedded default ran."""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """Every setting the backend ran with (the StoryMem engine: its preset and all it expanded to)."""
 
 
 class Usage(BaseModel):
