@@ -200,3 +200,95 @@ def test_half_removed_committed_transaction_is_not_stuck(tmp_path, two_versions)
         r = _cli("undo", str(run))
         assert r.returncode == 0, r.stderr
         assert (run / "film.mp4").read_bytes() == v1["film.mp4"]
+
+
+# -- a revision killed just after its commit -------------------------------------------------------
+
+REQUEST = f"shot 4: Noon at the fish market in a storm, stalls flapping. {BEN}, holds his hat. Wide shot."
+
+
+@pytest.fixture(scope="module")
+def revised_reference(tmp_path_factory):
+    """Version 1 of the harbour film (kept as a pristine copy) and the same film after REQUEST."""
+    tmp = tmp_path_factory.mktemp("revref")
+    run = render(tmp, ALL_CUTS)
+    pristine = tmp / "v1"
+    shutil.copytree(run, pristine)
+    revise_run(run, REQUEST, yes)
+    return pristine, run
+
+
+def _kill_when(cmd: list[str], ready, *, after: float = 0.0, timeout: float = 300) -> None:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.time() + timeout
+    try:
+        while proc.poll() is None and time.time() < deadline:
+            try:
+                if ready():
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.002)
+        time.sleep(after)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _same_film(a: Path, b: Path) -> None:
+    assert sha256_file(a / "film.mp4") == sha256_file(b / "film.mp4")
+
+
+@pytest.mark.slow
+def test_revision_killed_right_after_its_commit_resumes(tmp_path, revised_reference):
+    """The checkpoint writer lags behind the nodes (a loaded machine): killed 15 ms after the
+    manifest shows version 2, `resume` finishes the revision, then undo and revise work."""
+    pristine, ref = revised_reference
+    run = tmp_path / "run"
+    shutil.copytree(pristine, run)
+    cmd = [sys.executable, str(REPO / "tests" / "slow_checkpoints.py"), "0.15",
+           "revise", str(run), REQUEST, "--yes", "--quiet"]
+    _kill_when(cmd, lambda: _manifest(run)["version"] == 2, after=0.015)
+    assert _manifest(run)["version"] == 2 and _manifest(run)["status"] != "complete"
+    r = _cli("resume", str(run), "--quiet")
+    assert r.returncode == 0, r.stdout[-600:] + r.stderr
+    _same_film(run, ref)
+    r = _cli("undo", str(run))
+    assert r.returncode == 0, r.stderr
+    _same_film(run, pristine)
+    r = _cli("revise", str(run), "reroll 2", "--yes", "--quiet")
+    assert r.returncode == 0, r.stderr
+
+
+def test_checkpoint_behind_the_manifest_resumes(tmp_path, revised_reference):
+    """However far the checkpoint lags (here: it still shows the review, or nothing at all), the
+    manifest decides: a committed revision is rendered to the end."""
+    pristine, ref = revised_reference
+    for lag in ("review", "none"):
+        run = tmp_path / lag
+        shutil.copytree(ref, run)
+        m = _manifest(run)
+        # Version 2 committed, nothing of it rendered yet, checkpoint at the review (or gone).
+        shutil.copytree(pristine / "memory", run / "memory", dirs_exist_ok=True)
+        conn = sqlite3.connect(run / "checkpoints.sqlite")
+        rows = conn.execute("SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? ORDER BY checkpoint_id",
+                            (m["thread"],)).fetchall()
+        keep = 3 if lag == "review" else 0
+        for (cid,) in rows[keep:]:
+            conn.execute("DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id = ?", (m["thread"], cid))
+            conn.execute("DELETE FROM writes WHERE thread_id = ? AND checkpoint_id = ?", (m["thread"], cid))
+        conn.commit()
+        conn.close()
+        m["status"] = "rendering"
+        for st in m["shots"]:
+            if st["version"] == 2:
+                st["status"], st["version"] = "pending", 1
+        (run / "manifest.json").write_text(json.dumps(m))
+        (run / "film.mp4").unlink()
+        for p in run.glob("shots/*.v2*"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        m2 = resume_run(run)
+        assert m2.status == "complete" and m2.version == 2
+        _same_film(run, ref)
