@@ -93,10 +93,13 @@ def parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="finish an interrupted run")
     resume.add_argument("run_dir")
     resume.add_argument("--quiet", action="store_true", help="no progress bars")
+    resume.add_argument("--engine", choices=["preview", "storymem", "auto"], default=None,
+                        help="continue on another engine than the finished shots used (said, and recorded)")
 
     plan = sub.add_parser("plan", help="plan only: write a story script and its bible")
     plan.add_argument("logline")
     plan.add_argument("-o", "--out", required=True, help="story file to write (its bible goes beside it)")
+    plan.add_argument("--force", action="store_true", help="overwrite the story file and its bible if they exist")
     plan.add_argument("--shots", type=int, help="number of shots (default 8-12)")
     plan.add_argument("--style", help="visual style")
     plan.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))

@@ -108,7 +108,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     console = _console()
     run_dir = Path(args.run_dir)
     with RichEvents(console, quiet=args.quiet) as events:
-        m = resume_run(run_dir, events=events)
+        m = resume_run(run_dir, events=events, engine=getattr(args, "engine", None))
     summary(console, run_dir, m)
     return 0 if m.status == "complete" else 1
 
@@ -118,7 +118,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from agents.planner.logline import clean_logline
     from story.io import save_plan
 
+    from agents.director.rundir import RunError
+    from story.io import bible_path_for
+
     console = _console()
+    for path in (Path(args.out), bible_path_for(args.out)):
+        if path.exists() and not getattr(args, "force", False):
+            raise RunError(f"{path} already exists; pass --force to overwrite it, or choose another -o")
     planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url))
     plan = planner.plan(clean_logline(args.logline), shots=args.shots, style=args.style)
     bible_path = save_plan(plan, args.out)

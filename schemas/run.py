@@ -97,6 +97,9 @@ class ShotState(BaseModel):
     """Wall time spent rendering this shot (all attempts)."""
     version: int = Field(default=1, ge=1)
     """Film version whose render produced the shot's current files."""
+    engine: str | None = None
+    """Engine that rendered the shot's current files (None in manifests written before it was
+    recorded: then ``RunSettings.engine``)."""
     error: str | None = None
     """Last engine error, if the shot failed."""
 
@@ -149,7 +152,10 @@ class RunSettings(BaseModel):
     fps: int = Field(default=16, ge=1)
     """Frames per second."""
     engine: str = "preview"
-    """Engine name."""
+    """Engine that runs this run's passes (the latest pass's; see ``ShotState.engine`` per shot)."""
+    engine_requested: str | None = None
+    """Engine the user asked for when the run was created (``auto``, ``preview``, ``storymem``); None
+    in manifests written before it was recorded."""
     continuation: Literal["mi2v", "mm2v"] = "mi2v"
     """How cut=false shots continue the previous one."""
     max_retries: int = Field(default=2, ge=0, le=10)

@@ -292,3 +292,263 @@ def test_checkpoint_behind_the_manifest_resumes(tmp_path, revised_reference):
         m2 = resume_run(run)
         assert m2.status == "complete" and m2.version == 2
         _same_film(run, ref)
+
+
+# -- creating a run: exclusive, atomic, nothing left by a failed start ----------------------------
+
+def _two_stories(tmp_path: Path) -> tuple[Path, Path]:
+    a = story(tmp_path, ALL_CUTS)
+    data = json.loads(a.read_text())
+    data["story_name"] = "Lighthouse"
+    for sc in data["scenes"]:
+        sc["video_prompts"] = [p.replace("harbour", "lighthouse") for p in sc["video_prompts"]]
+    b = tmp_path / "lighthouse.json"
+    b.write_text(json.dumps(data))
+    shutil.copyfile(tmp_path / "harbour.bible.json", tmp_path / "lighthouse.bible.json")
+    return a, b
+
+
+def race(tmp_path: Path, a: Path, b: Path, out: Path) -> dict:
+    """Start two renders of different scripts into the same new ``out`` at the same instant; returns
+    what happened (exit codes, the loser's message, whether the run is whole and resumable)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    go = out.parent / f".go-{out.name}"
+    go.unlink(missing_ok=True)
+    procs = [subprocess.Popen([sys.executable, str(REPO / "tests" / "start_together.py"), str(go), "render", str(s),
+                               "--out", str(out), *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for s in (a, b)]
+    time.sleep(3)  # both have imported everything and wait for the go-file
+    go.parent.mkdir(parents=True, exist_ok=True)
+    go.write_text("go")
+    results = [(p.wait(timeout=600), p.stderr.read(), p.stdout.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = [r[0] for r in results]
+    m = _manifest(out)
+    winner = a if m["source"] == str(a) else b
+    whole = (json.loads((out / "script.json").read_text())["story_name"] == json.loads(winner.read_text())["story_name"]
+             and m["status"] == "complete" and (out / "film.mp4").exists())
+    return {"codes": sorted(codes), "loser": [r[1] for r in results if r[0] != 0], "whole": whole,
+            "resume": _cli("resume", str(out), "--quiet").returncode}
+
+
+@pytest.mark.slow
+def test_two_renders_racing_into_one_new_out_never_corrupt_it(tmp_path):
+    a, b = _two_stories(tmp_path)
+    for i in range(3):
+        out = tmp_path / f"race{i}" / "run"
+        got = race(tmp_path, a, b, out)
+        assert got["codes"] == [0, 2], got
+        assert got["whole"] and got["resume"] == 0, got
+        (loser,) = got["loser"]
+        assert len(loser.strip().splitlines()) == 1 and "internal error" not in loser, loser
+        assert "in use by another dailies process" in loser or "already holds a run" in loser, loser
+
+
+def test_the_second_creator_of_a_run_is_refused_whatever_the_timing(tmp_path, monkeypatch):
+    """The race made deterministic: the first render is held half-way through creating the run
+    (script written, manifest not yet), the second starts then. One run, one story, one refusal."""
+    import threading
+
+    from agents.backends import BackendOptions
+    from agents.director import rundir
+    from agents.runs import render_script
+    from schemas import RunSettings
+
+    a, b = _two_stories(tmp_path)
+    out = tmp_path / "run"
+    held, release = threading.Event(), threading.Event()
+    real = rundir.save_script
+    first = threading.current_thread()
+
+    def save_script(script, path):
+        real(script, path)
+        if threading.current_thread() is first and not held.is_set():
+            held.set()
+            release.wait(60)
+
+    monkeypatch.setattr(rundir, "save_script", save_script)
+    settings = RunSettings(seed=4, width=160, height=96, num_frames=9)
+    errors: list[BaseException] = []
+
+    def first_render():
+        try:
+            render_script(a, out, settings, BackendOptions(engine="preview"))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=first_render)
+    first = t
+    t.start()
+    assert held.wait(60)
+    try:
+        with pytest.raises(RunError, match="in use by another dailies process|already holds a run"):
+            render_script(b, out, settings, BackendOptions(engine="preview"))
+    finally:
+        release.set()
+        t.join(300)
+    assert not errors, errors
+    m = _manifest(out)
+    assert m["source"] == str(a) and m["status"] == "complete"
+    assert json.loads((out / "script.json").read_text())["story_name"] == "Harbour"
+
+
+def test_a_failed_start_leaves_no_folder(tmp_path, monkeypatch):
+    """--engine storymem without weights, or a planner that refuses the request: nothing is created,
+    so the same --out works as soon as the command is fixed."""
+    a, _ = _two_stories(tmp_path)
+    env = {"DAILIES_MODELS": "", "HOME": str(tmp_path)}
+    out = tmp_path / "s" / "run"
+    r = _cli("render", str(a), "--out", str(out), *SMALL[:-2], "--engine", "storymem", env=env)
+    _one_line_error(r, "storymem")
+    assert not out.exists()
+    out = tmp_path / "l" / "run"
+    r = _cli("A lighthouse keeper befriends a whale", "--shots", "1000", "--out", str(out), *SMALL, env=env)
+    _one_line_error(r, "--shots")
+    assert not out.exists() or not any(out.iterdir())
+    r = _cli("A lighthouse keeper befriends a whale", "--shots", "3", "--out", str(out), *SMALL, env=env)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_planner_failure_after_creation_removes_what_it_made(tmp_path, monkeypatch):
+    """Whatever fails before the first shot is rendered (here the planner, inside the graph) takes the
+    run folder it created with it: re-running the same command then works."""
+    from agents.backends import BackendOptions
+    from agents.planner.base import PlannerError
+    from agents.planner.offline import OfflinePlanner
+    from agents.runs import film_from_logline
+    from schemas import RunSettings
+
+    def broken(self, *a, **k):
+        raise PlannerError("the planner is down")
+
+    settings = RunSettings(seed=1, width=160, height=96, num_frames=9)
+    for pre_existing in (False, True):
+        out = tmp_path / f"p{pre_existing}" / "run"
+        if pre_existing:
+            out.mkdir(parents=True)
+            (out / ".keep").write_text("mine")
+        monkeypatch.setattr(OfflinePlanner, "plan", broken)
+        with pytest.raises(PlannerError):
+            film_from_logline("A cat learns to fly", out, settings, BackendOptions(engine="preview"), shots=3)
+        monkeypatch.undo()
+        if pre_existing:
+            assert sorted(p.name for p in out.iterdir()) == [".keep"]
+        else:
+            assert not out.exists()
+        m = film_from_logline("A cat learns to fly", out, settings, BackendOptions(engine="preview"), shots=3)
+        assert m.status == "complete"
+
+
+def test_folder_without_manifest_gets_the_same_advice_from_resume_and_render(tmp_path):
+    a, _ = _two_stories(tmp_path)
+    # 1. What an interrupted creation leaves (script and bible, no manifest): resume says run the
+    #    render again, and that works.
+    out = tmp_path / "staging"
+    out.mkdir()
+    shutil.copyfile(a, out / "script.json")
+    r = _cli("resume", str(out))
+    _one_line_error(r, "render")
+    r = _cli("render", str(a), "--out", str(out), *SMALL)
+    assert r.returncode == 0, r.stderr
+    # 2. Files of something else (a shots folder, a film) but no manifest: both commands say the same
+    #    thing, and neither sends the user to the other.
+    out = tmp_path / "other"
+    (out / "shots").mkdir(parents=True)
+    (out / "shots" / "01-01.mp4").write_bytes(b"x")
+    shutil.copyfile(a, out / "script.json")
+    r1, r2 = _cli("resume", str(out)), _cli("render", str(a), "--out", str(out), *SMALL)
+    _one_line_error(r1, "not a run")
+    _one_line_error(r2, "not a run")
+    assert "render command again" not in r1.stderr and "resume" not in r2.stderr.split("error:", 1)[1]
+
+
+def test_plan_refuses_to_overwrite_without_force(tmp_path):
+    out = tmp_path / "story.json"
+    out.write_text("my story")
+    r = _cli("plan", "A cat learns to fly", "-o", str(out), "--shots", "3")
+    _one_line_error(r, str(out), "--force")
+    assert out.read_text() == "my story" and not (tmp_path / "story.bible.json").exists()
+    (tmp_path / "b.bible.json").write_text("my bible")
+    r = _cli("plan", "A cat learns to fly", "-o", str(tmp_path / "b.json"), "--shots", "3")
+    _one_line_error(r, "b.bible.json", "--force")
+    r = _cli("plan", "A cat learns to fly", "-o", str(out), "--shots", "3", "--force")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["scenes"]
+
+
+# -- the engine: what was asked for, what ran, never a silent switch ------------------------------
+
+@pytest.fixture(scope="module")
+def auto_run(tmp_path_factory):
+    """A finished run started with --engine auto on a machine without StoryMem weights."""
+    from agents.backends import BackendOptions
+    from agents.runs import render_script
+    from schemas import RunSettings
+
+    tmp = tmp_path_factory.mktemp("auto")
+    a = story(tmp, ALL_CUTS)
+    render_script(a, tmp / "run", RunSettings(seed=4, width=160, height=96, num_frames=9),
+                  BackendOptions(engine="auto", models_dir=None))
+    return tmp / "run"
+
+
+def _unfinish(src: Path, dst: Path, engine: str | None = None) -> Path:
+    """A copy of a finished run with its last shot not rendered yet (optionally claiming that the
+    finished shots were rendered by ``engine``)."""
+    shutil.copytree(src, dst)
+    m = _manifest(dst)
+    m["status"] = "rendering"
+    last = m["shots"][-1]
+    last.update(status="pending", outputs={}, input_hash=None)
+    if engine:  # as rendered there: the engine's identity is part of every input hash
+        m["settings"]["engine"] = engine
+        for st in m["shots"][:-1]:
+            st["engine"], st["input_hash"] = engine, "0" * 64
+    (dst / "manifest.json").write_text(json.dumps(m))
+    (dst / "checkpoints.sqlite").unlink()
+    return dst
+
+
+def test_run_records_the_engine_asked_for_and_the_engine_that_ran(auto_run):
+    m = _manifest(auto_run)
+    assert m["settings"]["engine_requested"] == "auto" and m["settings"]["engine"] == "preview"
+    assert {st["engine"] for st in m["shots"]} == {"preview"}
+
+
+def test_resume_refuses_an_engine_that_is_gone_unless_asked(tmp_path, auto_run):
+    run = _unfinish(auto_run, tmp_path / "run", engine="storymem")
+    before = (run / "manifest.json").read_bytes()
+    env = {"DAILIES_MODELS": "", "HOME": str(tmp_path)}
+    r = _cli("resume", str(run), "--quiet", env=env)
+    _one_line_error(r, "storymem", "--engine")
+    assert (run / "manifest.json").read_bytes() == before
+    r = _cli("resume", str(run), "--quiet", "--engine", "preview", env=env)
+    assert r.returncode == 0, r.stderr
+    m = _manifest(run)
+    assert m["status"] == "complete" and {st["engine"] for st in m["shots"]} == {"preview"}
+    assert any("--engine preview" in n and "rendered again" in n for n in m["notices"]), m["notices"]
+    _same_film(run, auto_run)
+
+
+def test_resume_keeps_the_engine_the_shots_used_when_another_appears(tmp_path, auto_run, monkeypatch):
+    """Started with `auto` when only the preview engine could run; the weights appear later: resume
+    still finishes on the preview engine (the StoryMem engine is not even built)."""
+    import engine.storymem.engine as sm_engine
+    import engine.storymem.loading as loading
+
+    run = _unfinish(auto_run, tmp_path / "run")
+    monkeypatch.setattr(loading, "storymem_available", lambda *a, **k: (True, "weights found"))
+    monkeypatch.setattr(loading, "resolve_models_dir", lambda *a, **k: tmp_path)
+
+    class Switched(Exception):
+        pass
+
+    def built(*a, **k):
+        raise Switched("resume built the StoryMem engine for a film rendered on the preview engine")
+
+    monkeypatch.setattr(sm_engine, "StoryMemEngine", built)
+    m = resume_run(run)
+    assert m.status == "complete" and {st.engine for st in m.shots} == {"preview"}
+    _same_film(run, auto_run)

@@ -46,7 +46,6 @@ from schemas.critique import (
     Rerender,
     SwapKeyframes,
 )
-from schemas.edit import VersionRecord
 from schemas.memory import Keyframe
 from schemas.render import MOTION_FRAMES, RenderRequest
 from schemas.run import ShotOutputs, ShotState
@@ -254,6 +253,7 @@ class DirectorNodes:
         )
         st.status = "rendered"
         st.version = version
+        st.engine = self.rt.backends.engine.name
         st.attempts = max(st.attempts, state.get("attempt", 1))
         st.render_seconds += seconds
         st.error = None
@@ -418,10 +418,5 @@ class DirectorNodes:
         m.film, m.film_sha256, m.contact_sheet = RunDir.FILM, sha256_file(film), RunDir.CONTACT_SHEET
         m.status = "complete"
         run.save()
-        # Keep this version (film_vN.mp4 + versions/vN/) and say what it rendered.
-        versions.snapshot(run)
-        rendered = [st.shot_id for st in m.shots if st.version == m.version]
-        if not any(r.version == m.version for r in versions.history(run)):
-            versions.append_history(run, VersionRecord(version=m.version, action="render", at=versions.now()))
-        versions.update_history(run, m.version, rerendered=rendered, film=versions.film_path(m.version))
+        versions.finish(run)  # keep this version (film_vN.mp4 + versions/vN/) and say what it rendered
         return {"done": True}

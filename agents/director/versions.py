@@ -109,6 +109,28 @@ def snapshot_manifest(run: RunDir) -> None:
                        (run.root / RunDir.MANIFEST).read_bytes())
 
 
+def finish(run: RunDir) -> None:
+    """The bookkeeping of a complete version, idempotent (the assemble node calls it, and ``resume``
+    of a complete run finishes it when a kill came between the film and the bookkeeping): the version
+    kept (``film_vN.mp4`` + ``versions/vN/``) and its history record saying what it rendered."""
+    m = run.manifest
+    if m.status != "complete":
+        return
+    kept = run.root / film_path(m.version)
+    film = run.root / RunDir.FILM
+    if not has_snapshot(run, m.version) or not kept.exists() or (
+            film.exists() and kept.stat().st_size != film.stat().st_size):
+        snapshot(run)
+    rendered = [st.shot_id for st in m.shots if st.version == m.version]
+    records = history(run)
+    if not any(r.version == m.version for r in records):
+        append_history(run, VersionRecord(version=m.version, action="render", at=now()))
+        records = history(run)
+    mine = next((r for r in reversed(records) if r.version == m.version and r.action != "undo"), None)
+    if mine is not None and (mine.rerendered != rendered or mine.film != film_path(m.version)):
+        update_history(run, m.version, rerendered=rendered, film=film_path(m.version))
+
+
 def has_snapshot(run: RunDir, version: int) -> bool:
     return (run.root / VERSIONS / f"v{version}" / "manifest.json").exists()
 
