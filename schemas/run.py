@@ -34,6 +34,8 @@ class ShotOutputs(BaseModel):
     """Frames in the saved shot."""
     tail: list[str] = Field(default_factory=list)
     """Lossless PNGs of the shot's last frames (last one last): the next shot's first/motion frames."""
+    tail_sha256: list[str] = Field(default_factory=list)
+    """Content hashes of ``tail``, in order (empty in manifests written before they were recorded)."""
     keyframes: list[str] = Field(default_factory=list)
     """Ids of the keyframes extracted from this shot and added to the bank."""
     candidates: list[str] = Field(default_factory=list)
@@ -203,6 +205,11 @@ class RunManifest(BaseModel):
     """Content hash of the film."""
     contact_sheet: str | None = None
     """``contact_sheet.png`` once assembled."""
+    contact_sheet_sha256: str | None = None
+    """Content hash of the contact sheet (None in manifests written before it was recorded)."""
+    rerender: list[str] = Field(default_factory=list)
+    """Shots this version renders again: the forecast the person confirmed for a revision (empty for a
+    first render). Each is rendered once in this version, so what runs is what was announced."""
     usage: list[Usage] = Field(default_factory=list)
     """Token usage per model call."""
     notices: list[str] = Field(default_factory=list)

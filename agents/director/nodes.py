@@ -15,6 +15,7 @@ import numpy as np
 
 from agents.critic.base import CriticError
 from agents.director import versions
+from agents.director.integrity import shot_intact
 from agents.director.requests import (
     build_request,
     choose_memory,
@@ -98,14 +99,9 @@ class DirectorNodes:
             self.run.manifest.notices.append(message)
         self.rt.events.notice(message)
 
-    def _video_intact(self, st: ShotState) -> bool:
-        out = st.outputs
-        if not out.video or not out.video_sha256:
-            return False
-        path = self.run.path(out.video)
-        return path.exists() and sha256_file(path) == out.video_sha256 and all(
-            self.run.path(t).exists() for t in out.tail
-        )
+    def _intact(self, st: ShotState) -> bool:
+        """The shot's video, tail frames and keyframes are as recorded (:mod:`integrity`)."""
+        return shot_intact(self.run, st, {k.id: k for k in self.bank.state.keyframes})
 
     def _critic(self):
         b = self.rt.backends
@@ -199,7 +195,12 @@ class DirectorNodes:
             st.directives.reroll += 1
             request = make()
             h = input_hash(request, self.rt.backends.engine_fingerprint)
-        reuse = st.status == "accepted" and st.input_hash == h and self._video_intact(st)
+        m = run.manifest
+        announced = st.shot_id in m.rerender and st.version != m.version  # not yet re-rendered in this version
+        reuse = st.status == "accepted" and st.input_hash == h and self._intact(st) and not announced
+        if not reuse and st.status == "accepted" and m.version > 1 and st.version != m.version and not announced:
+            self._notice(f"v{m.version}: shot {st.shot_id} is rendered again although the forecast reused it "
+                         "(its inputs or files changed)")
         if not reuse:
             if st.status == "accepted":
                 # Accepted in an earlier version, but its inputs changed: a fresh start in this version.
@@ -219,7 +220,7 @@ class DirectorNodes:
         run = self.run
         request = RenderRequest.model_validate(state["request"])
         st = self._state(state["cursor"])
-        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._video_intact(st):
+        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._intact(st):
             return {}  # rendered before a crash: the files are this request's
         version = run.manifest.version
         video_rel = RunDir.shot_video(st.shot_id, version)
@@ -239,17 +240,19 @@ class DirectorNodes:
                 f"frames for shot {st.shot_id}; expected uint8 {expected}"
             )
         tail_dir = RunDir.shot_tail_dir(st.shot_id, version)
-        tail = []
+        tail, tail_sha = [], []
         for i, frame in enumerate(frames[-MOTION_FRAMES:]):  # (H, W, 3) each, lossless PNG
             rel = f"{tail_dir}/{i}.png"
             save_png(frame, run.path(rel))
             tail.append(rel)
+            tail_sha.append(sha256_file(run.path(rel)))
         saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
         write_video(saved, video, request.fps)
         seconds = time.perf_counter() - t0
 
         st.outputs = ShotOutputs(
-            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail
+            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail,
+            tail_sha256=tail_sha,
         )
         st.status = "rendered"
         st.version = version
@@ -416,6 +419,7 @@ class DirectorNodes:
         ]
         contact_sheet(rows, run.root / RunDir.CONTACT_SHEET)
         m.film, m.film_sha256, m.contact_sheet = RunDir.FILM, sha256_file(film), RunDir.CONTACT_SHEET
+        m.contact_sheet_sha256 = sha256_file(run.root / RunDir.CONTACT_SHEET)
         m.status = "complete"
         run.save()
         versions.finish(run)  # keep this version (film_vN.mp4 + versions/vN/) and say what it rendered
