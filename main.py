@@ -6,6 +6,7 @@
     python main.py resume RUN_DIR
     python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
     python main.py history RUN_DIR     python main.py undo RUN_DIR
+    python main.py doctor RUN_DIR [--repair]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "doctor")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -122,6 +123,10 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("run_dir")
     undo = sub.add_parser("undo", help="make the previous version of a film current again")
     undo.add_argument("run_dir")
+    doctor = sub.add_parser("doctor", help="check every file of a run (hashes); --repair re-makes what is damaged")
+    doctor.add_argument("run_dir")
+    doctor.add_argument("--repair", action="store_true", help="re-make what is missing or corrupt")
+    doctor.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
 

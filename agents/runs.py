@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from agents import doctor
 from agents.backends import BackendError, BackendOptions, build_backends
 from agents.director.driver import drive
 from agents.director.rundir import RunDir, RunError
@@ -144,7 +145,8 @@ def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: 
     run = _open_for_change(run_dir)
     try:
         m = run.manifest
-        if m.status == "complete" and m.film and (run.root / m.film).exists():
+        report = _damage(run)
+        if m.status == "complete" and report.ok:
             versions.finish(run)
             return run.manifest
         plan_rec = m.options.get("plan")
@@ -154,9 +156,21 @@ def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: 
         need_planner = not run.has_plan()
         opts, backends, notices = _backends_for_change(run, overrides, engine, need_planner=need_planner)
         rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=plan)
+        if not report.ok:
+            doctor.heal(rt, report)  # the same bytes back where it can; the pass re-renders the rest
         return drive(rt)
     finally:
         run.unlock()
+
+
+def _damage(run: RunDir):
+    """The run's check (:mod:`agents.doctor`); damage no command can repair is a one-line refusal."""
+    report = doctor.check(run)
+    if report.unrepairable:
+        p = report.unrepairable[0]
+        raise RunError(f"{run.root} is damaged: {p.path} is {p.state} and {p.remedy}; "
+                       f"see `python main.py doctor {run.root}`")
+    return report
 
 
 def _backends_for_change(run: RunDir, overrides: dict | None, engine: str | None, *,
@@ -238,11 +252,16 @@ def revise_run(
     events = events or NullEvents()
     run = _open_for_change(run_dir)
     try:
+        report = _damage(run)
         opts, backends, notices = _backends_for_change(run, overrides, None)
         reviser = build_reviser(opts)
         rt = Runtime(run=run, backends=backends, events=events, reviser=reviser)
         for n in notices:
             events.notice(n)
+        if not report.ok:
+            # Cheap exact repairs only; a damaged shot is in the forecast as re-rendered, and rendered
+            # when the person confirms.
+            doctor.heal(rt, report, render=False)
         return revise(rt, request, confirm)
     finally:
         run.unlock()

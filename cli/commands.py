@@ -256,6 +256,12 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cli.doctor import cmd_doctor as doctor
+
+    return doctor(args)
+
+
 def dispatch(args: argparse.Namespace) -> int:
-    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
+    return {"doctor": cmd_doctor, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -55,6 +56,19 @@ from story.files import atomic_write_json, sha256_file
 
 SAMPLE_POINTS = (0.0, 0.5, 1.0)
 """Where in a saved shot the critic's sample frames are taken (first, middle, last)."""
+
+
+def save_shot_files(frames: np.ndarray, request: RenderRequest, video: Path, tail: list[Path]) -> tuple[str, list[str], int]:
+    """Write a rendered shot: its last frames as lossless PNGs at ``tail`` (the next shot's first or
+    motion frames) and the video with the request's repeated conditioning frames dropped.
+    ``frames``: ``(F, H, W, 3)`` uint8. Returns (video SHA-256, tail SHA-256s, frames in the video)."""
+    tail_sha = []
+    for frame, path in zip(frames[-len(tail):] if tail else [], tail):  # (H, W, 3) each
+        save_png(frame, path)
+        tail_sha.append(sha256_file(path))
+    saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
+    write_video(saved, video, request.fps)
+    return sha256_file(video), tail_sha, int(saved.shape[0])
 
 
 class DirectorNodes:
@@ -147,13 +161,13 @@ class DirectorNodes:
             "total_retries": run.manifest.total_retries,
         }
 
-    def prepare(self, state: DirectorState) -> dict:
-        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+    def request_for(self, cursor: int) -> RenderRequest:
+        """The request of the shot at ``cursor`` from the run as it is now (script, bible, memory
+        bank, the shot's directives, its predecessor's tail frames); the same inputs give the same
+        request. A memory image or tail frame that is gone is a one-line :class:`RunError`."""
         run, settings = self.run, self.run.manifest.settings
         shots, bible = self._shots(), run.bible()
-        cursor, attempt = state["cursor"], state.get("attempt", 1)
         shot, st = shots[cursor], self._state(cursor)
-
         history = self._history(shots, cursor)
         memory = choose_memory(history, st.directives, settings.memory, select_memory)
         mode = shot_mode(shot, bool(memory), settings.continuation)
@@ -162,17 +176,28 @@ class DirectorNodes:
             prev = self._state(cursor - 1)
             tail = [str(run.path(t)) for t in prev.outputs.tail]
             if len(tail) < (MOTION_FRAMES if mode == "mm2v" else 1) or not all(run.path(t).exists() for t in prev.outputs.tail):
-                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; re-render it")
-        cast = bible.in_shot(shot.id)
+                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; "
+                               f"run `python main.py doctor {run.root} --repair`")
+        try:
+            images = self.bank.as_memory_images(memory)
+        except ValueError as e:
+            raise RunError(f"{e}; or run `python main.py doctor {run.root} --repair`") from None
+        return build_request(
+            shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode, memory=images, tail=tail,
+            seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
+                           st.directives.reroll),
+            settings=settings, characters=bible.in_shot(shot.id), negative_prompt=settings.negative_prompt,
+        )
+
+    def prepare(self, state: DirectorState) -> dict:
+        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+        run = self.run
+        shots, bible = self._shots(), run.bible()
+        cursor, attempt = state["cursor"], state.get("attempt", 1)
+        shot, st = shots[cursor], self._state(cursor)
 
         def make() -> RenderRequest:
-            return build_request(
-                shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode,
-                memory=self.bank.as_memory_images(memory), tail=tail,
-                seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
-                               st.directives.reroll),
-                settings=settings, characters=cast, negative_prompt=settings.negative_prompt,
-            )
+            return self.request_for(cursor)
 
         request = make()
         critic = self._critic()
@@ -197,10 +222,11 @@ class DirectorNodes:
             h = input_hash(request, self.rt.backends.engine_fingerprint)
         m = run.manifest
         announced = st.shot_id in m.rerender and st.version != m.version  # not yet re-rendered in this version
-        reuse = st.status == "accepted" and st.input_hash == h and self._intact(st) and not announced
-        if not reuse and st.status == "accepted" and m.version > 1 and st.version != m.version and not announced:
+        intact = st.status == "accepted" and self._intact(st)
+        reuse = intact and st.input_hash == h and not announced
+        if intact and st.input_hash != h and m.version > 1 and st.version != m.version and not announced:
             self._notice(f"v{m.version}: shot {st.shot_id} is rendered again although the forecast reused it "
-                         "(its inputs or files changed)")
+                         "(its inputs changed)")
         if not reuse:
             if st.status == "accepted":
                 # Accepted in an earlier version, but its inputs changed: a fresh start in this version.
@@ -232,27 +258,14 @@ class DirectorNodes:
                 shutil.copy2(video, keep)
 
         t0 = time.perf_counter()
-        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
-        expected = (request.num_frames, request.height, request.width, 3)
-        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
-            raise EngineError(
-                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
-                f"frames for shot {st.shot_id}; expected uint8 {expected}"
-            )
+        frames = self.render_frames(request)
         tail_dir = RunDir.shot_tail_dir(st.shot_id, version)
-        tail, tail_sha = [], []
-        for i, frame in enumerate(frames[-MOTION_FRAMES:]):  # (H, W, 3) each, lossless PNG
-            rel = f"{tail_dir}/{i}.png"
-            save_png(frame, run.path(rel))
-            tail.append(rel)
-            tail_sha.append(sha256_file(run.path(rel)))
-        saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
-        write_video(saved, video, request.fps)
+        tail = [f"{tail_dir}/{i}.png" for i in range(min(MOTION_FRAMES, len(frames)))]
+        video_sha, tail_sha, count = save_shot_files(frames, request, video, [run.path(t) for t in tail])
         seconds = time.perf_counter() - t0
 
         st.outputs = ShotOutputs(
-            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail,
-            tail_sha256=tail_sha,
+            video=video_rel, video_sha256=video_sha, frame_count=count, tail=tail, tail_sha256=tail_sha,
         )
         st.status = "rendered"
         st.version = version
@@ -262,6 +275,17 @@ class DirectorNodes:
         st.error = None
         run.save()
         return {}
+
+    def render_frames(self, request: RenderRequest) -> np.ndarray:
+        """The engine's frames for ``request``, checked: uint8 ``(F, H, W, 3)``."""
+        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
+        expected = (request.num_frames, request.height, request.width, 3)
+        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
+            raise EngineError(
+                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
+                f"frames for shot {request.shot_id}; expected uint8 {expected}"
+            )
+        return frames
 
     def extract(self, state: DirectorState) -> dict:
         """Keyframe candidates (semantic selection + quality), sample frames, similarity to memory."""
@@ -305,12 +329,27 @@ class DirectorNodes:
         run.save()
         return {}
 
+    def _analysis(self, state: DirectorState) -> dict:
+        """The shot's ``work/SS-KK/analysis.json`` (keyframe candidates, samples); a derived file, so
+        when it or one of its images is gone it is extracted again from the shot's video."""
+        st = self._state(state["cursor"])
+        path = self.run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json")
+        try:
+            analysis = json.loads(path.read_text(encoding="utf-8"))
+            images = [c["path"] for c in analysis["candidates"]] + list(analysis["samples"])
+            if all(self.run.path(p).is_file() for p in images):
+                return analysis
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        self.extract(state)
+        return json.loads(path.read_text(encoding="utf-8"))
+
     def critique(self, state: DirectorState) -> dict:
         """Ask the critic (falling back to the heuristic one if it fails) and record its report."""
         run, st = self.run, self._state(state["cursor"])
         shots, bible = self._shots(), run.bible()
         shot = shots[state["cursor"]]
-        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        analysis = self._analysis(state)
         by_id = {k.id: k for k in self.bank.state.keyframes}
         prev_last = None
         if not shot.cut and state["cursor"] > 0:
@@ -377,7 +416,7 @@ class DirectorNodes:
         if state.get("reuse"):
             self.rt.events.shot_finished(st.shot_id, cursor, "reused")
             return {"cursor": cursor + 1, "attempt": 1, "reuse": False, "verdict": None}
-        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        analysis = self._analysis(state)
         bank = self.bank
         cands = analysis["candidates"]
         frames = np.stack([load_image(run.path(c["path"])) for c in cands]) if cands else None  # (K, H, W, 3)
@@ -412,8 +451,9 @@ class DirectorNodes:
             ContactRow(
                 shot_id=st.shot_id,
                 label=f"{st.shot_id}  {st.mode}  x{st.attempts}",
-                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes if k in by_id],
-                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id],
+                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes
+                           if k in by_id and run.path(by_id[k].path).is_file()],
+                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id and run.path(by_id[k].path).is_file()],
             )
             for st in m.shots
         ]
