@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from agents import doctor
+from agents import doctor, trace
 from agents.backends import BackendError, BackendOptions, build_backends
 from agents.director.driver import drive
 from agents.director.rundir import RunDir, RunError
@@ -280,6 +280,7 @@ def undo_run(run_dir: str | Path) -> tuple[int, int]:
     from schemas.edit import VersionRecord
 
     run = _open_for_change(run_dir)
+    trace.event("command undo")
     try:
         m = run.manifest
         if m.status != "complete":

@@ -26,6 +26,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from agents.director import versions
+from agents.trace import traced
 from agents.director.graph import build_graph
 from agents.director.nodes import DirectorNodes
 from agents.director.revision import RevisionNodes
@@ -84,7 +85,7 @@ def _session(rt: Runtime, *, account: Callable[[], bool] = lambda: True) -> Iter
     t0 = time.perf_counter()
     saver, conn = _open_saver(rt)
     try:
-        yield build_graph(DirectorNodes(rt), RevisionNodes(rt), checkpointer=saver)
+        yield build_graph(traced(DirectorNodes(rt)), traced(RevisionNodes(rt)), checkpointer=saver)
     except BaseException:
         run.reload()  # keep only what the nodes saved themselves
         raise

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from agents import trace
 from agents.director.rundir import RunDir, RunError
 from schemas.edit import VersionRecord
 from story.files import atomic_replace, atomic_write_bytes, temp_path_for
@@ -161,6 +162,7 @@ def stage(run: RunDir, name: str, files: dict[str, bytes | Path]) -> Path:
     complete and on disk before :func:`commit` can make it count."""
     base = run.root / TXN
     staged = base / f"{name}.staged"
+    trace.event(f"txn stage {name}")
     shutil.rmtree(staged, ignore_errors=True)
     (staged / "files").mkdir(parents=True)
     targets = []
@@ -177,6 +179,7 @@ def stage(run: RunDir, name: str, files: dict[str, bytes | Path]) -> Path:
 def commit(run: RunDir, staged: Path) -> None:
     """The commit point (one rename), then apply."""
     ready = staged.with_name(staged.name.removesuffix(".staged") + ".ready")
+    trace.event(f"txn commit {ready.name}")
     os.replace(staged, ready)
     _fsync_path(ready.parent)
     _apply(run, ready)
@@ -195,6 +198,7 @@ def _complete(ready: Path) -> list[str] | None:
 
 def _apply(run: RunDir, ready: Path) -> None:
     targets = _complete(ready)
+    trace.event(f"txn apply {ready.name}")
     if targets is not None:
         for i, rel in enumerate(targets):
             dst = run.path(rel)
@@ -203,6 +207,7 @@ def _apply(run: RunDir, ready: Path) -> None:
             shutil.copyfile(ready / "files" / str(i), tmp)
             atomic_replace(tmp, dst)
     done = ready.with_name(ready.name.removesuffix(".ready") + ".done")
+    trace.event(f"txn done {ready.name}")
     shutil.rmtree(done, ignore_errors=True)
     os.replace(ready, done)
     _fsync_path(done.parent)
