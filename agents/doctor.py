@@ -220,7 +220,7 @@ def check(run: RunDir) -> Report:
                             "copy it from the film"))
             for name in versions.SNAPSHOT_FILES:
                 p = run.root / versions.VERSIONS / f"v{m.version}" / name
-                if not (p.is_file() and _json_ok(p)):
+                if not (p.is_file() and (_json_ok(p) if name.endswith(".json") else _image_ok(p))):
                     add(Problem(run.rel(p) if p.exists() else f"{versions.VERSIONS}/v{m.version}/{name}",
                                 _state_of(p), f"the kept copy of version {m.version}",
                                 "keep the version again from the current files"))

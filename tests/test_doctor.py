@@ -175,3 +175,16 @@ def test_doctor_cli(tmp_path, finished):
     assert "shot 02-01: rendered again to the same bytes" in r.stdout and (run / rel).exists()
     r = cli("doctor", str(tmp_path / "nope"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_undo_gives_back_the_contact_sheet_too(tmp_path, finished):
+    """Found by the torture test: undo restored the manifest (which names the contact sheet's hash)
+    but left the newer version's contact sheet in place."""
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    sheet = (run / "contact_sheet.png").read_bytes()
+    revise_run(run, "reroll 8", yes)
+    assert (run / "contact_sheet.png").read_bytes() != sheet
+    undo_run(run)
+    assert (run / "contact_sheet.png").read_bytes() == sheet
+    assert check_run(run).ok

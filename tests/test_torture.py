@@ -6,6 +6,7 @@ run folder leave one whole run and a one-line refusal."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _torture():
     spec = importlib.util.spec_from_file_location("dailies_torture", REPO / "bench" / "torture.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 

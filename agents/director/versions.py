@@ -3,7 +3,7 @@
 ```
 RUN/film.mp4                  the current version, always
 RUN/film_vN.mp4               every assembled version, kept
-RUN/versions/vN/              script.json bible.json manifest.json bank.json of version N
+RUN/versions/vN/              script.json bible.json manifest.json bank.json contact_sheet.png of version N
 RUN/versions/history.json     what made each version (render, revise + request + edits, undo)
 RUN/versions/txn/<name>/      a change of several files staged before it is applied
 ```
@@ -45,7 +45,8 @@ VERSIONS = "versions"
 HISTORY = f"{VERSIONS}/history.json"
 TXN = f"{VERSIONS}/txn"
 SNAPSHOT_FILES = {"script.json": RunDir.SCRIPT, "bible.json": RunDir.BIBLE, "manifest.json": RunDir.MANIFEST,
-                  "bank.json": "memory/bank.json"}
+                  "bank.json": "memory/bank.json", "contact_sheet.png": RunDir.CONTACT_SHEET}
+"""What ``versions/vN/`` keeps of version N (its film is ``film_vN.mp4``); ``restore`` puts them back."""
 
 _records = TypeAdapter(list[VersionRecord])
 
