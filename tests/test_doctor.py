@@ -188,3 +188,37 @@ def test_undo_gives_back_the_contact_sheet_too(tmp_path, finished):
     undo_run(run)
     assert (run / "contact_sheet.png").read_bytes() == sheet
     assert check_run(run).ok
+
+
+def test_a_shot_analysis_deleted_while_the_run_was_stopped_is_extracted_again(tmp_path, finished, monkeypatch):
+    """Stopped between keyframe extraction and critique (the checkpoint says `critique` next), then
+    work/<shot>/ is deleted: resume extracts it again from the shot's video and ends like an
+    uninterrupted run."""
+    from agents.backends import BackendOptions
+    from agents.director.nodes import DirectorNodes
+    from agents.runs import render_script
+    from schemas import RunSettings
+    from tests.test_revision import story
+
+    class Stop(BaseException):
+        pass
+
+    calls = {"n": 0}
+    real = DirectorNodes.critique
+
+    def critique(self, state):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Stop()
+        return real(self, state)
+
+    monkeypatch.setattr(DirectorNodes, "critique", critique)
+    settings = RunSettings(seed=4, memory=MemorySettings(max_size=4, sink_size=3), width=160, height=96, num_frames=17)
+    with pytest.raises(Stop):
+        render_script(story(tmp_path, MIXED), tmp_path / "run", settings, BackendOptions(engine="preview"))
+    monkeypatch.undo()
+    run = tmp_path / "run"
+    shutil.rmtree(run / "work" / "01-03")
+    m = resume_run(run)
+    assert m.status == "complete"
+    assert sha256_file(run / "film.mp4") == sha256_file(finished / "film.mp4")
