@@ -155,7 +155,7 @@ def check(run: RunDir) -> Report:
             continue
         snap = _snapshot_file(run, rel)
         add(Problem(rel, _state_of(path), what, f"copy it back from versions/v{m.version}/{rel}" if snap else
-                    "cannot re-make it (no finished copy of this version is kept): restore it from a backup, or "
+                    "nothing can re-make it (no finished copy of this version is kept): restore it from a backup, or "
                     "start a new run", repairable=snap is not None))
     bank_path = MemoryBank.file(run.root)
     bank: MemoryBank | None = None
@@ -167,7 +167,7 @@ def check(run: RunDir) -> Report:
             snap = _snapshot_file(run, "bank.json")
             add(Problem("memory/bank.json", _state_of(bank_path), "the memory bank",
                         f"copy it back from versions/v{m.version}/bank.json" if snap else
-                        "cannot re-make it (no finished copy of this version is kept): restore it from a backup, "
+                        "nothing can re-make it (no finished copy of this version is kept): restore it from a backup, "
                         "or start a new run", repairable=snap is not None))
     keyframes = {k.id: k for k in bank.keyframes} if bank else {}
 
@@ -177,7 +177,7 @@ def check(run: RunDir) -> Report:
             src = _reference_source(run, k)
             add(Problem(k.path, _state_of(run.path(k.path)), f"reference keyframe {k.id}",
                         f"make it again from {run.rel(src)}" if src else
-                        f"cannot re-make it (its refs/ image is gone): drop it with `python main.py revise "
+                        f"nothing can re-make it (its refs/ image is gone): drop it with `python main.py revise "
                         f"{run.root} \"drop keyframe {k.id}\"` or restore the file", repairable=src is not None))
 
     # Shots (checked once the bank is readable: a repair puts the bank back first, then checks again).
@@ -228,7 +228,7 @@ def check(run: RunDir) -> Report:
         versions.history(run)
     except RunError:
         add(Problem(versions.HISTORY, "corrupt", "the version history",
-                    "cannot re-make it: restore it from a backup (undo needs it to find earlier versions)",
+                    "nothing can re-make it: restore it from a backup (undo needs it to find earlier versions)",
                     repairable=False))
     return report
 
@@ -410,7 +410,7 @@ def repair_run(run_dir: str | Path, *, events: Events | None = None) -> Report:
         if first.unrepairable:
             first.repaired = []
             return first
-        opts, backends, notices = _backends_for_change(run, None, None)
+        opts, backends, notices = _backends_for_change(run, None, None, command="doctor --repair")
         rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=None)
         left = heal(rt, first, announce=False)
         done = list(left.repaired)

@@ -174,7 +174,7 @@ def _damage(run: RunDir):
 
 
 def _backends_for_change(run: RunDir, overrides: dict | None, engine: str | None, *,
-                         need_planner: bool = False) -> tuple[BackendOptions, Backends, list[str]]:
+                         need_planner: bool = False, command: str = "resume") -> tuple[BackendOptions, Backends, list[str]]:
     """The run's stored options, on the engine its finished shots were rendered with: a run never
     changes engine silently. ``engine`` (``resume --engine``) switches on purpose, with a notice
     recorded in the manifest; without it, an engine that cannot run any more is a one-line refusal."""
@@ -199,10 +199,12 @@ def _backends_for_change(run: RunDir, overrides: dict | None, engine: str | None
             backends, notices = build_backends(opts, need_planner=need_planner)
         except BackendError as e:
             why = str(e).split(": ", 1)[-1]
+            how = ("or pass `--engine preview` to `python main.py resume` to continue on another engine (its shots "
+                   "are then rendered again)" if command == "resume" else
+                   f"{command} renders with the engine the film was rendered with")
             raise RunError(
                 f"{run.root} was rendered with the {want} engine, which cannot run now ({why}); make it available "
-                f"again, or pass `--engine preview` to `python main.py resume` to continue on another engine "
-                "(its shots are then rendered again)"
+                f"again ({how})"
             ) from None
         return opts, backends, notices
     backends, notices = build_backends(opts, need_planner=need_planner)
@@ -253,7 +255,7 @@ def revise_run(
     run = _open_for_change(run_dir)
     try:
         report = _damage(run)
-        opts, backends, notices = _backends_for_change(run, overrides, None)
+        opts, backends, notices = _backends_for_change(run, overrides, None, command="revise")
         reviser = build_reviser(opts)
         rt = Runtime(run=run, backends=backends, events=events, reviser=reviser)
         for n in notices:

@@ -222,3 +222,20 @@ def test_a_shot_analysis_deleted_while_the_run_was_stopped_is_extracted_again(tm
     m = resume_run(run)
     assert m.status == "complete"
     assert sha256_file(run / "film.mp4") == sha256_file(finished / "film.mp4")
+
+
+def test_damage_nothing_can_repair_is_a_one_line_refusal(tmp_path, finished):
+    """A corrupt history (no copy of it is kept): doctor says so, resume and revise refuse in one
+    line pointing to doctor, and nothing is changed."""
+    from agents.director.rundir import RunError
+
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    (run / "versions" / "history.json").write_text("{not json")
+    report = check_run(run)
+    assert [p.path for p in report.unrepairable] == ["versions/history.json"]
+    before = (run / "manifest.json").read_bytes()
+    for attempt in (lambda: resume_run(run), lambda: revise_run(run, "reroll 8", yes)):
+        with pytest.raises(RunError, match="history.json is corrupt.*doctor"):
+            attempt()
+    assert (run / "manifest.json").read_bytes() == before

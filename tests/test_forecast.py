@@ -38,9 +38,13 @@ def _rendered(m) -> list[str]:
     return [s.shot_id for s in m.shots if s.version == m.version]
 
 
+CASES = [("mixed-mem4", r) for r in REQUESTS] + [
+    ("cuts-mem10", r) for r in ("move 5 after 2", "delete 1", "insert after 4: A cat sleeps on a barrel. Close-up.",
+                                "drop keyframe 01-02-k1", "character Ada: attire = a blue raincoat")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("film", sorted(FILMS))
-@pytest.mark.parametrize("request_", REQUESTS)
+@pytest.mark.parametrize("film, request_", CASES)
 def test_forecast_equals_what_is_rendered(tmp_path, films, film, request_):
     run = tmp_path / "run"
     shutil.copytree(films[film], run)
