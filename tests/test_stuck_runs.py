@@ -552,3 +552,37 @@ def test_resume_keeps_the_engine_the_shots_used_when_another_appears(tmp_path, a
     m = resume_run(run)
     assert m.status == "complete" and {st.engine for st in m.shots} == {"preview"}
     _same_film(run, auto_run)
+
+
+def test_a_kill_while_the_bank_takes_its_reference_images_loses_none(tmp_path, monkeypatch):
+    """The memory bank is written once, with every reference image in it: killed while the
+    references were being added, resume still starts the film from all of them (MR2V)."""
+    from PIL import Image
+
+    from agents.backends import BackendOptions
+    from agents.runs import render_script
+    from engine.memory import MemoryBank
+    from schemas import RunSettings
+
+    a, _ = _two_stories(tmp_path)
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(tmp_path / "ada.png")
+    bible = json.loads((tmp_path / "harbour.bible.json").read_text())
+    bible["characters"][0]["reference_images"] = ["ada.png"]
+    (tmp_path / "harbour.bible.json").write_text(json.dumps(bible))
+    settings = RunSettings(seed=4, width=160, height=96, num_frames=9)
+    ref = tmp_path / "ref"
+    render_script(a, ref, settings, BackendOptions(engine="preview"))
+    assert any(k.source == "reference" for k in MemoryBank.load(ref).keyframes)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for the kill: the run folder stays, as after a SIGKILL
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(MemoryBank, "add_reference", killed)
+    with pytest.raises(KeyboardInterrupt):
+        render_script(a, run, settings, BackendOptions(engine="preview"))
+    monkeypatch.undo()
+    m = resume_run(run)
+    assert m.status == "complete"
+    assert [k.id for k in MemoryBank.load(run).keyframes] == [k.id for k in MemoryBank.load(ref).keyframes]
+    _same_film(run, ref)

@@ -48,7 +48,7 @@ from schemas.critique import (
     Rerender,
     SwapKeyframes,
 )
-from schemas.memory import Keyframe
+from schemas.memory import Keyframe, MemoryState
 from schemas.render import MOTION_FRAMES, RenderRequest
 from schemas.run import ShotOutputs, ShotState
 from schemas.script import Shot
@@ -141,13 +141,14 @@ class DirectorNodes:
             self._record_usage(planner)
             run.set_plan(plan.script, plan.bible)
         if not (run.root / "memory" / "bank.json").exists():
-            bank = MemoryBank.create(
-                run.root, run.manifest.settings.memory,
-                self.rt.backends.embedder.name, self.rt.backends.scorer.name,
-            )
+            # Built in memory and saved once, references included: bank.json exists only complete
+            # (a kill while the references are added leaves no bank, and the next pass starts over).
+            be = self.rt.backends
+            bank = MemoryBank(run.root, MemoryState(settings=run.manifest.settings.memory, embedder=be.embedder.name,
+                                                    scorer=be.scorer.name))
             for character in run.bible().characters:
                 for ref in character.reference_images:
-                    bank.add_reference(character.name, run.path(ref), self.rt.backends.embedder, self.rt.backends.scorer)
+                    bank.add_reference(character.name, run.path(ref), be.embedder, be.scorer, save=False)
             bank.save()
             self._bank = bank
         run.manifest.status = "rendering"
