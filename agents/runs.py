@@ -147,6 +147,10 @@ def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: 
         m = run.manifest
         report = _damage(run)
         if m.status == "complete" and report.ok:
+            used = {st.engine or m.settings.engine for st in m.shots}
+            if engine and engine != "auto" and used != {engine}:
+                raise RunError(f"{run.root} is finished (rendered with {', '.join(sorted(used))}); --engine {engine} "
+                               "only applies to a run that is not: render its script into a new --out instead")
             versions.finish(run)
             return run.manifest
         plan_rec = m.options.get("plan")
