@@ -8,6 +8,7 @@
     python main.py history RUN_DIR     python main.py undo RUN_DIR
     python main.py prune RUN_DIR [--keep N]
     python main.py eval RUN [RUN ...] [--json FILE]     python main.py report RUN_DIR
+    python main.py doctor RUN_DIR [--repair]
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune", "eval", "report")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune", "eval", "report",
+            "doctor")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -138,10 +140,13 @@ def parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="finish an interrupted run")
     resume.add_argument("run_dir")
     resume.add_argument("--quiet", action="store_true", help="no progress bars")
+    resume.add_argument("--engine", choices=["preview", "storymem", "auto"], default=None,
+                        help="continue on another engine than the finished shots used (said, and recorded)")
 
     plan = sub.add_parser("plan", help="plan only: write a story script and its bible")
     plan.add_argument("logline")
     plan.add_argument("-o", "--out", required=True, help="story file to write (its bible goes beside it)")
+    plan.add_argument("--force", action="store_true", help="overwrite the story file and its bible if they exist")
     plan.add_argument("--shots", type=int, help="number of shots (default 8-12)")
     plan.add_argument("--style", help="visual style")
     plan.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))
@@ -175,6 +180,10 @@ def parser() -> argparse.ArgumentParser:
     from cli.evaluate import add_parsers as add_eval_parsers
 
     add_eval_parsers(sub)  # eval, report
+    doctor = sub.add_parser("doctor", help="check every file of a run (hashes); --repair re-makes what is damaged")
+    doctor.add_argument("run_dir")
+    doctor.add_argument("--repair", action="store_true", help="re-make what is missing or corrupt")
+    doctor.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
 

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from agents.backends import BackendOptions, build_backends
+from agents import doctor, trace
+from agents.backends import BackendError, BackendOptions, build_backends
 from agents.director.driver import drive
 from agents.director.rundir import RunDir, RunError
-from agents.director.runtime import Events, NullEvents, PlanRequest, Runtime
+from agents.director.runtime import Backends, Events, NullEvents, PlanRequest, Runtime
 from schemas.bible import Bible
 from schemas.run import RunManifest, RunSettings
 from schemas.script import StoryScript
@@ -47,8 +49,8 @@ def load_story(script_path: str | Path, bible_path: str | Path | None = None) ->
     return script, infer_bible(script), "inferred", None
 
 
-def _runtime(run: RunDir, opts: BackendOptions, events: Events, *, need_planner: bool, plan: PlanRequest | None) -> Runtime:
-    backends, notices = build_backends(opts, need_planner=need_planner)
+def _runtime(run: RunDir, opts: BackendOptions, events: Events, *, backends: Backends, notices: list[str],
+             plan: PlanRequest | None) -> Runtime:
     m = run.manifest
     fresh_info = dict(backends.info)
     if "planner" not in fresh_info and "planner" in m.backends:
@@ -67,6 +69,21 @@ def _runtime(run: RunDir, opts: BackendOptions, events: Events, *, need_planner:
     return Runtime(run=run, backends=backends, events=events, plan_request=plan)
 
 
+@contextmanager
+def _starting(run: RunDir):
+    """A new run's first pass: on any failure before a shot is rendered the run folder is removed
+    again (:meth:`RunDir.abandon`), so re-running the command works; Ctrl-C keeps it for ``resume``."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        run.abandon()
+        raise
+    finally:
+        run.unlock()
+
+
 def render_script(
     script_path: str | Path,
     out: str | Path,
@@ -77,24 +94,24 @@ def render_script(
     events: Events | None = None,
     size_from_reference: bool = False,
 ) -> RunManifest:
-    """``main.py render``: validate the script, create the run, render the film. ``size_from_reference``
-    (no ``--size`` given): a story with reference images renders at the first one's aspect, as StoryMem does."""
+    """``main.py render``: validate the script and the backends, create the run, render the film.
+    ``size_from_reference`` (no ``--size`` given): a story with reference images renders at the first one's
+    aspect, as StoryMem does."""
     events = events or NullEvents()
     script, bible, bible_source, base = load_story(script_path, bible_path)
+    backends, notices = build_backends(opts, need_planner=False)  # before anything is written
+    settings = settings.model_copy(update={"engine_requested": opts.engine})
     run = RunDir.create(out, source=str(script_path), settings=settings, script=script, bible=bible,
                         references_base=base)
-    run.lock()
-    try:
+    with _starting(run):
         if bible_source == "inferred":
             run.manifest.notices.append(
                 "no bible file beside the script: characters were inferred from the prompts (write "
                 f"{bible_path_for(script_path).name} to control them)"
             )
         _frame_references(run, size_from_reference)
-        rt = _runtime(run, opts, events, need_planner=False, plan=None)
+        rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=None)
         return drive(rt, fresh=True)
-    finally:
-        run.unlock()
 
 
 def _frame_references(run: RunDir, size_from_reference: bool) -> None:
@@ -126,33 +143,93 @@ def film_from_logline(
     events = events or NullEvents()
     text = clean_logline(logline)
     plan = PlanRequest(logline=text, shots=shots, style=style)
+    backends, notices = build_backends(opts, need_planner=True)  # before anything is written
+    settings = settings.model_copy(update={"engine_requested": opts.engine})
     run = RunDir.create(out, source=f"logline: {text}", settings=settings,
                         options={"plan": dataclasses.asdict(plan)})
-    run.lock()
-    try:
-        rt = _runtime(run, opts, events, need_planner=True, plan=plan)
+    with _starting(run):
+        rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=plan)
         return drive(rt, fresh=True)
-    finally:
-        run.unlock()
 
 
-def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: dict | None = None) -> RunManifest:
-    """``main.py resume``: continue a run with the backends it was started with."""
+def resume_run(run_dir: str | Path, *, events: Events | None = None, overrides: dict | None = None,
+               engine: str | None = None) -> RunManifest:
+    """``main.py resume``: continue a run with the backends it was started with, on the engine its
+    finished shots were rendered with (``engine``: another one, said and recorded)."""
+    from agents.director import versions
+
     events = events or NullEvents()
     run = _open_for_change(run_dir)
     try:
         m = run.manifest
-        if m.status == "complete" and m.film and (run.root / m.film).exists():
-            return m
-        opts = _stored_options(m, overrides)
+        report = _damage(run)
+        if m.status == "complete" and report.ok:
+            used = {st.engine or m.settings.engine for st in m.shots}
+            if engine and engine != "auto" and used != {engine}:
+                raise RunError(f"{run.root} is finished (rendered with {', '.join(sorted(used))}); --engine {engine} "
+                               "only applies to a run that is not: render its script into a new --out instead")
+            versions.finish(run)
+            return run.manifest
         plan_rec = m.options.get("plan")
         plan = PlanRequest(**plan_rec) if plan_rec else None
         if not run.has_plan() and plan is None:
             raise RunError(f"{run.root} has no script and no logline to plan from; start a new run")
-        rt = _runtime(run, opts, events, need_planner=not run.has_plan(), plan=plan)
+        need_planner = not run.has_plan()
+        opts, backends, notices = _backends_for_change(run, overrides, engine, need_planner=need_planner)
+        rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=plan)
+        if not report.ok:
+            doctor.heal(rt, report)  # the same bytes back where it can; the pass re-renders the rest
         return drive(rt)
     finally:
         run.unlock()
+
+
+def _damage(run: RunDir):
+    """The run's check (:mod:`agents.doctor`); damage no command can repair is a one-line refusal."""
+    report = doctor.check(run)
+    if report.unrepairable:
+        p = report.unrepairable[0]
+        raise RunError(f"{run.root} is damaged: {p.path} is {p.state} and {p.remedy}; "
+                       f"see `python main.py doctor {run.root}`")
+    return report
+
+
+def _backends_for_change(run: RunDir, overrides: dict | None, engine: str | None, *,
+                         need_planner: bool = False, command: str = "resume") -> tuple[BackendOptions, Backends, list[str]]:
+    """The run's stored options, on the engine its finished shots were rendered with: a run never
+    changes engine silently. ``engine`` (``resume --engine``) switches on purpose, with a notice
+    recorded in the manifest; without it, an engine that cannot run any more is a one-line refusal."""
+    m = run.manifest
+    opts = _stored_options(m, overrides)
+    used = sorted({st.engine or m.settings.engine for st in m.shots if st.outputs.video})
+    notices: list[str] = []
+    if engine:
+        opts.engine = engine
+        backends, notices = build_backends(opts, need_planner=need_planner)
+        now = backends.engine.name
+        others = [u for u in used if u != now]
+        msg = f"engine: --engine {engine} asked for, so this pass runs on the {now} engine"
+        if others:
+            msg += f" (finished shots were rendered with {', '.join(others)}: they are rendered again)"
+        notices.append(msg)
+        return opts, backends, notices
+    if used:
+        want = m.settings.engine if m.settings.engine in used else used[-1]
+        opts.engine = want
+        try:
+            backends, notices = build_backends(opts, need_planner=need_planner)
+        except BackendError as e:
+            why = str(e).split(": ", 1)[-1]
+            how = ("or pass `--engine preview` to `python main.py resume` to continue on another engine (its shots "
+                   "are then rendered again)" if command == "resume" else
+                   f"{command} renders with the engine the film was rendered with")
+            raise RunError(
+                f"{run.root} was rendered with the {want} engine, which cannot run now ({why}); make it available "
+                f"again ({how})"
+            ) from None
+        return opts, backends, notices
+    backends, notices = build_backends(opts, need_planner=need_planner)
+    return opts, backends, notices
 
 
 def _open_for_change(run_dir: str | Path) -> RunDir:
@@ -200,12 +277,16 @@ def revise_run(
     events = events or NullEvents()
     run = _open_for_change(run_dir)
     try:
-        opts = _stored_options(run.manifest, overrides)
+        report = _damage(run)
+        opts, backends, notices = _backends_for_change(run, overrides, None, command="revise")
         reviser = build_reviser(opts, events)
-        backends, notices = build_backends(opts)
         rt = Runtime(run=run, backends=backends, events=events, reviser=reviser)
         for n in notices:
             events.notice(n)
+        if not report.ok:
+            # Cheap exact repairs only; a damaged shot is in the forecast as re-rendered, and rendered
+            # when the person confirms.
+            doctor.heal(rt, report, render=False)
         return revise(rt, request, confirm)
     finally:
         run.unlock()
@@ -225,6 +306,7 @@ def undo_run(run_dir: str | Path) -> tuple[int, int]:
     from schemas.edit import VersionRecord
 
     run = _open_for_change(run_dir)
+    trace.event("command undo")
     try:
         m = run.manifest
         if m.status != "complete":

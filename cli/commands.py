@@ -112,7 +112,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     console = _console()
     run_dir = Path(args.run_dir)
     with RichEvents(console, quiet=args.quiet) as events:
-        m = resume_run(run_dir, events=events)
+        m = resume_run(run_dir, events=events, engine=getattr(args, "engine", None))
     summary(console, run_dir, m)
     return 0 if m.status == "complete" else 1
 
@@ -122,9 +122,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from agents.planner.logline import clean_logline
     from story.io import save_plan
 
+    from agents.director.rundir import RunError
     from agents.planner.draft import draft_path_for
+    from story.io import bible_path_for
 
     console = _console()
+    for path in (Path(args.out), bible_path_for(args.out)):
+        if path.exists() and not getattr(args, "force", False):
+            raise RunError(f"{path} already exists; pass --force to overwrite it, or choose another -o")
     logline = clean_logline(args.logline)
     notices: list[str] = []
     planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url,
@@ -272,9 +277,15 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cli.doctor import cmd_doctor as doctor
+
+    return doctor(args)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from cli.evaluate import cmd_eval, cmd_report
     from cli.prune import cmd_prune
 
-    return {"eval": cmd_eval, "report": cmd_report, "prune": cmd_prune, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
+    return {"eval": cmd_eval, "report": cmd_report, "prune": cmd_prune, "doctor": cmd_doctor, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)

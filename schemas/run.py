@@ -34,6 +34,8 @@ class ShotOutputs(BaseModel):
     """Frames in the saved shot."""
     tail: list[str] = Field(default_factory=list)
     """Lossless PNGs of the shot's last frames (last one last): the next shot's first/motion frames."""
+    tail_sha256: list[str] = Field(default_factory=list)
+    """Content hashes of ``tail``, in order (empty in manifests written before they were recorded)."""
     keyframes: list[str] = Field(default_factory=list)
     """Ids of the keyframes extracted from this shot and added to the bank."""
     candidates: list[str] = Field(default_factory=list)
@@ -97,6 +99,9 @@ class ShotState(BaseModel):
     """Wall time spent rendering this shot (all attempts)."""
     version: int = Field(default=1, ge=1)
     """Film version whose render produced the shot's current files."""
+    engine: str | None = None
+    """Engine that rendered the shot's current files (None in manifests written before it was
+    recorded: then ``RunSettings.engine``)."""
     error: str | None = None
     """Last engine error, if the shot failed."""
 
@@ -151,7 +156,10 @@ class RunSettings(BaseModel):
     fps: int = Field(default=16, ge=1)
     """Frames per second."""
     engine: str = "preview"
-    """Engine name."""
+    """Engine that runs this run's passes (the latest pass's; see ``ShotState.engine`` per shot)."""
+    engine_requested: str | None = None
+    """Engine the user asked for when the run was created (``auto``, ``preview``, ``storymem``); None
+    in manifests written before it was recorded."""
     continuation: Literal["mi2v", "mm2v"] = "mi2v"
     """How cut=false shots continue the previous one."""
     max_retries: int = Field(default=2, ge=0, le=10)
@@ -199,6 +207,11 @@ class RunManifest(BaseModel):
     """Content hash of the film."""
     contact_sheet: str | None = None
     """``contact_sheet.png`` once assembled."""
+    contact_sheet_sha256: str | None = None
+    """Content hash of the contact sheet (None in manifests written before it was recorded)."""
+    rerender: list[str] = Field(default_factory=list)
+    """Shots this version renders again: the forecast the person confirmed for a revision (empty for a
+    first render). Each is rendered once in this version, so what runs is what was announced."""
     usage: list[Usage] = Field(default_factory=list)
     """Token usage per model call."""
     notices: list[str] = Field(default_factory=list)

@@ -344,8 +344,16 @@ def predict_rerender(
     keyframes: list[Keyframe],
     settings: MemorySettings,
     select,
+    *,
+    damaged: set[str] = frozenset(),
 ) -> list[str]:
-    """New shot ids that will be rendered again (the rest are reused byte for byte)."""
+    """New shot ids that will be rendered again (the rest are reused byte for byte).
+
+    ``damaged``: old shot ids whose files are not intact (:mod:`integrity`); they are rendered again.
+    A shot rendered again is assumed to add at least one new keyframe to the bank (its real count is
+    only known after rendering; it may add none when every candidate duplicates the bank), so the
+    forecast is the set of shots whose memory may change; the director renders exactly this set
+    (``RunManifest.rerender``) and nothing else, so what runs is what was announced."""
     old_by_id = {s.shot_id: s for s in old_shots}
     old_prompts = {s.id: s for s in old_script.shots()}
     ops = {kid: op for op, kid in draft.keyframe_ops}
@@ -376,7 +384,7 @@ def predict_rerender(
         old_shot = old_prompts.get(origin) if origin else None
         mine = by_shot.get(origin, []) if origin else []
         redo = (
-            old is None or old.status != "accepted" or old_shot is None
+            old is None or old.status != "accepted" or old_shot is None or origin in damaged
             or shot.prompt != old_shot.prompt or shot.cut != old_shot.cut
             or st.directives.model_dump() != old.directives.model_dump()
             or [c.model_dump() for c in draft.bible.in_shot(shot.id)] != [c.model_dump() for c in old_bible.in_shot(origin)]

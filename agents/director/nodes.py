@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
 from agents.critic.base import CriticError
 from agents.director import versions
 from agents.director.identity import identity_evidence
+from agents.director.integrity import shot_intact
 from agents.director.requests import (
     build_request,
     choose_memory,
@@ -48,8 +50,7 @@ from schemas.critique import (
     Rerender,
     SwapKeyframes,
 )
-from schemas.edit import VersionRecord
-from schemas.memory import Keyframe
+from schemas.memory import Keyframe, MemoryState
 from schemas.render import MOTION_FRAMES, RenderRequest
 from schemas.run import ShotOutputs, ShotState
 from schemas.script import Shot
@@ -57,6 +58,19 @@ from story.files import atomic_write_json, sha256_file
 
 SAMPLE_POINTS = (0.0, 0.5, 1.0)
 """Where in a saved shot the critic's sample frames are taken (first, middle, last)."""
+
+
+def save_shot_files(frames: np.ndarray, request: RenderRequest, video: Path, tail: list[Path]) -> tuple[str, list[str], int]:
+    """Write a rendered shot: its last frames as lossless PNGs at ``tail`` (the next shot's first or
+    motion frames) and the video with the request's repeated conditioning frames dropped.
+    ``frames``: ``(F, H, W, 3)`` uint8. Returns (video SHA-256, tail SHA-256s, frames in the video)."""
+    tail_sha = []
+    for frame, path in zip(frames[-len(tail):] if tail else [], tail):  # (H, W, 3) each
+        save_png(frame, path)
+        tail_sha.append(sha256_file(path))
+    saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
+    write_video(saved, video, request.fps)
+    return sha256_file(video), tail_sha, int(saved.shape[0])
 
 
 class DirectorNodes:
@@ -101,14 +115,9 @@ class DirectorNodes:
             self.run.manifest.notices.append(message)
         self.rt.events.notice(message)
 
-    def _video_intact(self, st: ShotState) -> bool:
-        out = st.outputs
-        if not out.video or not out.video_sha256:
-            return False
-        path = self.run.path(out.video)
-        return path.exists() and sha256_file(path) == out.video_sha256 and all(
-            self.run.path(t).exists() for t in out.tail
-        )
+    def _intact(self, st: ShotState) -> bool:
+        """The shot's video, tail frames and keyframes are as recorded (:mod:`integrity`)."""
+        return shot_intact(self.run, st, {k.id: k for k in self.bank.state.keyframes})
 
     def _critic(self):
         b = self.rt.backends
@@ -141,13 +150,14 @@ class DirectorNodes:
                 info.detail = (info.detail + "; failed, the offline planner wrote the plan").lstrip("; ")
             run.set_plan(plan.script, plan.bible)
         if not (run.root / "memory" / "bank.json").exists():
-            bank = MemoryBank.create(
-                run.root, run.manifest.settings.memory,
-                self.rt.backends.embedder.name, self.rt.backends.scorer.name,
-            )
+            # Built in memory and saved once, references included: bank.json exists only complete
+            # (a kill while the references are added leaves no bank, and the next pass starts over).
+            be = self.rt.backends
+            bank = MemoryBank(run.root, MemoryState(settings=run.manifest.settings.memory, embedder=be.embedder.name,
+                                                    scorer=be.scorer.name))
             for character in run.bible().characters:
                 for ref in character.reference_images:
-                    bank.add_reference(character.name, run.path(ref), self.rt.backends.embedder, self.rt.backends.scorer)
+                    bank.add_reference(character.name, run.path(ref), be.embedder, be.scorer, save=False)
             bank.save()
             self._bank = bank
         run.manifest.status = "rendering"
@@ -161,13 +171,13 @@ class DirectorNodes:
             "total_retries": run.manifest.total_retries,
         }
 
-    def prepare(self, state: DirectorState) -> dict:
-        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+    def request_for(self, cursor: int) -> RenderRequest:
+        """The request of the shot at ``cursor`` from the run as it is now (script, bible, memory
+        bank, the shot's directives, its predecessor's tail frames); the same inputs give the same
+        request. A memory image or tail frame that is gone is a one-line :class:`RunError`."""
         run, settings = self.run, self.run.manifest.settings
         shots, bible = self._shots(), run.bible()
-        cursor, attempt = state["cursor"], state.get("attempt", 1)
         shot, st = shots[cursor], self._state(cursor)
-
         history = self._history(shots, cursor)
         memory = choose_memory(history, st.directives, settings.memory, select_memory)
         mode = shot_mode(shot, bool(memory), settings.continuation)
@@ -176,17 +186,28 @@ class DirectorNodes:
             prev = self._state(cursor - 1)
             tail = [str(run.path(t)) for t in prev.outputs.tail]
             if len(tail) < (MOTION_FRAMES if mode == "mm2v" else 1) or not all(run.path(t).exists() for t in prev.outputs.tail):
-                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; re-render it")
-        cast = bible.in_shot(shot.id)
+                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; "
+                               f"run `python main.py doctor {run.root} --repair`")
+        try:
+            images = self.bank.as_memory_images(memory)
+        except ValueError as e:
+            raise RunError(f"{e}; or run `python main.py doctor {run.root} --repair`") from None
+        return build_request(
+            shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode, memory=images, tail=tail,
+            seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
+                           st.directives.reroll),
+            settings=settings, characters=bible.in_shot(shot.id), negative_prompt=settings.negative_prompt,
+        )
+
+    def prepare(self, state: DirectorState) -> dict:
+        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+        run = self.run
+        shots, bible = self._shots(), run.bible()
+        cursor, attempt = state["cursor"], state.get("attempt", 1)
+        shot, st = shots[cursor], self._state(cursor)
 
         def make() -> RenderRequest:
-            return build_request(
-                shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode,
-                memory=self.bank.as_memory_images(memory), tail=tail,
-                seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
-                               st.directives.reroll),
-                settings=settings, characters=cast, negative_prompt=settings.negative_prompt,
-            )
+            return self.request_for(cursor)
 
         request = make()
         critic = self._critic()
@@ -209,7 +230,13 @@ class DirectorNodes:
             st.directives.reroll += 1
             request = make()
             h = input_hash(request, self.rt.backends.engine_fingerprint)
-        reuse = st.status == "accepted" and st.input_hash == h and self._video_intact(st)
+        m = run.manifest
+        announced = st.shot_id in m.rerender and st.version != m.version  # not yet re-rendered in this version
+        intact = st.status == "accepted" and self._intact(st)
+        reuse = intact and st.input_hash == h and not announced
+        if intact and st.input_hash != h and m.version > 1 and st.version != m.version and not announced:
+            self._notice(f"v{m.version}: shot {st.shot_id} is rendered again although the forecast reused it "
+                         "(its inputs changed)")
         if not reuse:
             if st.status == "accepted":
                 # Accepted in an earlier version, but its inputs changed: a fresh start in this version.
@@ -229,7 +256,7 @@ class DirectorNodes:
         run = self.run
         request = RenderRequest.model_validate(state["request"])
         st = self._state(state["cursor"])
-        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._video_intact(st):
+        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._intact(st):
             return {}  # rendered before a crash: the files are this request's
         version = run.manifest.version
         video_rel = RunDir.shot_video(st.shot_id, version)
@@ -241,33 +268,34 @@ class DirectorNodes:
                 shutil.copy2(video, keep)
 
         t0 = time.perf_counter()
-        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
-        expected = (request.num_frames, request.height, request.width, 3)
-        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
-            raise EngineError(
-                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
-                f"frames for shot {st.shot_id}; expected uint8 {expected}"
-            )
+        frames = self.render_frames(request)
         tail_dir = RunDir.shot_tail_dir(st.shot_id, version)
-        tail = []
-        for i, frame in enumerate(frames[-MOTION_FRAMES:]):  # (H, W, 3) each, lossless PNG
-            rel = f"{tail_dir}/{i}.png"
-            save_png(frame, run.path(rel))
-            tail.append(rel)
-        saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
-        write_video(saved, video, request.fps)
+        tail = [f"{tail_dir}/{i}.png" for i in range(min(MOTION_FRAMES, len(frames)))]
+        video_sha, tail_sha, count = save_shot_files(frames, request, video, [run.path(t) for t in tail])
         seconds = time.perf_counter() - t0
 
         st.outputs = ShotOutputs(
-            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail
+            video=video_rel, video_sha256=video_sha, frame_count=count, tail=tail, tail_sha256=tail_sha,
         )
         st.status = "rendered"
         st.version = version
+        st.engine = self.rt.backends.engine.name
         st.attempts = max(st.attempts, state.get("attempt", 1))
         st.render_seconds += seconds
         st.error = None
         run.save()
         return {}
+
+    def render_frames(self, request: RenderRequest) -> np.ndarray:
+        """The engine's frames for ``request``, checked: uint8 ``(F, H, W, 3)``."""
+        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
+        expected = (request.num_frames, request.height, request.width, 3)
+        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
+            raise EngineError(
+                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
+                f"frames for shot {request.shot_id}; expected uint8 {expected}"
+            )
+        return frames
 
     def extract(self, state: DirectorState) -> dict:
         """Keyframe candidates (semantic selection + quality), sample frames, similarity to memory."""
@@ -311,12 +339,27 @@ class DirectorNodes:
         run.save()
         return {}
 
+    def _analysis(self, state: DirectorState) -> dict:
+        """The shot's ``work/SS-KK/analysis.json`` (keyframe candidates, samples); a derived file, so
+        when it or one of its images is gone it is extracted again from the shot's video."""
+        st = self._state(state["cursor"])
+        path = self.run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json")
+        try:
+            analysis = json.loads(path.read_text(encoding="utf-8"))
+            images = [c["path"] for c in analysis["candidates"]] + list(analysis["samples"])
+            if all(self.run.path(p).is_file() for p in images):
+                return analysis
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        self.extract(state)
+        return json.loads(path.read_text(encoding="utf-8"))
+
     def critique(self, state: DirectorState) -> dict:
         """Ask the critic (falling back to the heuristic one if it fails) and record its report."""
         run, st = self.run, self._state(state["cursor"])
         shots, bible = self._shots(), run.bible()
         shot = shots[state["cursor"]]
-        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        analysis = self._analysis(state)
         by_id = {k.id: k for k in self.bank.state.keyframes}
         prev_last = None
         if not shot.cut and state["cursor"] > 0:
@@ -386,7 +429,7 @@ class DirectorNodes:
         if state.get("reuse"):
             self.rt.events.shot_finished(st.shot_id, cursor, "reused")
             return {"cursor": cursor + 1, "attempt": 1, "reuse": False, "verdict": None}
-        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        analysis = self._analysis(state)
         bank = self.bank
         cands = analysis["candidates"]
         frames = np.stack([load_image(run.path(c["path"])) for c in cands]) if cands else None  # (K, H, W, 3)
@@ -421,20 +464,17 @@ class DirectorNodes:
             ContactRow(
                 shot_id=st.shot_id,
                 label=f"{st.shot_id}  {st.mode}  x{st.attempts}",
-                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes if k in by_id],
-                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id],
+                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes
+                           if k in by_id and run.path(by_id[k].path).is_file()],
+                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id and run.path(by_id[k].path).is_file()],
             )
             for st in m.shots
         ]
         contact_sheet(rows, run.root / RunDir.CONTACT_SHEET)
         m.film, m.film_sha256, m.contact_sheet = RunDir.FILM, sha256_file(film), RunDir.CONTACT_SHEET
+        m.contact_sheet_sha256 = sha256_file(run.root / RunDir.CONTACT_SHEET)
         m.status = "complete"
         run.save()
-        # Keep this version (film_vN.mp4 + versions/vN/) and say what it rendered.
-        versions.snapshot(run)
-        rendered = [st.shot_id for st in m.shots if st.version == m.version]
-        if not any(r.version == m.version for r in versions.history(run)):
-            versions.append_history(run, VersionRecord(version=m.version, action="render", at=versions.now()))
-        versions.update_history(run, m.version, rerendered=rendered, film=versions.film_path(m.version))
+        versions.finish(run)  # keep this version (film_vN.mp4 + versions/vN/) and say what it rendered
         refresh_report(run.root)  # RUN/report.html; derived from the folder, never raises
         return {"done": True}
