@@ -19,21 +19,20 @@ from pathlib import Path
 COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (its usage block is what ``--help`` is for)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT``; the allowed sizes are checked by cli/validate.py against the engines' limits."""
     try:
         w, h = (int(x) for x in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 832x480") from None
-    if w <= 0 or h <= 0 or w % 16 or h % 16:
-        raise argparse.ArgumentTypeError(f"--size {text}: width and height must be positive multiples of 16, e.g. 832x480")
     return w, h
-
-
-def _frames(text: str) -> int:
-    n = int(text)
-    if n < 5 or (n - 1) % 4:
-        raise argparse.ArgumentTypeError(f"--frames {n}: must be 4n+1 and at least 5 (e.g. 81 = 5 s at 16 fps)")
-    return n
 
 
 def _add_backend_flags(p: argparse.ArgumentParser) -> None:
@@ -61,7 +60,7 @@ def _add_render_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", metavar="RUN_DIR", help="run folder to create (default: runs/<story name>)")
     p.add_argument("--seed", type=int, default=0, help="base seed; shot k uses seed + k (default 0)")
     p.add_argument("--size", type=_size, default=(832, 480), help="WIDTHxHEIGHT (default 832x480)")
-    p.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
+    p.add_argument("--frames", type=int, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
     p.add_argument("--fps", type=int, default=16, help="frames per second (default 16)")
     p.add_argument("--max-memory-size", type=int, default=10, help="most memory keyframes per shot (default 10)")
     p.add_argument("--continuation", choices=["mi2v", "mm2v"], default="mi2v",
@@ -72,7 +71,7 @@ def _add_render_flags(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python main.py",
         description="dailies: a logline or a story script in, a multi-shot film out.",
         epilog='Shortcut: python main.py "LOGLINE" [--out RUN_DIR] plans and renders in one go.',
@@ -88,6 +87,9 @@ def parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render an ST-Bench story script")
     render.add_argument("script", help="story script (.json, ST-Bench format)")
     render.add_argument("--bible", help="character bible (default: SCRIPT.bible.json beside it, else inferred)")
+    render.add_argument("--strict", action="store_true",
+                        help="refuse JSON5 and keys that are not ST-Bench fields (default: read them as StoryMem does, "
+                             "ignoring unknown keys with a notice)")
     _add_render_flags(render)
 
     resume = sub.add_parser("resume", help="finish an interrupted run")
@@ -140,8 +142,10 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.director.edits import EditError
     from agents.reviser.base import ReviseError
 
+    from cli.validate import UsageError
+
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError]
+                                         ReviseError, EditError, UsageError]
     try:
         from agents.llm import LLMError
 
@@ -156,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     from cli import commands  # the command bodies (kept out of this file so it stays thin)
 
     try:
+        from cli.validate import validate  # every flag value a later stage cannot handle, refused before any work
+
+        validate(args)
         return commands.dispatch(args)
     except KeyboardInterrupt:
         target = getattr(args, "out", None) or getattr(args, "run_dir", None)

@@ -52,6 +52,12 @@ class BackendOptions:
     storymem: dict = field(default_factory=dict)
     """Extra StoryMem engine settings (variant, memory_positions, offload, steps...)."""
 
+    def __post_init__(self) -> None:
+        # A blank model name (``--vlm-model " "``, an empty variable) names no model: the embedded default runs.
+        for name in ("llm_model", "vlm_model"):
+            value = getattr(self, name)
+            setattr(self, name, value.strip() or None if isinstance(value, str) else value)
+
 
 def _engine(opts: BackendOptions, notices: list[str]):
     choice = opts.engine

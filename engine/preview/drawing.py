@@ -153,7 +153,7 @@ def _draw_exterior(draw: ImageDraw.ImageDraw, look: ShotLook, pal: dict[str, RGB
         while x < WW:
             bw, bh = W * rng.uniform(0.07, 0.13), H * rng.uniform(0.18, 0.45)
             col = _mix(pal["prop"], pal["sky_horizon"], rng.uniform(0.2, 0.45))
-            draw.rectangle([x, hy - bh, x + bw - 3, hy], fill=col)
+            draw.rectangle([x, hy - bh, x + max(bw - 3, 0), hy], fill=col)  # a 3 px gap (none in tiny frames)
             win = (255, 220, 140) if night else _mix(col, (200, 220, 240), 0.4)
             for wy in np.arange(hy - bh + 6, hy - 8, max(6, H * 0.035)):
                 for wx in np.arange(x + 5, x + bw - 10, max(6, W * 0.02)):
@@ -179,7 +179,7 @@ def _draw_exterior(draw: ImageDraw.ImageDraw, look: ShotLook, pal: dict[str, RGB
         wy = hy + H * 0.12
         draw.rectangle([0, hy, WW, wy], fill=_mix(pal["sky_horizon"], (40, 100, 160), 0.55))
         for _ in range(30):
-            x, y = rng.uniform(0, WW), rng.uniform(hy + 2, wy - 2)
+            x, y = rng.uniform(0, WW), rng.uniform(hy + 2, max(hy + 2, wy - 2))  # (a tiny frame: on the line)
             draw.line([x, y, x + W * 0.03, y], fill=_mix(pal["sky_horizon"], (255, 255, 255), 0.5), width=1)
     if look.setting == "underwater":
         for _ in range(9):
@@ -224,7 +224,8 @@ def _draw_interior(draw: ImageDraw.ImageDraw, look: ShotLook, pal: dict[str, RGB
     # A picture, a shelf and a table.
     px0, py0 = vx(0.12 + rng.uniform(-0.03, 0.03)), vy(0.16)
     draw.rectangle([px0, py0, px0 + W * 0.14, py0 + H * 0.16], fill=_mix(pal["prop"], (30, 25, 20), 0.4))
-    draw.rectangle([px0 + 5, py0 + 5, px0 + W * 0.14 - 5, py0 + H * 0.16 - 5],
+    ix, iy = min(5.0, W * 0.07), min(5.0, H * 0.08)  # the canvas inset (5 px; less in tiny frames)
+    draw.rectangle([px0 + ix, py0 + iy, px0 + W * 0.14 - ix, py0 + H * 0.16 - iy],
                    fill=_hsv(rng.uniform(0, 1), 0.35, 0.7))
     sx = vx(-0.1 + rng.uniform(0, 0.05))
     draw.rectangle([sx, vy(0.3), sx + W * 0.12, hy], fill=pal["prop"])

@@ -18,7 +18,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from engine.base import EngineError, ProgressFn
+from engine.base import EngineError, ProgressFn, SettingsError
 from engine.storymem.loading import (
     BaseModelPaths,
     ModelPaths,
@@ -27,14 +27,12 @@ from engine.storymem.loading import (
     load_text_encoder,
     load_vae,
 )
+from engine.storymem.limits import check_request
 from engine.storymem.lora import convert_storymem_lora, fuse_storymem_lora, load_lora_file
 from engine.storymem.offload import OFFLOAD_MODES, MemoryPlan
 from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE
 from engine.storymem.scheduling import M2V_SAMPLER, T2V_SAMPLER, SamplerSettings, make_scheduler
 from schemas.render import RenderRequest
-
-_MODES_NEEDING_VARIANT = {"mi2v": "mi2v", "mm2v": "mm2v"}
-
 
 class StoryMemEngine:
     """:class:`engine.base.Engine` backed by StoryMem on Wan2.2-A14B.
@@ -171,12 +169,10 @@ class StoryMemEngine:
     def render_shot(self, request: RenderRequest, progress: ProgressFn | None = None) -> np.ndarray:
         """All ``request.num_frames`` frames ``(F, H, W, 3)`` uint8, including the leading frames that repeat
         the previous shot (MI2V: 1, MM2V: 5). Same request, same frames (on the same device and software)."""
-        needed = _MODES_NEEDING_VARIANT.get(request.mode)
-        if needed and needed != self.variant:
-            raise EngineError(
-                f"mode {request.mode} needs the StoryMem {needed.upper()} LoRA but this engine loaded "
-                f"{self.variant.upper()}; restart with variant {needed} (StoryMem/{'Wan2.2-' + needed.upper() + '-A14B'})"
-            )
+        try:
+            self.check_request(request)
+        except SettingsError as err:
+            raise EngineError(f"shot {request.shot_id}: {err}") from None
         kind = "t2v" if request.mode == "t2v" else "m2v"
         pipe = self._pipeline(kind)
         sampler = self.t2v_sampler if kind == "t2v" else self.m2v_sampler
@@ -217,6 +213,11 @@ class StoryMemEngine:
                 f"{request.num_frames}; use offload 'model' or 'group' ({str(err).splitlines()[0]})"
             ) from None
         return output.frames[0]
+
+    def check_request(self, request: RenderRequest) -> None:
+        """:class:`~engine.base.SettingsError` if this engine cannot render ``request`` (its LoRA variant, the
+        frame size and length; :func:`engine.storymem.limits.check_request`)."""
+        check_request(request, variant=self.variant, steps=self.m2v_sampler.steps)
 
     # ------------------------------------------------------------------ reporting
 
