@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,7 +177,7 @@ def valid_script(draw) -> dict:
 def to_json5(obj) -> str:
     """``obj`` in JSON5 syntax: a comment, unquoted keys where possible and trailing commas."""
     text = json.dumps(obj, indent=1, ensure_ascii=False)
-    text = text.replace("\n]", ",\n]").replace("\n}", ",\n}").replace("[,\n]", "[]").replace("{,\n}", "{}")
+    text = re.sub(r"\n(\s*)([\]}])", r",\n\1\2", text)  # a trailing comma before every closing bracket
     return "// written as JSON5\n" + text
 
 
