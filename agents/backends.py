@@ -69,7 +69,10 @@ def _engine(opts: BackendOptions, notices: list[str]):
         if ok:
             from engine.storymem.engine import StoryMemEngine
 
-            eng = StoryMemEngine(models, **opts.storymem)
+            try:
+                eng = StoryMemEngine(models, **opts.storymem)
+            except ValueError as err:  # a setting the engine refuses (cli/validate.py checks these first)
+                raise BackendError(f"--engine storymem cannot run with these settings: {err}") from None
             info = BackendInfo(name="storymem", embedded=False, detail=eng.describe())
             return eng, info, f"storymem:{eng.describe()}"
         if choice == "storymem":

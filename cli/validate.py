@@ -476,9 +476,7 @@ def _output(ctx: Context) -> None:
             ctx.refuse("--out", "is a folder; plan writes a story file (e.g. story.json) and its bible beside it")
         folder = target.parent
     else:
-        if out is None:
-            return  # runs/<name>: a new folder in the working directory, checked below through "."
-        folder = Path(out)
+        folder = Path(out) if out is not None else Path("runs") / "new"  # the default: runs/<story name>
         if folder.exists() and not folder.is_dir():
             ctx.refuse("--out", "is a file, not a folder; choose a folder path")
     base = _nearest_existing(folder)
