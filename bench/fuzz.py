@@ -2,7 +2,8 @@
 the parser and the validation layer, in-process (tests/strategies.py, the generator the property test
 uses). Every case must be accepted or refused in one line without touching the disk; anything else is a
 failure, printed with its case. ``--renders N`` also runs N accepted ``render`` cases for real at tiny
-sizes (preview engine), which must end with exit 0 or 2, never 1 (an internal error).
+sizes (preview engine) and a third of them as revise/resume/history/undo on a copy of a finished run; each must
+end with exit 0 or 2, never 1 (an internal error).
 
     PYTHONPATH=. python bench/fuzz.py --cases 10000 [--renders 30] [--seed 1]
 
@@ -87,7 +88,7 @@ def fuzz(cases: int, seed: int, runs: tuple[str, ...], work: Path) -> dict:
             outcomes[outcome] += 1
             if outcome == "refused":
                 reasons[_reason(message)] += 1
-            elif case[0][0] == "render" and len(accepted_renders) < 2000:
+            elif case[0][0] in ("render", "revise", "resume", "history", "undo") and len(accepted_renders) < 5000:
                 accepted_renders.append(case)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -97,12 +98,28 @@ def fuzz(cases: int, seed: int, runs: tuple[str, ...], work: Path) -> dict:
 
 
 def real_renders(accepted: list, n: int, work: Path) -> tuple[collections.Counter, list]:
-    """Run up to ``n`` accepted render cases for real, at tiny sizes (size, frames and engine forced)."""
+    """Run up to ``n`` accepted cases for real: ``render`` at tiny sizes (size, frames and engine forced),
+    and ``revise``/``resume``/``history``/``undo`` on a copy of the run they name."""
     codes: collections.Counter = collections.Counter()
     bad = []
-    for args_list, script, bible in accepted[:n]:
+    renders = [c for c in accepted if c[0][0] == "render"]
+    others = [c for c in accepted if c[0][0] != "render"]
+    picked = renders[: n - n // 3] + others[: n // 3]
+    for args_list, script, bible in picked:
         tmp = Path(tempfile.mkdtemp(dir=work))
         try:
+            if args_list[0] != "render":
+                cmd = list(args_list)
+                if Path(cmd[1]).is_dir() and (Path(cmd[1]) / "manifest.json").exists():
+                    shutil.copytree(cmd[1], tmp / "run")
+                    cmd[1] = str(tmp / "run")
+                err = io.StringIO()
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                    code = main.main(cmd + (["--quiet"] if cmd[0] in ("resume", "revise") and "--quiet" not in cmd else []))
+                codes[code] += 1
+                if code not in (0, 2) or "internal error" in err.getvalue():
+                    bad.append((cmd, err.getvalue()[-500:]))
+                continue
             (tmp / "story.json").write_bytes(script if isinstance(script, bytes) else (script or "").encode())
             if bible is not None:
                 (tmp / "story.bible.json").write_text(bible)
@@ -132,7 +149,8 @@ def real_renders(accepted: list, n: int, work: Path) -> tuple[collections.Counte
 def cli() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=10_000)
-    ap.add_argument("--renders", type=int, default=0, help="accepted render cases to run for real (tiny sizes)")
+    ap.add_argument("--renders", type=int, default=0,
+                    help="accepted cases to run for real: renders at tiny sizes, a third revise/resume/history/undo")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dailies-fuzz-"))
@@ -154,7 +172,7 @@ def cli() -> int:
         if a.renders:
             t1 = time.perf_counter()
             codes, bad = real_renders(res["accepted"], a.renders, work)
-            print(f"real renders: {sum(codes.values())} (exit codes {dict(codes)}), {len(bad)} failures, "
+            print(f"real runs: {sum(codes.values())} (exit codes {dict(codes)}), {len(bad)} failures, "
                   f"{time.perf_counter() - t1:.0f} s")
             for cmd, tail in bad:
                 print(f"RENDER FAILURE {cmd!r}\n{tail}")

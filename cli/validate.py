@@ -108,12 +108,11 @@ def _shown(flag: str, ctx: "Context") -> object:
     dest = flag.lstrip("-").replace("-", "_")
     if hasattr(args, dest) and getattr(args, dest) is not None:
         return getattr(args, dest)
-    if s is not None:
-        return {"--seed": s.seed, "--frames": s.num_frames, "--fps": s.fps, "--max-retries": s.max_retries,
-                "--max-memory-size": s.memory.max_size, "--continuation": s.continuation}.get(flag)
-    if ctx.options is not None:
-        return ctx.options.storymem.get(dest)
-    return None
+    stored = {"--seed": s.seed, "--frames": s.num_frames, "--fps": s.fps, "--max-retries": s.max_retries,
+              "--max-memory-size": s.memory.max_size, "--continuation": s.continuation} if s is not None else {}
+    if flag in stored:
+        return stored[flag]
+    return ctx.options.storymem.get(dest) if ctx.options is not None else None
 
 
 def _contracts() -> list[type[BaseModel]]:
@@ -240,6 +239,12 @@ def _attention(value: str) -> None:
     check_attention_backend(value)
 
 
+def _request(value: str) -> None:
+    from agents.reviser.base import check_request
+
+    check_request(value)
+
+
 def _planner(name: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         from agents.planner import logline
@@ -253,6 +258,7 @@ FLAGS: list[Flag] = [
     Flag("logline", "logline", _planner("clean_logline")),
     Flag("--shots", "shots", _planner("check_shots")),
     Flag("--style", "style", _planner("clean_style")),
+    Flag("request", "request", _request),
     Flag("--models", "models", _models_folder),
     Flag("--base-url", "base_url", _base_url),
     Flag("--clip-checkpoint", "clip_checkpoint", _clip),

@@ -279,3 +279,18 @@ def test_shared_cases_of_the_hook_end_cleanly(shared_case, tmp_path, path, flags
     assert r.returncode == code, r.stderr
     assert "internal error" not in r.stderr.lower() and "Traceback" not in r.stderr
     assert (tmp_path / "r").exists() == (code == 0)
+
+
+def test_an_empty_revision_request_is_refused(tmp_path, capsys):
+    story = tmp_path / "three.json"
+    story.write_text(json.dumps(THREE))
+    run = tmp_path / "run"
+    assert main.main(["render", str(story), "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    refused(capsys, ["revise", str(run), "", "--yes"], "the request is empty")
+    # Past the command line too: an empty request is a revision the reviser refuses, never a render pass.
+    from agents.reviser.base import ReviseError
+    from agents.runs import revise_run
+
+    with pytest.raises(ReviseError, match="empty"):
+        revise_run(run, "", lambda p: True)
