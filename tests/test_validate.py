@@ -294,3 +294,14 @@ def test_an_empty_revision_request_is_refused(tmp_path, capsys):
 
     with pytest.raises(ReviseError, match="empty"):
         revise_run(run, "", lambda p: True)
+
+
+def test_attention_backend_without_its_package_is_refused(tmp_path, capsys, monkeypatch):
+    from diffusers.models import attention_dispatch
+
+    def missing(backend):
+        raise RuntimeError(f"backend '{backend.value}' needs a package that is not installed")
+
+    monkeypatch.setattr(attention_dispatch, "_check_attention_backend_requirements", missing)
+    refused(capsys, ["render", str(LIGHTHOUSE), "--out", str(tmp_path / "r"), "--attention-backend", "_native_cudnn",
+                     *TINY], "--attention-backend _native_cudnn", "not installed")

@@ -70,9 +70,11 @@ def check_variant(variant: str) -> None:
 
 
 def check_attention_backend(name: str | None) -> None:
-    """A diffusers attention backend name (``diffusers.models.attention_dispatch.AttentionBackendName``)."""
+    """A diffusers attention backend name (``diffusers.models.attention_dispatch.AttentionBackendName``) whose
+    package is installed (the requirement check diffusers runs when the backend is set on a model)."""
     if not name:
         return
+    from diffusers.models import attention_dispatch
     from diffusers.models.attention_dispatch import AttentionBackendName
 
     known = [b.value for b in AttentionBackendName]
@@ -80,6 +82,12 @@ def check_attention_backend(name: str | None) -> None:
         raise SettingsError(
             "attention_backend", f"unknown diffusers attention backend {name!r}; use one of {', '.join(known)}"
         )
+    requirements = getattr(attention_dispatch, "_check_attention_backend_requirements", None)  # what diffusers runs
+    if requirements is not None:
+        try:
+            requirements(AttentionBackendName(name))
+        except RuntimeError as err:
+            raise SettingsError("attention_backend", f"{err} (or use the default: leave --attention-backend out)") from None
 
 
 def check_request(request: RenderRequest, *, variant: str, steps: int) -> None:
