@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from schemas.bible import Bible
 from schemas.plan import Plan
-from schemas.script import MAX_PROMPT_CHARS, Scene, StoryScript
+from schemas.script import MAX_PROMPT_CHARS, MAX_SCENE_NUM, Scene, StoryScript
 from story.files import atomic_write_json
 
 
@@ -117,6 +117,8 @@ def _violations(err: ValidationError, raw: Any) -> list[str]:
             msg = "no scenes (rule: at least one shot)"
         elif e["type"] == "too_short" and e["loc"][-1:] == ("video_prompts",):
             msg = "no video prompts (rule: at least one shot)"
+        elif e["loc"][-1:] == ("scene_num",) and e["type"] in ("less_than_equal", "greater_than_equal"):
+            msg = f"scene number {e['input']} is out of range (rule: scene numbers are 0 to {MAX_SCENE_NUM}, so shot ids stay short)"
         out.append(f"{_describe(tuple(e['loc']), raw)}: {msg}")
     return out
 

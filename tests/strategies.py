@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 INTS = st.one_of(
     st.integers(-20, 140),
-    st.sampled_from([0, -1, 1, 5, 9, 16, 17, 81, 1024, 1025, 4096, 4097, 2**31, 2**63 - 1, 2**63, 2**64, 10**30,
+    st.sampled_from([0, -1, 1, 5, 9, 16, 17, 81, 1024, 1025, 4096, 4097, 9999, 10000, 2**31, 2**63 - 1, 2**63, 2**64,
+                     10**30, 10**61, 10**300,
                      -(2**63)]),
 )
 INT_TEXT = st.one_of(INTS.map(str), st.sampled_from(["abc", "", "1e3", "0x10", "٣", "1_000", " 7", "nan", "--", "-"]))

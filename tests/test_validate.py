@@ -305,3 +305,16 @@ def test_attention_backend_without_its_package_is_refused(tmp_path, capsys, monk
     monkeypatch.setattr(attention_dispatch, "_check_attention_backend_requirements", missing)
     refused(capsys, ["render", str(LIGHTHOUSE), "--out", str(tmp_path / "r"), "--attention-backend", "_native_cudnn",
                      *TINY], "--attention-backend _native_cudnn", "not installed")
+
+
+def test_scene_numbers_that_would_make_over_long_ids_are_refused(tmp_path, capsys):
+    big = {**THREE, "scenes": [{**THREE["scenes"][0], "scene_num": 10**61}]}
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    refused(capsys, ["render", str(tmp_path / "big.json"), "--out", str(tmp_path / "r"), *TINY],
+            "scene_num", "0 to 9999")
+    assert not (tmp_path / "r").exists()
+    ok = {**THREE, "scenes": [{**THREE["scenes"][0], "scene_num": 9999}]}
+    (tmp_path / "ok.json").write_text(json.dumps(ok))
+    assert main.main(["render", str(tmp_path / "ok.json"), "--out", str(tmp_path / "r"), *TINY]) == 0
+    assert [s["shot_id"] for s in json.loads((tmp_path / "r" / "manifest.json").read_text())["shots"]] == [
+        "9999-01", "9999-02", "9999-03"]
