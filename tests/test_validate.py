@@ -318,3 +318,11 @@ def test_scene_numbers_that_would_make_over_long_ids_are_refused(tmp_path, capsy
     assert main.main(["render", str(tmp_path / "ok.json"), "--out", str(tmp_path / "r"), *TINY]) == 0
     assert [s["shot_id"] for s in json.loads((tmp_path / "r" / "manifest.json").read_text())["shots"]] == [
         "9999-01", "9999-02", "9999-03"]
+
+
+def test_a_python_without_the_dependencies_gets_one_line(tmp_path):
+    # -S: no site-packages, as when main.py is run with a Python the README's install never touched.
+    r = subprocess.run([sys.executable, "-S", str(REPO / "main.py"), "history", str(tmp_path)], capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "dependencies are not installed" in r.stderr and "pip install" in r.stderr
