@@ -155,6 +155,12 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines, NUL, terminal escapes and bidirectional controls (which a
+    path or a logline may hold) are shown as ``\\n``, ``\\x00``, ``\\u202e``."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
     try:
@@ -176,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     except _domain_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        print(f"error: {e.strerror or e}{where}; check the path and its permissions", file=sys.stderr)
+        print(one_line(f"error: {e.strerror or e}{where}; check the path and its permissions"), file=sys.stderr)
         return 2
     except Exception as e:  # a bug: one line here, the traceback in a log file
         log = Path(os.environ.get("TMPDIR", "/tmp")) / "dailies-error.log"
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             where = f"; traceback in {log}"
         except OSError:
             where = ""
-        print(f"internal error: {type(e).__name__}: {e}{where}", file=sys.stderr)
+        print(one_line(f"internal error: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return 1
 
 

@@ -290,9 +290,10 @@ def run_case(root: Path, case: tuple[list[str], str | bytes | None, str | None])
         try:
             validate(args)
         except (UsageError, OSError, *main._domain_errors()) as err:
-            assert "\n" not in str(err), f"multi-line refusal: {err!r}"
+            printed = main.one_line(str(err))  # what main() prints after "error: "
+            assert "\n" not in printed and printed.isprintable(), f"refusal that is not one printable line: {err!r}"
             assert _listing(root) == before, "a refusal changed the folder"
-            return "refused", str(err)
+            return "refused", printed
         assert _listing(root) == before, "validation changed the folder"
         return "accepted", ""
     finally:

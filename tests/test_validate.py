@@ -326,3 +326,20 @@ def test_a_python_without_the_dependencies_gets_one_line(tmp_path):
                        text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "dependencies are not installed" in r.stderr and "pip install" in r.stderr
+
+
+def test_a_base_url_with_an_impossible_port_is_refused(tmp_path, capsys):
+    # Found by bench/fuzz.py: urlsplit raised ValueError when the port was read (an internal error).
+    refused(capsys, ["plan", "A robot learns to garden", "-o", str(tmp_path / "s.json"), "--llm-model", "m",
+                     "--base-url", "http://127.0.0.1:99999/v1"], "--base-url", "port outside 0-65535")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["film", "A robot learns to garden", "--style", "a\nb\x1b[31m"],
+    ["render", "x\ny\x00.json"],
+])
+def test_refusals_are_one_printable_line_whatever_the_input_holds(tmp_path, capsys, argv):
+    # Found by bench/fuzz.py: a --style with a newline made a two-line error (and escapes reached the terminal).
+    err = refused(capsys, [*argv, "--out", str(tmp_path / "r")])
+    assert err.isprintable() and "\\n" in err

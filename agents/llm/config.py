@@ -96,6 +96,13 @@ class LLMConfig:
             object.__setattr__(self, "api_key", Secret(self.api_key) if self.api_key else None)
         if self.base_url is not None:
             parts = urlsplit(self.base_url)
+            try:
+                parts.port
+            except ValueError:
+                raise ConfigError(
+                    f"base URL {self.base_url.split('@')[-1]!r} has a port outside 0-65535: use e.g. "
+                    "http://127.0.0.1:8000/v1"
+                ) from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(
                     f"base URL {safe_url(self.base_url)!r} is not an http(s) URL: "
