@@ -73,7 +73,7 @@ class Story:
                         im.verify()
                 except FileNotFoundError:
                     problems.append(f"reference image {ref} of {c.name} not found (looked at {src})")
-                except (UnidentifiedImageError, OSError, ValueError) as e:
+                except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
                     problems.append(f"reference image {ref} of {c.name} is not a readable image ({e})")
         return problems
 
