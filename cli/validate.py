@@ -33,6 +33,8 @@ Adding a check
   the refusal names the flag.
 * A check that needs several flags, the script or the run folder: a function ``(Context) -> None`` in
   :data:`COMBINED`.
+* A new subcommand that creates runs from render flags (e.g. ``batch``): add it to :data:`CREATING` (and
+  :data:`RENDERING`); one that renders an existing run: :data:`STORED`.
 """
 
 from __future__ import annotations
