@@ -124,7 +124,7 @@ class ClipEmbedder:
                 head = handle.read(16)
         except OSError as err:
             raise EngineError(f"CLIP checkpoint {file} cannot be read ({err.strerror}); get one with: {CLIP_DOWNLOAD}") from None
-        if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80" or _is_safetensors(head, file)):
+        if not (_is_torch_zip(head, file) or _is_torch_pickle(head, file) or _is_safetensors(head, file)):
             raise EngineError(
                 f"{file} is not a model checkpoint (not a torch, TorchScript or safetensors file); "
                 f"get an open_clip ViT-B-32 one with: {CLIP_DOWNLOAD}"
@@ -180,10 +180,42 @@ class ClipEmbedder:
 
 
 def _is_safetensors(head: bytes, file: Path) -> bool:
-    """A safetensors file starts with its header's length (8 bytes, little-endian) and ``{``."""
+    """A safetensors file: its header's length (8 bytes, little-endian), then that many bytes of JSON."""
     if len(head) < 9 or head[8:9] != b"{":
         return False
-    return 0 < int.from_bytes(head[:8], "little") < file.stat().st_size
+    size = int.from_bytes(head[:8], "little")
+    if not 0 < size < min(file.stat().st_size, 100_000_000):
+        return False
+    with file.open("rb") as handle:
+        handle.seek(8)
+        try:
+            return isinstance(json.loads(handle.read(size)), dict)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return False
+
+
+def _is_torch_zip(head: bytes, file: Path) -> bool:
+    """A ``torch.save`` or TorchScript archive: a zip holding a pickle (``data.pkl`` or ``constants.pkl``)."""
+    import zipfile
+
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return any(n.endswith(("/data.pkl", "/constants.pkl")) for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _is_torch_pickle(head: bytes, file: Path) -> bool:
+    """A legacy (pre-zip) ``torch.save`` file: loadable as plain tensors (rare; read in full to be sure)."""
+    if head[:1] != b"\x80":
+        return False
+    try:
+        torch.load(file, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 -- any failure means "not a checkpoint"
+        return False
+    return True
 
 
 def _is_torchscript(file: Path) -> bool:

@@ -343,3 +343,25 @@ def test_refusals_are_one_printable_line_whatever_the_input_holds(tmp_path, caps
     # Found by bench/fuzz.py: a --style with a newline made a two-line error (and escapes reached the terminal).
     err = refused(capsys, [*argv, "--out", str(tmp_path / "r")])
     assert err.isprintable() and "\\n" in err
+
+
+def test_clip_checkpoint_probe_tells_checkpoints_from_other_files(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from engine.base import EngineError
+    from engine.clip_features import ClipEmbedder
+
+    torch.save({"w": torch.zeros(2)}, tmp_path / "zip.pt")
+    torch.save({"w": torch.zeros(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "w.safetensors"))
+    (tmp_path / "junk.bin").write_bytes(b"\x80\x02junk")  # starts like a pickle
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04garbage")  # starts like a zip
+    for good in ("zip.pt", "legacy.pt", "w.safetensors"):
+        assert ClipEmbedder.check_checkpoint(tmp_path / good)[0] == tmp_path / good
+    for bad in ("junk.bin", "broken.zip"):
+        with pytest.raises(EngineError, match="not a model checkpoint"):
+            ClipEmbedder.check_checkpoint(tmp_path / bad)
+    with pytest.raises(EngineError, match="not an open_clip ViT-B-32 checkpoint") as err:
+        ClipEmbedder(tmp_path / "zip.pt")  # a checkpoint, of something else: one line, not torch's text
+    assert "\n" not in str(err.value)
