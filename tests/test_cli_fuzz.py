@@ -42,7 +42,7 @@ def runs(tmp_path_factory) -> tuple[str, ...]:
     return str(done), str(old)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_generated_command_lines_are_accepted_or_refused_in_one_line(runs, data):
     with tempfile.TemporaryDirectory() as tmp:
