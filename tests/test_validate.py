@@ -365,3 +365,16 @@ def test_clip_checkpoint_probe_tells_checkpoints_from_other_files(tmp_path):
     with pytest.raises(EngineError, match="not an open_clip ViT-B-32 checkpoint") as err:
         ClipEmbedder(tmp_path / "zip.pt")  # a checkpoint, of something else: one line, not torch's text
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("size", [(16, 16), (48, 16), (16, 4096)])
+@pytest.mark.parametrize("setting", ["a kitchen", "a city street", "the beach"])
+def test_the_preview_engine_draws_the_sizes_the_contract_allows(size, setting):
+    # 16x16 crashed (fixed-pixel insets drew inverted rectangles) for interiors, cities and water.
+    from engine.preview import PreviewEngine
+    from schemas.render import RenderRequest
+
+    w, h = size
+    request = RenderRequest(shot_id="01-01", prompt=f"Mia stands in {setting} at night. Wide shot, slow pan right.",
+                            mode="t2v", seed=3, width=w, height=h, num_frames=5)
+    assert PreviewEngine().render_shot(request).shape == (5, h, w, 3)
