@@ -23,21 +23,20 @@ COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "un
             "doctor")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (its usage block is what ``--help`` is for)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT``; the allowed sizes are checked by cli/validate.py against the engines' limits."""
     try:
         w, h = (int(x) for x in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 832x480") from None
-    if w <= 0 or h <= 0 or w % 16 or h % 16:
-        raise argparse.ArgumentTypeError(f"--size {text}: width and height must be positive multiples of 16, e.g. 832x480")
     return w, h
-
-
-def _frames(text: str) -> int:
-    n = int(text)
-    if n < 5 or (n - 1) % 4:
-        raise argparse.ArgumentTypeError(f"--frames {n}: must be 4n+1 and at least 5 (e.g. 81 = 5 s at 16 fps)")
-    return n
 
 
 def _keep(text: str) -> int:
@@ -106,7 +105,7 @@ def _add_render_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed; shot k uses seed + k (default 0)")
     p.add_argument("--size", type=_size, default=None,
                    help="WIDTHxHEIGHT (default 832x480, or the first reference image's aspect at that area)")
-    p.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
+    p.add_argument("--frames", type=int, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
     p.add_argument("--fps", type=int, default=16, help="frames per second (default 16)")
     p.add_argument("--max-memory-size", type=int, default=10, help="most memory keyframes per shot (default 10)")
     p.add_argument("--continuation", choices=["mi2v", "mm2v"], default="mi2v",
@@ -117,7 +116,7 @@ def _add_render_flags(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python main.py",
         description="dailies: a logline or a story script in, a multi-shot film out.",
         epilog='Shortcut: python main.py "LOGLINE" [--out RUN_DIR] plans and renders in one go.',
@@ -135,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render an ST-Bench story script")
     render.add_argument("script", help="story script (.json, ST-Bench format)")
     render.add_argument("--bible", help="character bible (default: SCRIPT.bible.json beside it, else inferred)")
+    render.add_argument("--strict", action="store_true",
+                        help="refuse JSON5 and keys that are not ST-Bench fields (default: read them as StoryMem does, "
+                             "ignoring unknown keys with a notice)")
     _add_render_flags(render)
 
     resume = sub.add_parser("resume", help="finish an interrupted run")
@@ -206,10 +208,11 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.reviser.base import ReviseError
 
     from agents.eval.film import EvalError
+    from cli.validate import UsageError
     from engine.scoring.base import ScoringError
 
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError, EvalError, ScoringError]
+                                         ReviseError, EditError, EvalError, ScoringError, UsageError]
     try:
         from agents.llm import LLMError
 
@@ -219,11 +222,26 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines, NUL, terminal escapes and bidirectional controls (which a
+    path or a logline may hold) are shown as ``\\n``, ``\\x00``, ``\\u202e``."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
-    from cli import commands  # the command bodies (kept out of this file so it stays thin)
+    try:
+        from cli import commands  # the command bodies (kept out of this file so it stays thin)
+    except ModuleNotFoundError as e:  # run with a Python that lacks the dependencies
+        print(f"error: dailies' dependencies are not installed in {sys.executable} ({e}); install them with the "
+              "README's first command (python3 -m venv .venv && . .venv/bin/activate && pip install -e \".[dev]\")",
+              file=sys.stderr)
+        return 2
 
     try:
+        from cli.validate import validate  # every flag value a later stage cannot handle, refused before any work
+
+        validate(args)
         return commands.dispatch(args)
     except KeyboardInterrupt:
         target = getattr(args, "out", None) or getattr(args, "run_dir", None)
@@ -231,11 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     except _domain_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        print(f"error: {e.strerror or e}{where}; check the path and its permissions", file=sys.stderr)
+        print(one_line(f"error: {e.strerror or e}{where}; check the path and its permissions"), file=sys.stderr)
         return 2
     except Exception as e:  # a bug: one line here, the traceback in a log file
         log = Path(os.environ.get("TMPDIR", "/tmp")) / "dailies-error.log"
@@ -244,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             where = f"; traceback in {log}"
         except OSError:
             where = ""
-        print(f"internal error: {type(e).__name__}: {e}{where}", file=sys.stderr)
+        print(one_line(f"internal error: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return 1
 
 

@@ -54,6 +54,12 @@ class BackendOptions:
     storymem: dict = field(default_factory=dict)
     """Extra StoryMem engine settings (variant, preset, gpus, memory_positions, offload, steps...)."""
 
+    def __post_init__(self) -> None:
+        # A blank model name (``--vlm-model " "``, an empty variable) names no model: the embedded default runs.
+        for name in ("llm_model", "vlm_model"):
+            value = getattr(self, name)
+            setattr(self, name, value.strip() or None if isinstance(value, str) else value)
+
 
 def _engine(opts: BackendOptions, notices: list[str]):
     choice = opts.engine
@@ -65,7 +71,10 @@ def _engine(opts: BackendOptions, notices: list[str]):
         if ok:
             from engine.storymem.parallel import build_storymem_engine
 
-            eng = build_storymem_engine(models, **opts.storymem)  # one GPU in-process, or one worker per GPU
+            try:
+                eng = build_storymem_engine(models, **opts.storymem)  # one GPU in-process, or one worker per GPU
+            except ValueError as err:  # a setting the engine refuses (cli/validate.py checks these first)
+                raise BackendError(f"--engine storymem cannot run with these settings: {err}") from None
             info = BackendInfo(name="storymem", embedded=False, detail=eng.describe(), settings=eng.settings())
             return eng, info, f"storymem:{eng.describe()}"
         if choice == "storymem":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,7 +18,7 @@ from schemas.bible import Bible
 from schemas.run import RunManifest, RunSettings
 from schemas.script import StoryScript
 from story.cast import infer_bible
-from story.io import bible_path_for, load_bible, load_script
+from story.io import bible_path_for, load_bible, read_script
 
 
 def _public_url(url: str | None) -> str | None:
@@ -37,16 +38,66 @@ def _options_record(opts: BackendOptions) -> dict:
     return rec
 
 
-def load_story(script_path: str | Path, bible_path: str | Path | None = None) -> tuple[StoryScript, Bible, str, Path | None]:
-    """The script, its bible (given, beside it as ``X.bible.json``, or inferred) and where the
-    bible came from ("file", "inferred") plus its folder (reference images are relative to it)."""
-    script = load_script(script_path)
+@dataclass
+class Story:
+    """A script and its bible as ``render`` reads them."""
+
+    script: StoryScript
+    bible: Bible
+    bible_source: str
+    """``file`` or ``inferred``."""
+    base: Path | None
+    """The bible's folder (its reference image paths are relative to it), None for an inferred bible."""
+    ignored: list[str] = dataclasses.field(default_factory=list)
+    """Keys of the script file that are not ST-Bench fields and were left out (non-strict reading)."""
+
+    def notices(self, script_path: str | Path) -> list[str]:
+        """What the user should know about how the story was read (for the manifest and the summary)."""
+        out = []
+        if self.ignored:
+            out.append(f"{Path(script_path).name}: ignored keys that are not ST-Bench fields: {', '.join(self.ignored)} "
+                       "(pass --strict to refuse them)")
+        if self.bible_source == "inferred":
+            out.append("no bible file beside the script: characters were inferred from the prompts (write "
+                       f"{bible_path_for(script_path).name} to control them)")
+        return out
+
+    def reference_problems(self) -> list[str]:
+        """Every reference image of the bible that is missing or not a readable image."""
+        from PIL import Image, UnidentifiedImageError
+
+        problems = []
+        for c in self.bible.characters:
+            for ref in c.reference_images:
+                src = (self.base / ref) if self.base and not Path(ref).is_absolute() else Path(ref)
+                try:
+                    with Image.open(src) as im:
+                        im.verify()
+                except FileNotFoundError:
+                    problems.append(f"reference image {ref} of {c.name} not found (looked at {src})")
+                except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+                    problems.append(f"reference image {ref} of {c.name} is not a readable image ({e})")
+        return problems
+
+
+def read_story(script_path: str | Path, bible_path: str | Path | None = None, *, strict: bool = True) -> Story:
+    """The script, its bible (given, beside it as ``X.bible.json``, or inferred) and where the bible came
+    from. ``strict=False`` reads the script as StoryMem does (JSON5, unknown keys left out and listed)."""
+    script, ignored = read_script(script_path, strict=strict)
     if bible_path is None:
         beside = bible_path_for(script_path)
         bible_path = beside if beside.exists() else None
     if bible_path is not None:
-        return script, load_bible(bible_path, script), "file", Path(bible_path).resolve().parent
-    return script, infer_bible(script), "inferred", None
+        bible = load_bible(bible_path, script, json5=not strict)
+        return Story(script, bible, "file", Path(bible_path).resolve().parent, ignored)
+    return Story(script, infer_bible(script), "inferred", None, ignored)
+
+
+def load_story(script_path: str | Path, bible_path: str | Path | None = None) -> tuple[StoryScript, Bible, str, Path | None]:
+    """The script, its bible (given, beside it as ``X.bible.json``, or inferred) and where the
+    bible came from ("file", "inferred") plus its folder (reference images are relative to it)."""
+    story = read_story(script_path, bible_path)
+    return story.script, story.bible, story.bible_source, story.base
 
 
 def _runtime(run: RunDir, opts: BackendOptions, events: Events, *, backends: Backends, notices: list[str],
@@ -93,22 +144,23 @@ def render_script(
     bible_path: str | Path | None = None,
     events: Events | None = None,
     size_from_reference: bool = False,
+    strict: bool = False,
 ) -> RunManifest:
     """``main.py render``: validate the script and the backends, create the run, render the film.
     ``size_from_reference`` (no ``--size`` given): a story with reference images renders at the first one's
-    aspect, as StoryMem does."""
+    aspect, as StoryMem does. ``strict``: refuse a script with keys that are not ST-Bench fields or JSON5
+    syntax (otherwise they are read and noted)."""
     events = events or NullEvents()
-    script, bible, bible_source, base = load_story(script_path, bible_path)
+    story = read_story(script_path, bible_path, strict=strict)
     backends, notices = build_backends(opts, need_planner=False)  # before anything is written
     settings = settings.model_copy(update={"engine_requested": opts.engine})
-    run = RunDir.create(out, source=str(script_path), settings=settings, script=script, bible=bible,
-                        references_base=base)
+    run = RunDir.create(out, source=str(script_path), settings=settings, script=story.script, bible=story.bible,
+                        references_base=story.base)
     with _starting(run):
-        if bible_source == "inferred":
-            run.manifest.notices.append(
-                "no bible file beside the script: characters were inferred from the prompts (write "
-                f"{bible_path_for(script_path).name} to control them)"
-            )
+        for n in story.notices(script_path):
+            run.manifest.notices.append(n)
+            if story.ignored and n.startswith(Path(script_path).name):
+                events.notice(n)
         _frame_references(run, size_from_reference)
         rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=None)
         return drive(rt, fresh=True)

@@ -22,18 +22,21 @@ def _console() -> Console:
     return Console(stderr=False, highlight=False, soft_wrap=True)
 
 
-def _settings(args: argparse.Namespace) -> RunSettings:
-    if args.max_memory_size < 1:
-        raise argparse.ArgumentTypeError("--max-memory-size must be at least 1")
-    memory = MemorySettings(max_size=args.max_memory_size, sink_size=min(3, args.max_memory_size))
-    width, height = args.size or (832, 480)
+def memory_settings(args: argparse.Namespace) -> MemorySettings:
+    """The memory bank settings from ``--max-memory-size`` (a sink of up to 3 keyframes)."""
+    return MemorySettings(max_size=args.max_memory_size, sink_size=max(0, min(3, args.max_memory_size)))
+
+
+def run_settings(args: argparse.Namespace, memory: MemorySettings | None = None) -> RunSettings:
+    """The run settings from the render flags (``cli.validate`` checks them before any command runs)."""
+    width, height = args.size or (832, 480)  # no --size: 832x480, or the reference image's aspect
     return RunSettings(
         seed=args.seed, width=width, height=height, num_frames=args.frames, fps=args.fps,
-        continuation=args.continuation, max_retries=args.max_retries, memory=memory,
+        continuation=args.continuation, max_retries=args.max_retries, memory=memory or memory_settings(args),
     )
 
 
-def _options(args: argparse.Namespace) -> BackendOptions:
+def backend_options(args: argparse.Namespace) -> BackendOptions:
     storymem = {"variant": args.continuation, "offload": args.offload, "memory_positions": args.memory_positions,
                 "steps": args.steps, "attention_backend": args.attention_backend, "preset": args.preset,
                 "gpus": args.gpus, "step_cache": args.step_cache}
@@ -92,8 +95,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     console = _console()
     out = Path(args.out) if args.out else _default_out(Path(args.script).stem)
     with RichEvents(console, quiet=args.quiet) as events:
-        m = render_script(args.script, out, _settings(args), _options(args), bible_path=args.bible, events=events,
-                          size_from_reference=args.size is None)
+        m = render_script(args.script, out, run_settings(args), backend_options(args), bible_path=args.bible,
+                          events=events, strict=args.strict, size_from_reference=args.size is None)
     summary(console, out, m)
     return 0 if m.status == "complete" else 1
 
@@ -102,7 +105,7 @@ def cmd_film(args: argparse.Namespace) -> int:
     console = _console()
     out = Path(args.out) if args.out else _default_out(args.logline[:40])
     with RichEvents(console, quiet=args.quiet) as events:
-        m = film_from_logline(args.logline, out, _settings(args), _options(args),
+        m = film_from_logline(args.logline, out, run_settings(args), backend_options(args),
                               shots=args.shots, style=args.style, events=events)
     summary(console, out, m)
     return 0 if m.status == "complete" else 1

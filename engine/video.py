@@ -55,6 +55,30 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def check_tools() -> None:
+    """Raise ``ValueError`` (one line, with the fix) unless every tool the writers use works: an ffmpeg
+    that runs and has the libx264 encoder (shots, film), and Pillow with FreeType (the preview's captions
+    and the contact sheet's labels use its bundled TrueType font). Takes ~0.1 s (one ``ffmpeg -encoders``)."""
+    try:
+        exe = _ffmpeg()
+    except RuntimeError:
+        raise ValueError("ffmpeg was not found: pip install imageio-ffmpeg (it ships one), or set "
+                         "IMAGEIO_FFMPEG_EXE to an ffmpeg with libx264") from None
+    try:
+        proc = subprocess.run([exe, "-hide_banner", "-nostdin", "-encoders"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ValueError(f"ffmpeg {exe} does not run ({exc}); pip install imageio-ffmpeg, or set IMAGEIO_FFMPEG_EXE "
+                         "to a working ffmpeg") from None
+    if proc.returncode != 0 or not re.search(r"^\s*V\S*\s+libx264\s", proc.stdout, flags=re.M):
+        raise ValueError(f"ffmpeg {exe} has no libx264 encoder (H.264 is what shots and films are written in); "
+                         "use the ffmpeg imageio-ffmpeg ships, or set IMAGEIO_FFMPEG_EXE to one built with libx264")
+    from PIL import features
+
+    if not features.check("freetype2"):
+        raise ValueError("Pillow was built without FreeType, which the captions and the contact sheet need; "
+                         "pip install --force-reinstall pillow (the PyPI wheels have it)")
+
+
 def _check_frames(frames: np.ndarray) -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         shape = getattr(frames, "shape", None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.bible import Character
 from schemas.script import ShotId
@@ -19,6 +19,14 @@ frame as first frame. mm2v: memory + the previous shot's last 5 frames as motion
 
 MOTION_FRAMES = 5
 """Number of motion frames MM2V continues from (StoryMem: the previous shot's last 5 frames)."""
+
+SEED_LIMIT = 2**63
+"""Seeds are below this (a signed 64-bit integer, what torch generators and NumPy take)."""
+MAX_REQUEST_PROMPT = 4000
+"""Longest final prompt (the script's at most 2,000 characters plus injected character details)."""
+
+REPEATED_FRAMES: dict[str, int] = {"mi2v": 1, "mm2v": MOTION_FRAMES}
+"""Per mode, the leading frames of a shot that repeat the previous shot (dropped from the saved shot)."""
 
 WAN_NEGATIVE_PROMPT = (
     "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
@@ -50,7 +58,7 @@ class RenderRequest(BaseModel):
 
     shot_id: ShotId
     """The shot being rendered."""
-    prompt: str = Field(min_length=1, max_length=4000)
+    prompt: str = Field(min_length=1, max_length=MAX_REQUEST_PROMPT)
     """The final prompt (script prompt plus any injected character details)."""
     negative_prompt: str = WAN_NEGATIVE_PROMPT
     """Negative prompt for classifier-free guidance."""
@@ -62,7 +70,7 @@ class RenderRequest(BaseModel):
     """MI2V: path of the previous shot's last frame (PNG); the shot starts exactly on it."""
     motion_frames: list[str] = Field(default_factory=list)
     """MM2V: paths of the previous shot's last 5 frames, oldest first."""
-    seed: int = Field(ge=0, lt=2**63)
+    seed: int = Field(ge=0, lt=SEED_LIMIT)
     """Seed of the shot's noise; same request, same frames."""
     width: int = Field(default=832, ge=16, le=4096, multiple_of=16)
     """Frame width in pixels."""
@@ -74,6 +82,19 @@ class RenderRequest(BaseModel):
     """Playback rate of the shot."""
     characters: list[Character] = Field(default_factory=list)
     """Bible entries of the characters in the shot (the preview engine draws them)."""
+
+    @field_validator("num_frames")
+    @classmethod
+    def _frames_fit_the_mode(cls, num_frames: int, info: ValidationInfo) -> int:
+        if (num_frames - 1) % 4 != 0:
+            raise ValueError(f"num_frames must be 4n+1 (Wan's VAE stride), got {num_frames}")
+        repeated = REPEATED_FRAMES.get(info.data.get("mode"), 0)
+        if num_frames <= repeated:
+            raise ValueError(
+                f"mode {info.data['mode']} repeats the previous shot's last {repeated} frames, so num_frames must be "
+                f"at least {repeated + 4} (4n+1) to leave new frames; got {num_frames}"
+            )
+        return num_frames
 
     @model_validator(mode="after")
     def _mode_matches_conditions(self) -> "RenderRequest":
@@ -87,11 +108,9 @@ class RenderRequest(BaseModel):
             raise ValueError(f"motion_frames are only used by mode mm2v, not {self.mode}")
         if self.mode == "t2v" and self.memory:
             raise ValueError("mode t2v takes no memory; use m2v to condition on memory")
-        if (self.num_frames - 1) % 4 != 0:
-            raise ValueError(f"num_frames must be 4n+1 (Wan's VAE stride), got {self.num_frames}")
         return self
 
     @property
     def repeated_frames(self) -> int:
         """Leading frames that repeat the previous shot and are dropped from the saved shot."""
-        return {"mi2v": 1, "mm2v": MOTION_FRAMES}.get(self.mode, 0)
+        return REPEATED_FRAMES.get(self.mode, 0)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.critique import CritiqueReport
 from schemas.memory import MemorySettings
-from schemas.render import RenderMode
+from schemas.render import SEED_LIMIT, RenderMode
 
 MANIFEST_VERSION = 1
 
@@ -145,8 +145,8 @@ class RunSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(default=0, ge=0)
-    """Base seed; shot k's first attempt uses seed + k."""
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
+    """Base seed; shot k's first attempt uses seed + k (wrapped below 2**63)."""
     width: int = Field(default=832, ge=16, multiple_of=16)
     """Frame width."""
     height: int = Field(default=480, ge=16, multiple_of=16)

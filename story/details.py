@@ -51,10 +51,30 @@ def key_details(character: Character) -> list[str]:
     return [d for d in (character.appearance, character.attire) if d.strip()]
 
 
+_WORD = re.compile(r"\w+")
+_FUNCTION_WORDS = frozenset(
+    "a an the and or with in on of at to for by from wearing wears wore who is are his her their its".split()
+)
+"""Words a description can drop or reorder without changing what it describes."""
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(_norm(text)) if w not in _FUNCTION_WORDS}
+
+
+def has_detail(prompt: str, detail: str) -> bool:
+    """True if the prompt carries ``detail``: the phrase itself, or every content word of it (the
+    prompt may describe the character in its own order and words around them: ``a slim young man in
+    his 20s with short black hair`` carries ``a slim young man with short black hair``)."""
+    if _norm(detail) in _norm(prompt):
+        return True
+    words = _content_words(detail)
+    return bool(words) and words <= _content_words(prompt)
+
+
 def has_details(prompt: str, character: Character) -> bool:
-    """True if every key detail phrase of the character appears in the prompt."""
-    text = _norm(prompt)
-    return all(_norm(d) in text for d in key_details(character))
+    """True if every key detail of the character is in the prompt (:func:`has_detail`)."""
+    return all(has_detail(prompt, d) for d in key_details(character))
 
 
 def missing_details(prompt: str, characters: list[Character]) -> list[Character]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from schemas.bible import Bible, Character
 from schemas.memory import Keyframe, MemorySettings
-from schemas.render import MemoryImage, RenderMode, RenderRequest
+from schemas.render import MAX_REQUEST_PROMPT, SEED_LIMIT, MemoryImage, RenderMode, RenderRequest
 from schemas.run import RunSettings, ShotDirectives
 from schemas.script import Shot
 from story.details import inject_details
@@ -20,8 +20,9 @@ RESEED_STRIDE = 1_000_003
 
 def shot_seed(seed_base: int, reroll: int) -> int:
     """A shot renders with its own base seed (run seed + position at creation, as StoryMem's
-    seed + i), moved by re-rolls."""
-    return seed_base + reroll * RESEED_STRIDE
+    seed + i), moved by re-rolls; wrapped below :data:`SEED_LIMIT`, so any run seed the settings
+    accept gives valid seeds for every shot and re-roll (unchanged for every seed that does not wrap)."""
+    return (seed_base + reroll * RESEED_STRIDE) % SEED_LIMIT
 
 
 def shot_mode(shot: Shot, has_memory: bool, continuation: RenderMode) -> RenderMode:
@@ -40,7 +41,11 @@ def shot_prompt(shot: Shot, directives: ShotDirectives, bible: Bible) -> str:
             wanted.append(bible.character(name))
         except KeyError:
             continue
-    return inject_details(base, wanted, cast=wanted)
+    prompt = inject_details(base, wanted, cast=wanted)
+    while len(prompt) > MAX_REQUEST_PROMPT and wanted:
+        wanted = wanted[:-1]  # the details that fit, in the order they were asked for (never an over-long request)
+        prompt = inject_details(base, wanted, cast=wanted)
+    return prompt
 
 
 def choose_memory(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from agents.llm.errors import ConfigError
+from agents.llm.errors import ConfigError, EndpointUnreachable
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY_PLACEHOLDER = "no-key-needed"
@@ -102,6 +103,13 @@ class LLMConfig:
             object.__setattr__(self, "api_key", Secret(self.api_key) if self.api_key else None)
         if self.base_url is not None:
             parts = urlsplit(self.base_url)
+            try:
+                parts.port
+            except ValueError:
+                raise ConfigError(
+                    f"base URL {self.base_url.split('@')[-1]!r} has a port outside 0-65535: use e.g. "
+                    "http://127.0.0.1:8000/v1"
+                ) from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(
                     f"base URL {safe_url(self.base_url)!r} is not an http(s) URL: "
@@ -204,3 +212,19 @@ class LLMConfig:
             api_key=Secret(key) if key else None,
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+def check_reachable(config: LLMConfig, timeout: float = 3.0) -> None:
+    """Raise :class:`EndpointUnreachable` unless something accepts a TCP connection at the endpoint's host
+    and port (the check a run makes before its first model call; it sends nothing, so no key leaves)."""
+    parts = urlsplit(config.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EndpointUnreachable(
+            f"cannot reach {safe_url(config.url)} (model {config.model}): {reason}; start the server or set "
+            "OPENAI_BASE_URL / --base-url to where it listens"
+        ) from None

@@ -21,7 +21,7 @@ from pathlib import Path
 import PIL.Image
 import torch
 
-from engine.base import EngineError, ProgressFn
+from engine.base import EngineError, ProgressFn, SettingsError
 from engine.storymem.loading import (
     BaseModelPaths,
     ModelPaths,
@@ -32,6 +32,7 @@ from engine.storymem.loading import (
     load_text_encoder,
     load_vae,
 )
+from engine.storymem.limits import check_request
 from engine.storymem.lora import LoraUpdate, convert_step_lora, convert_storymem_lora, load_lora_file, storymem_update
 from engine.storymem.offload import OFFLOAD_MODES, MemoryPlan
 from engine.storymem.presets import DEFAULT_PRESET, PRESET_NAMES, UNTESTED_COMPOSITION, SamplerSpec, expand
@@ -260,6 +261,10 @@ class StoryMemEngine:
         ``output_type="latent"`` returns the video latents instead (ranks other than 0 of a multi-GPU shot);
         ``steps`` overrides the sampler's step count for this shot (warm-ups in benchmarks). Seconds per stage:
         :attr:`last_timings`."""
+        try:
+            self.check_request(request)
+        except SettingsError as err:
+            raise EngineError(f"shot {request.shot_id}: {err}") from None
         needed = _MODES_NEEDING_VARIANT.get(request.mode)
         if needed and needed != self.variant:
             raise EngineError(
@@ -309,6 +314,11 @@ class StoryMemEngine:
         finally:
             self.last_timings = dict(pipe.timings)
         return output.frames[0]
+
+    def check_request(self, request: RenderRequest) -> None:
+        """:class:`~engine.base.SettingsError` if this engine cannot render ``request`` (its LoRA variant, the
+        frame size and length; :func:`engine.storymem.limits.check_request`)."""
+        check_request(request, variant=self.variant, steps=self.m2v_sampler.steps)
 
     # ------------------------------------------------------------------ reporting
 

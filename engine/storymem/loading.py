@@ -7,7 +7,8 @@ A models folder ``DIR`` holds (the StoryMem README's layout, ``./models``)::
     DIR/Wan2.2-I2V-A14B-Diffusers/  or the diffusers layout: model_index.json transformer/ transformer_2/
                                     vae/ text_encoder/ tokenizer/
     DIR/Wan2.2-T2V-A14B[-Diffusers]/  the same for text-to-video (the first shot)
-    DIR/StoryMem/Wan2.2-MI2V-A14B/  backbone_high_noise.pth backbone_low_noise.pth (or Wan2.2-MM2V-A14B/)
+    DIR/StoryMem/Wan2.2-MI2V-A14B/  backbone_high_noise.pth backbone_low_noise.pth (or Wan2.2-MM2V-A14B/;
+                                    either file may be .safetensors instead)
 
 The folder comes from ``--models DIR``, else ``$DAILIES_MODELS``, else ``models_dir`` in
 ``~/.config/dailies/config.json`` (:func:`resolve_models_dir`). Nothing is ever fetched: a missing or
@@ -47,6 +48,9 @@ STORYMEM_REPO = "Kevin-thu/StoryMem"
 STORYMEM_FOLDER = "StoryMem"
 LORA_FOLDERS: dict[str, str] = {"mi2v": "Wan2.2-MI2V-A14B", "mm2v": "Wan2.2-MM2V-A14B"}
 LORA_FILES = {"high": "backbone_high_noise.pth", "low": "backbone_low_noise.pth"}
+"""The StoryMem release's LoRA file per expert."""
+LORA_SUFFIXES = (".pth", ".safetensors")
+"""Either form of each LoRA file is accepted (some downloads hold ``backbone_*_noise.safetensors``)."""
 ORIGINAL_VAE = "Wan2.1_VAE.pth"
 ORIGINAL_T5 = "models_t5_umt5-xxl-enc-bf16.pth"
 ORIGINAL_TOKENIZER = "google/umt5-xxl"
@@ -235,9 +239,22 @@ def _find_base(models_dir: Path, kind: Kind) -> tuple[BaseModelPaths | None, lis
 
 
 def _find_lora(models_dir: Path, variant: str) -> tuple[LoraPaths | None, list[str]]:
+    """Each expert's LoRA file as ``.pth`` (the release) or ``.safetensors``, the first usable one; else the
+    problems (a present but broken file is named, a missing one as the release's ``.pth`` name)."""
     folder = models_dir / STORYMEM_FOLDER / LORA_FOLDERS[variant]
-    paths = {which: folder / name for which, name in LORA_FILES.items()}
-    problems = [p for path in paths.values() if (p := _file_problem(path))]
+    paths: dict[str, Path] = {}
+    problems: list[str] = []
+    for which, name in LORA_FILES.items():
+        candidates = [folder / (Path(name).stem + suffix) for suffix in LORA_SUFFIXES]
+        usable = [c for c in candidates if _file_problem(c) is None]
+        if usable:
+            paths[which] = usable[0]
+            continue
+        present = [c for c in candidates if c.exists()]
+        if present:
+            problems += [_file_problem(c) for c in present]
+        else:
+            problems.append(f"{candidates[0]} is missing (nor is there a {candidates[1].name})")
     if problems:
         return None, problems
     return LoraPaths(variant=variant, high=paths["high"], low=paths["low"]), []

@@ -47,6 +47,7 @@ from diffusers.utils.torch_utils import get_module_execution_device, randn_tenso
 from transformers import PreTrainedTokenizerBase, UMT5EncoderModel
 
 from engine.framing import centre_crop_box
+from engine.storymem.limits import check_shape
 from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE, install_positional_rope, memory_frame_positions
 from engine.storymem.scheduling import sampling_sigmas
 from schemas.render import WAN_NEGATIVE_PROMPT
@@ -208,11 +209,11 @@ class StoryMemPipeline(DiffusionPipeline):
             raise ValueError(f"`prompt` must be a string, got {type(prompt).__name__}")
         if negative_prompt is not None and negative_prompt_embeds is not None:
             raise ValueError("pass at most one of `negative_prompt` and `negative_prompt_embeds`")
+        if first_frame is not None and motion_frames:
+            raise ValueError("pass `first_frame` (MI2V) or `motion_frames` (MM2V), not both")
+        num_conditioning = 1 if first_frame is not None else len(motion_frames or [])
         spatial = self.vae_scale_factor_spatial * self.transformer.config.patch_size[1]
-        if height % spatial or width % spatial:
-            raise ValueError(f"`height` and `width` must be multiples of {spatial}, got {height}x{width}")
-        if num_frames < 1 or (num_frames - 1) % self.vae_scale_factor_temporal:
-            raise ValueError(f"`num_frames` must be {self.vae_scale_factor_temporal}n+1, got {num_frames}")
+        check_shape(height, width, num_frames, num_conditioning, spatial=spatial, temporal=self.vae_scale_factor_temporal)
         if num_inference_steps < 1:
             raise ValueError(f"`num_inference_steps` must be >= 1, got {num_inference_steps}")
         if memory_positions not in MEMORY_POSITIONS:
@@ -221,11 +222,6 @@ class StoryMemPipeline(DiffusionPipeline):
             raise ValueError(f"`memory_stride` must be >= 1, got {memory_stride}")
         if output_type not in ("np", "pt", "latent"):
             raise ValueError(f"`output_type` must be 'np', 'pt' or 'latent', got {output_type!r}")
-        if first_frame is not None and motion_frames:
-            raise ValueError("pass `first_frame` (MI2V) or `motion_frames` (MM2V), not both")
-        num_conditioning = 1 if first_frame is not None else len(motion_frames or [])
-        if num_conditioning >= num_frames:
-            raise ValueError(f"{num_conditioning} conditioning frames leave nothing to generate in {num_frames} frames")
         if not self.is_memory_model and (memory_images or first_frame is not None or motion_frames):
             raise ValueError(
                 "`memory_images`, `first_frame` and `motion_frames` need the I2V experts (in_channels 36); "

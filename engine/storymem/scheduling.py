@@ -34,8 +34,11 @@ class SamplerSettings:
     """The high-noise expert runs while ``t >= boundary_ratio * 1000``."""
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not 1 <= self.steps <= NUM_TRAIN_TIMESTEPS:
+            raise ValueError(
+                f"steps must be 1 to {NUM_TRAIN_TIMESTEPS} (the schedule spreads the steps over the "
+                f"{NUM_TRAIN_TIMESTEPS} training timesteps), got {self.steps}"
+            )
         if self.shift <= 0:
             raise ValueError(f"shift must be > 0, got {self.shift}")
         if not 0.0 <= self.boundary_ratio <= 1.0:
