@@ -229,14 +229,14 @@ def one_line(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
-    try:
+    try:  # first, because the parser's help reads the engine's presets
         from cli import commands  # the command bodies (kept out of this file so it stays thin)
     except ModuleNotFoundError as e:  # run with a Python that lacks the dependencies
         print(f"error: dailies' dependencies are not installed in {sys.executable} ({e}); install them with the "
               "README's first command (python3 -m venv .venv && . .venv/bin/activate && pip install -e \".[dev]\")",
               file=sys.stderr)
         return 2
+    args = parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
 
     try:
         from cli.validate import validate  # every flag value a later stage cannot handle, refused before any work

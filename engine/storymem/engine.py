@@ -318,7 +318,7 @@ class StoryMemEngine:
     def check_request(self, request: RenderRequest) -> None:
         """:class:`~engine.base.SettingsError` if this engine cannot render ``request`` (its LoRA variant, the
         frame size and length; :func:`engine.storymem.limits.check_request`)."""
-        check_request(request, variant=self.variant, steps=self.m2v_sampler.steps)
+        check_request(request, variant=self.variant, steps=self.sampler("m2v").steps)
 
     # ------------------------------------------------------------------ reporting
 
