@@ -63,7 +63,7 @@ class PreviewEngine:
     """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
 
     name = "preview"
-    version = "4"
+    version = "5"
     """Bumped whenever the same request would draw different frames (part of the input hash)."""
 
     def __init__(self, config: PreviewConfig | None = None) -> None:
@@ -135,7 +135,7 @@ class PreviewEngine:
             lead = [self._load(request.first_frame or "", request, (W, H))]
         elif request.mode == "mm2v":
             lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
-        looks = self._looks(request.characters, memory, lead)
+        looks = self._looks(request.characters, memory, lead, request.prompt)
         rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
         code = continuity.read(lead[-1]) if lead else None
         if code is None and look.place == "stage":
@@ -183,10 +183,11 @@ class PreviewEngine:
 
     @staticmethod
     def _looks(characters: Sequence[Character], memory: Sequence[tuple[MemoryImage, np.ndarray]],
-               lead: Sequence[np.ndarray]) -> list[Look]:
+               lead: Sequence[np.ndarray], prompt: str = "") -> list[Look]:
         """Resolve each character's look; memory colours come from the oldest memory image that
         shows the character (legend chips, or a single-character reference sampled at the centre),
-        then from the previous shot's frame (MI2V/MM2V)."""
+        then from the previous shot's frame (MI2V/MM2V); each kind from the bible, else from how the
+        prompt introduces the character (``Bolt, a rusty robot,``)."""
         names = [c.name for c in characters]
         from_memory: dict[str, dict[str, RGB]] = {}
         for mem, img in memory:
@@ -199,7 +200,7 @@ class PreviewEngine:
         for img in lead[-1:]:
             for name, cols in read_legend(img, [n for n in names if n not in from_memory]).items():
                 from_memory[name] = cols
-        return [resolve_look(c, from_memory.get(c.name)) for c in characters]
+        return [resolve_look(c, from_memory.get(c.name), prompt) for c in characters]
 
     def _palette(self, look: ShotLook, memory: Sequence[np.ndarray],
                  lead: Sequence[np.ndarray]) -> tuple[dict[str, RGB], float]:

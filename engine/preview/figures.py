@@ -29,7 +29,7 @@ SPECIES_SIZE: dict[str, float] = {
     "cat": 0.34, "dog": 0.42, "fox": 0.38, "wolf": 0.5, "bear": 0.75, "panda": 0.65, "rabbit": 0.28, "mouse": 0.14,
     "horse": 1.05, "deer": 0.9, "lion": 0.65, "monkey": 0.5, "elephant": 1.3, "farm": 0.65, "squirrel": 0.22,
     "whale": 0.75, "dolphin": 0.4, "fish": 0.18, "penguin": 0.45, "bird": 0.22, "dragon": 1.1, "turtle": 0.25,
-    "frog": 0.16, "butterfly": 0.12, "snake": 0.16, "dinosaur": 1.2,
+    "frog": 0.16, "butterfly": 0.12, "snake": 0.16, "dinosaur": 1.2, "badger": 0.3, "hedgehog": 0.18, "lizard": 0.18,
 }
 """Body height of a species relative to a standing person (a whale's is its body depth)."""
 
@@ -43,7 +43,8 @@ _QUAD: dict[str, tuple[float, float, str, str, float]] = {
     "lion": (0.5, 0.0, "mane", "tuft", 0.25), "monkey": (0.55, 0.0, "side", "curl", 0.1),
     "elephant": (0.6, 0.0, "big", "thin", 0.0), "farm": (0.45, 0.0, "side", "thin", 0.3),
     "squirrel": (0.25, 0.0, "pointed", "bushy", 0.12), "dragon": (0.45, 0.4, "horns", "spiked", 0.4),
-    "dinosaur": (0.6, 0.5, "none", "spiked", 0.35),
+    "dinosaur": (0.6, 0.5, "none", "spiked", 0.35), "badger": (0.25, 0.0, "round", "short", 0.3),
+    "hedgehog": (0.18, 0.0, "round", "spiked", 0.3), "lizard": (0.18, 0.0, "none", "long", 0.35),
 }
 
 
