@@ -348,6 +348,40 @@ def test_missing_coverage_is_named_in_one_line():
     assert fonts.missing("Élodie 灯笼", dejavu) == "灯笼"
 
 
+def test_font_notice_names_only_what_the_film_draws(tmp_path):
+    """The notice names the scripts of the film's own text (prompts, names, details) that no font
+    covers, in one line; an English film gets none on a machine without Devanagari or Thai fonts."""
+    import subprocess
+    import sys
+
+    dejavu = [f for f in fonts.discover() if f.path.endswith("DejaVuSans.ttf")]
+    assert dejavu
+    assert fonts.coverage_notice(dejavu, text="Élodie — the keeper’s “lamp”, 3 ½ miles") is None
+    line = fonts.coverage_notice(dejavu, text="小梅 walks to the river. \U0001F40B")
+    assert line and "\n" not in line and "CJK" in line and "emoji" in line
+    assert "Devanagari" not in line and "Thai" not in line and "Latin" not in line
+    assert fonts.coverage_notice(dejavu, text="Priya says नमस्ते").count("Devanagari") == 1
+    assert ENGINE.notices([]) == [] and ENGINE.notices(["An English prompt. Wide shot."]) == []
+
+    repo = Path(__file__).resolve().parents[1]
+    english = tmp_path / "en.json"
+    english.write_text(json.dumps({"story_name": "Walk", "story_overview": "Mia walks.", "scenes": [
+        {"scene_num": 1, "video_prompts": ["Mia walks along the beach at dawn — alone. Wide shot."], "cut": [True]}]}))
+    env = {**__import__("os").environ, "DAILIES_FONTS": dejavu[0].path, "DAILIES_NO_IDENTITY": "1"}
+    small = ["--size", "128x80", "--frames", "9", "--engine", "preview"]
+    notices = {}
+    for name, script in (("en", english), ("zh", SHARED / "cases" / "c13_chinese" / "灯笼.json")):
+        r = subprocess.run([sys.executable, str(repo / "main.py"), "render", str(script), "--out", str(tmp_path / name),
+                            *small], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        notices[name] = ([n for n in manifest["notices"] if "font covers" in n],
+                         [ln for ln in (r.stdout + r.stderr).splitlines() if "font covers" in ln])
+    assert notices["en"] == ([], [])
+    (zh,), printed = notices["zh"]
+    assert "CJK" in zh and "Devanagari" not in zh and "Thai" not in zh and len(set(printed)) == 1  # as it happens, and in the summary
+
+
 def test_chinese_caption_is_drawn_with_a_cjk_font():
     p = "小梅提着一盏白色兔子灯笼走向镜头。全景，暖色灯光。"
     f = ENGINE.render_shot(req(p, chars=()))[0]

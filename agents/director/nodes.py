@@ -101,6 +101,18 @@ class DirectorNodes:
             self.run.manifest.notices.append(message)
         self.rt.events.notice(message)
 
+    def _text_notices(self) -> None:
+        """The engine's notices about the text this film draws (the preview: scripts no installed
+        font covers among its prompts, names and character details), once the plan exists."""
+        notices = getattr(self.rt.backends.engine, "notices", None)
+        if notices is None:
+            return
+        bible = self.run.bible()
+        texts = [s.prompt for s in self._shots()] + [st.directives.prompt or "" for st in self.run.manifest.shots]
+        texts += [" ".join((c.name, c.appearance, c.attire)) for c in bible.characters]
+        for line in notices([t for t in texts if t]):
+            self._notice(line)
+
     def _video_intact(self, st: ShotState) -> bool:
         out = st.outputs
         if not out.video or not out.video_sha256:
@@ -150,6 +162,7 @@ class DirectorNodes:
                     bank.add_reference(character.name, run.path(ref), self.rt.backends.embedder, self.rt.backends.scorer)
             bank.save()
             self._bank = bank
+        self._text_notices()
         run.manifest.status = "rendering"
         run.save()
         shots = self._shots()

@@ -80,9 +80,11 @@ class PreviewEngine:
         input hash of every shot."""
         return f"preview:{self.version}:{face(12).describe()}"
 
-    def notices(self) -> list[str]:
-        """One-line notices for the run output: scripts no installed font covers."""
-        line = coverage_notice()
+    def notices(self, texts: Sequence[str] = ()) -> list[str]:
+        """One-line notices for a run that draws ``texts`` (its prompts, character names and
+        details): the scripts among them that no installed font covers, in one line; none when
+        every character of the film's text can be drawn."""
+        line = coverage_notice(text="\n".join(texts)) if texts else None
         return [line] if line else []
 
     # -- public -------------------------------------------------------------------------------
