@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     cast = {c.name: c for c in CHARACTERS}
     done: list[str] = []
     tails: list[str] = []
+    record = None  # the previous shot's scene record (what the director hands a continuation)
     rows: list[ContactRow] = []
     videos: list[Path] = []
     continuations = 0
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             continuations += 1
             mode = use
             extra = {"first_frame": tails[-1]} if use == "mi2v" else {"motion_frames": tails}
+            extra["previous_scene"] = record
         request = RenderRequest(shot_id=shot_id, prompt=prompt, mode=mode, memory=memory, seed=args.seed + n,
                                 width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
                                 characters=[cast[x] for x in names], **extra)
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         clock = time.perf_counter()
         frames = engine.render_shot(request)  # (F, H, W, 3)
+        record = engine.scene_record(request)
         t["render"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         t["keyframes"] += time.perf_counter() - clock
 
         clock = time.perf_counter()
-        admitted = bank.admit(shot_id, saved, cands, names)
+        admitted = bank.admit(shot_id, saved, cands, names, scene=record)
         done.append(shot_id)
         t["memory"] += time.perf_counter() - clock
         rows.append(ContactRow(shot_id, f"{mode}, {len(cands.indices)} candidates, {len(admitted)} kept",

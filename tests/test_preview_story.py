@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from engine.preview import PreviewEngine, ShotLook, resolve_look
-from engine.preview import continuity, fonts
+from engine.preview import PreviewConfig, PreviewEngine, ShotLook, resolve_look
+from engine.preview import fonts
 from engine.preview.captions import caption_text
 from engine.preview.figures import draw_creature
 from engine.video import save_png
@@ -91,6 +91,11 @@ def test_words_bound_to_clothes_or_objects_never_set_the_place():
         assert "snow" not in look.moods
 
 
+def sky_fraction(frame: np.ndarray) -> float:
+    top = picture(frame, 0.15, 0.45)
+    return float(((top[..., 2] > top[..., 0] + 30) & (top[..., 2] > 150)).mean())
+
+
 def texture(frame: np.ndarray) -> float:
     """Mean absolute difference between horizontally adjacent pixels in the upper picture."""
     band = picture(frame, 0.2, 0.45)
@@ -101,9 +106,10 @@ def test_harry_library_scenes_are_interiors_without_sky(tmp_path):
     harry = json.loads((SHARED / "st-bench" / "harry.json").read_text())
     prompts = [p for s in harry["scenes"] for p in s["video_prompts"]]
     harry_c = Character(name="Harry", appearance="a boy with round glasses", attire="his Gryffindor robe")
-    library = ENGINE.render_shot(req(prompts[1], chars=(harry_c,), size=(416, 240)))[-1]
+    library_req = req(prompts[1], chars=(harry_c,), size=(416, 240))
+    library = ENGINE.render_shot(library_req)[-1]
     assert ShotLook.from_prompt(prompts[1]).interior
-    assert continuity.read(library).place == "library"
+    assert ENGINE.scene_record(library_req).place == "library"
     top = picture(library, 0.15, 0.45)
     sky = (top[..., 2] > top[..., 0] + 30) & (top[..., 2] > 150)
     outdoors = ENGINE.render_shot(req("Harry walks across the meadow at noon. Medium shot.", chars=(harry_c,),
@@ -112,10 +118,11 @@ def test_harry_library_scenes_are_interiors_without_sky(tmp_path):
     # The close-up of the spellbook names no place: it stays in the library its memory shows.
     save_png(library, tmp_path / "k.png")
     mem = MemoryImage(id="01-02-k1", path=str(tmp_path / "k.png"), sha256=sha256_file(tmp_path / "k.png"),
-                      characters=["Harry"])
-    book = ENGINE.render_shot(req(prompts[2], chars=(harry_c,), size=(416, 240), mode="m2v", memory=[mem],
-                                  shot_id="02-01"))[-1]
-    assert continuity.read(book).place == "library"
+                      characters=["Harry"], scene=ENGINE.scene_record(library_req))
+    book_req = req(prompts[2], chars=(harry_c,), size=(416, 240), mode="m2v", memory=[mem], shot_id="02-01")
+    assert ENGINE.scene_record(book_req).place == "library"
+    book = ENGINE.render_shot(book_req)[-1]
+    assert sky_fraction(book) < 0.1  # drawn in the library, not under a sky
 
 
 # -- props, actions, creatures ------------------------------------------------------------------------
@@ -282,22 +289,84 @@ def test_labels_stay_on_their_figures_and_inside_the_frame():
 
 def test_continuation_keeps_the_kitchen_and_its_framing_and_moves_the_camera_on(tmp_path):
     size = (416, 240)
-    prev = ENGINE.render_shot(req("Mia cooks in the kitchen in the morning. Wide shot, slow pan right.", size=size,
-                                  frames=17))
+    prev_req = req("Mia cooks in the kitchen in the morning. Wide shot, slow pan right.", size=size, frames=17)
+    prev = ENGINE.render_shot(prev_req)
     save_png(prev[-1], tmp_path / "last.png")
     prompt = inject_details("Mia turns to the window. Close-up, tilt up.", [MIA])
     assert "forest-green parka" in prompt
-    cont = ENGINE.render_shot(req(prompt, mode="mi2v", first_frame=str(tmp_path / "last.png"), size=size, frames=17,
-                                  shot_id="01-02"))
-    a, b = continuity.read(prev[-1]), continuity.read(cont[-1])
-    assert a.place == b.place == "kitchen" and b.framing == "wide" and b.seed == a.seed
-    assert b.view[1] < a.view[1] - 0.02  # the tilt up went on from where the pan ended
+    cont_req = req(prompt, mode="mi2v", first_frame=str(tmp_path / "last.png"), size=size, frames=17,
+                   shot_id="01-02", previous_scene=ENGINE.scene_record(prev_req))
+    cont = ENGINE.render_shot(cont_req)
+    a, b = ENGINE.scene_record(prev_req), ENGINE.scene_record(cont_req)
+    assert a.place == b.place == "kitchen" and b.framing == "wide" and b.world_seed == a.world_seed
+    assert b.camera_end[1] < a.camera_end[1] - 0.02  # the tilt up went on from where the pan ended
     # Background of the first new frame = the previous last frame (same place, same framing).
     band = (slice(int(240 * 0.2), int(240 * 0.6)), slice(0, 100))
     assert np.abs(cont[1][band].astype(int) - prev[-1][band].astype(int)).mean() < 6
-    cut = ENGINE.render_shot(req(prompt, size=size, frames=17, shot_id="01-02"))
+    cut_req = req(prompt, size=size, frames=17, shot_id="01-02")
     assert ShotLook.from_prompt(prompt, [MIA]).place != "forest"
-    assert continuity.read(cut[-1]).place != "forest"
+    assert ENGINE.scene_record(cut_req).place != "forest"
+
+
+def test_frames_carry_no_hidden_scene_code():
+    """Continuity travels as data (the scene record), not as a strip of colour chips in the frame's
+    corner: with no caption and no cast, nothing at all is drawn over the picture."""
+    plain = PreviewEngine(PreviewConfig(caption=False))
+    r = req("An open meadow at noon. Wide shot, static camera.", size=(416, 240), chars=())
+    layers, path, _ = plain._prepare(r)
+    assert layers.overlays == []
+    assert np.array_equal(plain.render_shot(r)[-1], plain._picture(layers, path, 8, 416, 240))
+
+
+def test_continuation_world_comes_from_the_record_not_from_pixels(tmp_path):
+    size = (416, 240)
+    kitchen = req("Mia cooks in the kitchen in the morning. Wide shot, slow pan right.", size=size, frames=17)
+    forest = req("Mia walks deep into the forest at dusk. Close-up.", size=size, frames=17, seed=5)
+    save_png(ENGINE.render_shot(forest)[-1], tmp_path / "forest.png")  # a frame of another world
+    turn = "Mia turns to the window. Medium shot, tilt up."
+    cont = req(turn, mode="mi2v", first_frame=str(tmp_path / "forest.png"), size=size, frames=17,
+               previous_scene=ENGINE.scene_record(kitchen), shot_id="01-02")
+    rec = ENGINE.scene_record(cont)
+    assert (rec.place, rec.framing, rec.palette) == ("kitchen", "wide", ENGINE.scene_record(kitchen).palette)
+    bare = req(turn, mode="mi2v", first_frame=str(tmp_path / "forest.png"), size=size, frames=17, shot_id="01-02")
+    assert ENGINE.scene_record(bare).place == "stage"  # nothing is read back from the pixels
+    # A record of another engine (or preview version) is not trusted.
+    alien = ENGINE.scene_record(kitchen).model_copy(update={"engine": "other:1"})
+    assert ENGINE.scene_record(bare.model_copy(update={"previous_scene": alien})).place == "stage"
+    # The record is part of the input hash; a request without records hashes as before records existed.
+    from agents.director.requests import input_hash
+    from story.files import sha256_json
+
+    other = ENGINE.scene_record(req("Mia cooks in the kitchen at night. Wide shot.", size=size, frames=17))
+    assert input_hash(cont, "e") != input_hash(cont.model_copy(update={"previous_scene": other}), "e")
+    old = bare.model_dump(mode="json", exclude={"shot_id", "previous_scene"})
+    old.update(memory=[], first_frame=sha256_file(tmp_path / "forest.png"), motion_frames=[], engine="e")
+    assert input_hash(bare, "e") == sha256_json(old)
+
+
+def test_director_hands_each_shot_the_scene_records(tmp_path):
+    """Through the director: a cut=false shot keeps the kitchen and its framing even though its prompt
+    says "forest-green", and a cut shot that names no place stays in the kitchen its memory shows."""
+    from agents.backends import BackendOptions
+    from agents.runs import render_script
+    from schemas import RunSettings
+
+    script = {"story_name": "Kitchen", "story_overview": "Mia in her kitchen.", "scenes": [{"scene_num": 1, "video_prompts": [
+        "Mia cooks in the kitchen in the morning. Wide shot, slow pan right.",
+        "Mia pulls on her forest-green parka and turns to the window. Close-up, tilt up.",
+        "Close-up of Mia's hands as she ties her scarf. Static camera.",
+    ], "cut": [True, False, True]}]}
+    bible = {"characters": [MIA.model_dump()], "cast": {"01-01": ["Mia"], "01-02": ["Mia"], "01-03": ["Mia"]}}
+    (tmp_path / "k.json").write_text(json.dumps(script))
+    (tmp_path / "k.bible.json").write_text(json.dumps(bible))
+    m = render_script(tmp_path / "k.json", tmp_path / "run", RunSettings(width=128, height=80, num_frames=9),
+                      BackendOptions(engine="preview"))
+    assert m.status == "complete" and [s.mode for s in m.shots] == ["t2v", "mi2v", "m2v"]
+    first, second, third = (s.outputs.scene for s in m.shots)
+    assert first.place == second.place == third.place == "kitchen"
+    assert second.framing == first.framing == "wide" and second.world_seed == first.world_seed
+    bank = json.loads((tmp_path / "run" / "memory" / "bank.json").read_text())
+    assert all(k["scene"]["place"] == "kitchen" for k in bank["keyframes"] if k["source"] == "shot")
 
 
 # -- captions and legend -----------------------------------------------------------------------------

@@ -185,8 +185,10 @@ class DirectorNodes:
         memory = choose_memory(history, st.directives, settings.memory, select_memory)
         mode = shot_mode(shot, bool(memory), settings.continuation)
         tail: list[str] = []
+        previous_scene = None
         if mode in ("mi2v", "mm2v"):
             prev = self._state(cursor - 1)
+            previous_scene = prev.outputs.scene
             tail = [str(run.path(t)) for t in prev.outputs.tail]
             if len(tail) < (MOTION_FRAMES if mode == "mm2v" else 1) or not all(run.path(t).exists() for t in prev.outputs.tail):
                 raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; re-render it")
@@ -199,6 +201,7 @@ class DirectorNodes:
                 seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
                                st.directives.reroll),
                 settings=settings, characters=cast, negative_prompt=settings.negative_prompt,
+                previous_scene=previous_scene,
             )
 
         request = make()
@@ -271,8 +274,10 @@ class DirectorNodes:
         write_video(saved, video, request.fps)
         seconds = time.perf_counter() - t0
 
+        record = getattr(self.rt.backends.engine, "scene_record", None)  # engines that draw worlds report them
         st.outputs = ShotOutputs(
-            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail
+            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail,
+            scene=record(request) if record is not None else None,
         )
         st.status = "rendered"
         st.version = version
@@ -411,6 +416,7 @@ class DirectorNodes:
             quality=np.asarray([c["quality"] for c in cands], dtype=np.float32),
             characters=run.bible().cast.get(st.shot_id, []),
             version=run.manifest.version,
+            scene=st.outputs.scene,
         ) if cands else bank.remove_shot(st.shot_id, save=False, keep_files=True) and []
         bank.save()
         if state.get("verdict") not in (None, "accept"):

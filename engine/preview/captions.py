@@ -132,8 +132,7 @@ def _caption_overlay(request: RenderRequest, look: ShotLook, W: int, H: int):
 
 
 def _header_overlay(request: RenderRequest, look: ShotLook, W: int, H: int, reserve: int = 0):
-    """``01-02 mi2v · wide · pan left · dusk · street · walk`` at the top right, left of ``reserve``
-    px (the scene code)."""
+    """``01-02 mi2v · wide · pan left · dusk · street · walk`` at the top right, left of ``reserve`` px."""
     size = max(7, round(H / 40.0))
     font = _font(size)
     text = f"{request.shot_id} {request.mode} · {look.summary()}"

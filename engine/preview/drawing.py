@@ -4,7 +4,7 @@ the figure sprite(s) and the overlays; and the weather particles drawn on each f
 
 The base world is a function of :class:`WorldSpec` alone (place, framing, time, flags, seed,
 palette), so a continuation (cut=false) redraws exactly the previous shot's world from the scene
-code in its last frame (:mod:`engine.preview.continuity`)."""
+record the director hands it (:mod:`engine.preview.continuity`)."""
 
 from __future__ import annotations
 
@@ -696,10 +696,10 @@ def _extras(world: Image.Image, look: ShotLook, spec: WorldSpec, looks: list[Loo
 # -- all layers ----------------------------------------------------------------------------------
 
 def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec: WorldSpec, bright: float,
-                 rng: np.random.Generator, margin: float, caption: bool, scene_code=None,
+                 rng: np.random.Generator, margin: float, caption: bool,
                  legend_details: dict[str, str] | None = None) -> _Layers:
     """Everything drawn once per shot (``margin``: :attr:`PreviewConfig.world_margin`; ``caption``:
-    draw the caption and header; ``scene_code``: the continuity overlay)."""
+    draw the caption and header)."""
     W, H = request.width, request.height
     world = draw_world(spec, W, H, margin)
     _extras(world, look, spec, looks, rng, W, H)
@@ -748,9 +748,7 @@ def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec
     overlays = []
     if caption:
         overlays.append(_caption_overlay(request, look, W, H))
-        overlays.append(_header_overlay(request, look, W, H, reserve=scene_code[2].shape[1] if scene_code is not None else 0))
-    if scene_code is not None:
-        overlays.append(scene_code)
+        overlays.append(_header_overlay(request, look, W, H))
     if looks:  # last: the legend's chips are read back, nothing may cover them
         overlays.append(_legend_overlay(looks, W, H, legend_details))
     weather = look.scene.weather

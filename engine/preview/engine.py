@@ -37,10 +37,9 @@ from engine.preview.palette import (
     _region_mean,
 )
 from engine.preview.prompt import ShotLook
-from engine.preview.scene import PLACE_BY_KEY
 from engine.video import load_image
 from schemas.bible import Character
-from schemas.render import MemoryImage, RenderRequest
+from schemas.render import MemoryImage, RenderRequest, SceneRecord
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,7 @@ class PreviewEngine:
 
     def __init__(self, config: PreviewConfig | None = None) -> None:
         self.config = config or PreviewConfig()
+        self._last_record: tuple[str, SceneRecord] | None = None  # (request JSON, its record)
 
     def describe(self) -> str:
         """One line for the run summary."""
@@ -127,51 +127,84 @@ class PreviewEngine:
         move = lambda b: (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy) if b else None  # noqa: E731
         return [Placed(p.name, move(p.box), move(p.label_box), None) for p in layers.placed]
 
-    def _prepare(self, request: RenderRequest):
-        """Read the request and draw the shot's layers: (layers, camera path, lead frames)."""
+    @property
+    def record_id(self) -> str:
+        """What this engine writes into the scene records it reports (``preview:5``)."""
+        return f"{self.name}:{self.version}"
+
+    def scene_record(self, request: RenderRequest) -> SceneRecord:
+        """The world ``request``'s shot is drawn in and where its camera stops (place, framing, time,
+        weather, world seed, palette, camera end), for the director to hand to a continuation
+        (``previous_scene``) and to keep with the shot's memory keyframes (``MemoryImage.scene``).
+        The same request always gives the same record; cheap after :meth:`render_shot` of it."""
+        key = request.model_dump_json()
+        if self._last_record is not None and self._last_record[0] == key:
+            return self._last_record[1]
+        memory, lead = self._images(request)
+        look, spec, bright, rng, path = self._plan(request, memory, lead)
+        return self._remember(key, spec, path, request)
+
+    def _remember(self, key: str, spec: WorldSpec, path: "_CameraPath", request: RenderRequest) -> SceneRecord:
         W, H, F = request.width, request.height, request.num_frames
-        look = ShotLook.from_prompt(request.prompt, request.characters)
-        memory = [(m, self._load(m.path, request)) for m in request.memory]  # [(MemoryImage, (h, w, 3))]
+        WW, WH = W * (1 + self.config.world_margin), H * (1 + self.config.world_margin)
+        ex, ey, es = path.background(F - 1)
+        record = continuity.to_record(spec, ((ex - WW / 2) / W, (ey - WH / 2) / H, es), self.record_id)
+        self._last_record = (key, record)
+        return record
+
+    def _images(self, request: RenderRequest):
+        """The memory images ``[(MemoryImage, (h, w, 3))]`` and the lead frames (MI2V: 1, MM2V: 5)."""
+        W, H = request.width, request.height
+        memory = [(m, self._load(m.path, request)) for m in request.memory]
         lead: list[np.ndarray] = []
         if request.mode == "mi2v":
             lead = [self._load(request.first_frame or "", request, (W, H))]
         elif request.mode == "mm2v":
             lead = [self._load(p, request, (W, H)) for p in request.motion_frames]
-        looks = self._looks(request.characters, memory, lead, request.prompt)
+        return memory, lead
+
+    def _plan(self, request: RenderRequest, memory, lead):
+        """The shot's look, world, light level, generator and camera path (no drawing yet).
+
+        A continuation with the previous shot's scene record redraws that world, its camera
+        starting where the previous one stopped; otherwise the prompt's place (or, when it names
+        none, the place of the latest memory keyframe's record), with the palette pulled towards
+        the memory images and the previous frame."""
+        W, H, F = request.width, request.height, request.num_frames
+        look = ShotLook.from_prompt(request.prompt, request.characters)
         rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
-        code = continuity.read(lead[-1]) if lead else None
-        if code is None and look.place == "stage":
+        prev = request.previous_scene if continuity.usable(request.previous_scene, self.record_id) else None
+        if prev is None and look.place == "stage":
             # A shot that names no place stays where the latest remembered shot was (the memory
             # bank carries the setting, as it does for a memory-conditioned model).
-            for m, img in reversed(memory):
-                kept = continuity.read(img) if not m.id.startswith("ref-") else None
-                if kept is not None:
-                    look = replace(look, scene=replace(look.scene, place=kept.place,
-                                                       interior=PLACE_BY_KEY[kept.place].interior
-                                                       if kept.place in PLACE_BY_KEY else False),
-                                   setting="interior" if kept.place in PLACE_BY_KEY and PLACE_BY_KEY[kept.place].interior
-                                   else (PLACE_BY_KEY[kept.place].family if kept.place in PLACE_BY_KEY else "stage"))
-                    break
+            kept = next((m.scene for m, _ in reversed(memory)
+                         if not m.id.startswith("ref-") and continuity.usable(m.scene, self.record_id)), None)
+            if kept is not None:
+                look = look.at_place(kept.place)
         start_view = None
-        if code is not None:  # cut=false: the previous shot's place, framing and world, its camera's end
-            look = look.continuing(code.place, code.framing, code.time, {k: True for k in code.flags})
-            spec = WorldSpec(code.place, look.interior, code.framing, code.time, code.flags, code.seed, code.palette)
+        if prev is not None:  # cut=false: the previous shot's place, framing and world, its camera's end
+            look = look.continuing(prev.place, prev.framing, prev.time, {k: True for k in prev.flags})
+            spec = continuity.to_spec(prev)
             bright = self._brightness(look)
-            start_view = code.view
+            start_view = prev.camera_end
         else:
             palette, bright = self._palette(look, [img for m, img in memory if not m.id.startswith("ref-")], lead[-1:])
             seed = int.from_bytes(_hash_bytes("preview-world", str(request.seed))[:3], "little")
             flags = tuple(k for k in continuity.FLAG_KEYS if k in look.moods or (k == "space_view" and look.space_view))
             spec = WorldSpec(look.place, look.interior, look.framing, look.time, flags, seed,
-                             continuity.snap_palette(palette))
+                             continuity.whole_palette(palette))
         path = _camera_path(look, F, W, H, self.config.world_margin, rng, start_view)
-        WW, WH = W * (1 + self.config.world_margin), H * (1 + self.config.world_margin)
-        ex, ey, es = path.background(F - 1)
-        out_code = continuity.SceneCode(spec.place, spec.framing, spec.time, spec.flags, spec.seed, spec.palette,
-                                        ((ex - WW / 2) / W, (ey - WH / 2) / H, es))
+        return look, spec, bright, rng, path
+
+    def _prepare(self, request: RenderRequest):
+        """Read the request and draw the shot's layers: (layers, camera path, lead frames)."""
+        memory, lead = self._images(request)
+        look, spec, bright, rng, path = self._plan(request, memory, lead)
+        self._remember(request.model_dump_json(), spec, path, request)
+        looks = self._looks(request.characters, memory, lead, request.prompt)
         details = {c.name: ", ".join(d for d in (c.appearance, c.attire) if d) for c in request.characters}
         layers = _draw_layers(request, look, looks, spec, bright, rng, self.config.world_margin, self.config.caption,
-                              continuity.overlay(out_code, W, H), details)
+                              details)
         return layers, path, lead
 
     # -- inputs -------------------------------------------------------------------------------
