@@ -285,6 +285,61 @@ def test_labels_stay_on_their_figures_and_inside_the_frame():
             assert visible[0] - 4 <= (lx0 + lx1) / 2 <= visible[1] + 4, (framing, p)
 
 
+def test_words_that_are_not_something_a_character_does():
+    """From the contact sheets: "the girl points at the falling petals" drew the girl fallen over;
+    light and night "fall" too; "the camera holding steady" is not a camera prop."""
+    for prompt, action in (("The girl points at the falling petals, laughing softly.", "point"),
+                           ("Amber sunset light falls across a shallow cove; Mia watches the sea.", "look"),
+                           ("Night falls over the calm ocean. The mermaid surfaces.", "swim"),
+                           ("Mia trips and falls.", "fall"), ("The boy slips and falls into the river.", "fall")):
+        assert ShotLook.from_prompt(prompt).scene.action == action, prompt
+    assert not ShotLook.from_prompt("Close-up on the fox cub, the camera holding steady.").scene.props
+    trees = ShotLook.from_prompt("A quiet street lined with blooming cherry trees.").scene.props
+    assert trees[0].kind == "tree" and trees[0].colour[0] > trees[0].colour[1] + 40  # pink, not green
+
+
+def test_caption_keeps_a_subject_the_script_describes():
+    bible = infer_bible(StoryScript.model_validate(json.loads((SHARED / "st-bench" / "japan.json").read_text())))
+    prompt = json.loads((SHARED / "st-bench" / "japan.json").read_text())["scenes"][0]["video_prompts"][1]
+    text = caption_text(prompt, bible.in_shot("01-02"))
+    assert text.startswith("A cheerful girl with a ponytail enters"), text
+
+
+def test_a_close_up_of_hands_shows_who_holds_what():
+    harry = Character(name="Harry", appearance="a boy with round glasses", attire="a blue robe")
+    prompt = "Close-up of Harry's hand pulling out an old, dusty spellbook."
+    assert [(p.kind, p.held) for p in ShotLook.from_prompt(prompt, [harry]).scene.props] == [("book", True)]
+    hand = ENGINE.figures(req(prompt, chars=(harry,), size=(416, 240)))[0]
+    face = ENGINE.figures(req("Close-up of Harry's face as he listens.", chars=(harry,), size=(416, 240)))[0]
+    assert hand.box[1] > 0  # the whole head in frame, the hands holding the book below it
+    assert (face.box[3] - face.box[1]) > 2 * (hand.box[3] - hand.box[1])  # a face fills the frame
+
+
+def test_a_big_creature_never_hides_a_person():
+    elodie = Character(name="Élodie", appearance="a woman with silver hair", attire="a cream sweater")
+    whale = Character(name="the whale", appearance="a huge humpback whale")
+    prompt = "Élodie and the whale move together along the shore at noon. Wide shot, static camera."
+    both = ENGINE.render_shot(req(prompt, chars=(elodie, whale), size=(416, 240)))[0]
+    alone = ENGINE.render_shot(req(prompt, chars=(whale,), size=(416, 240)))[0]
+    her = ENGINE.figures(req(prompt, chars=(elodie, whale), size=(416, 240)))[0]
+    x0, y0, x1, y1 = (int(v) for v in her.box)
+    shown = np.abs(both[y0:y1, x0:x1].astype(int) - alone[y0:y1, x0:x1].astype(int)).max(axis=-1) > 30
+    assert shown.mean() > 0.5, shown.mean()  # drawn behind her: 0.32 before
+
+
+def test_young_creatures_and_children_are_drawn_smaller():
+    cub = Character(name="the fox cub", appearance="a young red fox cub")
+    mother = Character(name="the mother fox", appearance="a full-grown red fox")
+    assert resolve_look(cub).scale < 1 == resolve_look(mother).scale
+    a, b = ENGINE.figures(req("The fox cub and the mother fox sit in the snow. Wide shot.", chars=(cub, mother),
+                              size=(416, 240)))
+    assert (a.box[3] - a.box[1]) < 0.8 * (b.box[3] - b.box[1])
+    kid = Character(name="Lily", appearance="a seven-year-old girl")
+    mum = Character(name="Ana", appearance="a tall woman")
+    k, m = ENGINE.figures(req("Lily and Ana stand in the park. Wide shot.", chars=(kid, mum), size=(416, 240)))
+    assert (k.box[3] - k.box[1]) < 0.85 * (m.box[3] - m.box[1])
+
+
 # -- continuations ---------------------------------------------------------------------------------
 
 def test_continuation_keeps_the_kitchen_and_its_framing_and_moves_the_camera_on(tmp_path):
@@ -367,6 +422,36 @@ def test_director_hands_each_shot_the_scene_records(tmp_path):
     assert second.framing == first.framing == "wide" and second.world_seed == first.world_seed
     bank = json.loads((tmp_path / "run" / "memory" / "bank.json").read_text())
     assert all(k["scene"]["place"] == "kitchen" for k in bank["keyframes"] if k["source"] == "shot")
+
+
+def test_continuation_never_moves_the_previous_overlays_into_the_picture(tmp_path):
+    """The previous shot's caption, header and legend are pixels of its last frame; a continuation that
+    pulls out must not carry them up into its picture (a ghost caption mid-frame)."""
+    size = (416, 240)
+    shot = req("A quiet beach at noon. Wide shot, static camera.", size=size, frames=17, chars=())
+    for name, eng in (("with", ENGINE), ("without", PreviewEngine(PreviewConfig(caption=False)))):
+        save_png(eng.render_shot(shot)[-1], tmp_path / f"{name}.png")
+    nxt = PreviewEngine(PreviewConfig(caption=False))
+    cont = {name: nxt.render_shot(req("The waves roll in. Wide shot, slow pull out.", mode="mi2v", size=size,
+                                      frames=17, chars=(), first_frame=str(tmp_path / f"{name}.png"),
+                                      previous_scene=ENGINE.scene_record(shot), shot_id="01-02"))
+            for name in ("with", "without")}
+    assert not np.array_equal(cont["with"][0], cont["without"][0])  # the first frame is the previous one, caption and all
+    for t in range(1, 17):
+        assert np.abs(cont["with"][t].astype(int) - cont["without"][t].astype(int)).max() <= 2, t
+
+
+def test_a_continuation_that_enters_a_new_place_goes_there(tmp_path):
+    """harry 01-02 (cut=false): "Harry enters the dark Hogwarts library" leaves the corridor of 01-01."""
+    harry = json.loads((SHARED / "st-bench" / "harry.json").read_text())
+    first, second = harry["scenes"][0]["video_prompts"][:2]
+    assert harry["scenes"][0]["cut"][:2] == [True, False] and "enters the dark Hogwarts library" in second
+    a = req(first, size=(416, 240), frames=17, chars=())
+    save_png(ENGINE.render_shot(a)[-1], tmp_path / "last.png")
+    b = req(second, size=(416, 240), frames=17, chars=(), mode="mi2v", first_frame=str(tmp_path / "last.png"),
+            previous_scene=ENGINE.scene_record(a), shot_id="01-02")
+    ra, rb = ENGINE.scene_record(a), ENGINE.scene_record(b)
+    assert (ra.place, rb.place) == ("castle", "library") and rb.framing == ra.framing and rb.time == ra.time
 
 
 # -- captions and legend -----------------------------------------------------------------------------

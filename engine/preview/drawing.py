@@ -715,14 +715,16 @@ def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec
 
     in_water = spec.place in WATER_PLACES
     state = rng.bit_generator.state
-    sprite, sprite_xy, placed = _draw_figures(looks, spec.framing, look.scene, spec.palette, bright, vx, vy, rng,
+    # A close-up of hands or a thing shows who holds it and what, not a face filling the frame.
+    framing = "medium" if spec.framing == "close" and look.scene.detail else spec.framing
+    sprite, sprite_xy, placed = _draw_figures(looks, framing, look.scene, spec.palette, bright, vx, vy, rng,
                                               W, H, WW, WH, 0, in_water=in_water)
     sprite2 = None
     moving = look.scene.action in ("walk", "run", "swim", "fly") and sprite is not None
     if look.scene.action in ("walk", "run") and sprite is not None:
         rng2 = np.random.default_rng(0)
         rng2.bit_generator.state = state
-        s2, xy2, _ = _draw_figures(looks, spec.framing, look.scene, spec.palette, bright, vx, vy, rng2, W, H, WW, WH, 1,
+        s2, xy2, _ = _draw_figures(looks, framing, look.scene, spec.palette, bright, vx, vy, rng2, W, H, WW, WH, 1,
                                    in_water=in_water)
         if s2 is not None:
             # Both steps on one box, so the walk cycle swaps in place.

@@ -26,7 +26,7 @@ from engine.preview.colour import RGB, _hash_bytes, _lit, _mix
 from engine.preview.drawing import WorldSpec, _draw_layers, _Layers, _particles
 from engine.preview.figures import Placed
 from engine.preview.fonts import coverage_notice, face
-from engine.preview.legend import read_legend, sample_reference
+from engine.preview.legend import overlay_areas, read_legend, sample_reference
 from engine.preview.looks import Look, resolve_look
 from engine.preview.palette import (
     GROUND_COLOURS,
@@ -102,16 +102,22 @@ class PreviewEngine:
             if progress:
                 progress(t + 1, F)
         motion = _estimate_motion(np.stack(lead)) if n_lead >= 2 else None
-        blend_n = max(1, min(F - n_lead, round(request.fps * self.config.blend_seconds)))
+        # Blend for about a second, at most half of a short shot (no double exposure all along).
+        blend_n = max(1, min(F - n_lead, round(request.fps * self.config.blend_seconds), (F - n_lead) // 2))
+        areas = overlay_areas(lead[-1]) if n_lead else None  # (H, W): the previous shot's legend, header, caption
         for t in range(n_lead, F):
             frame = self._picture(layers, path, t, W, H)  # (H, W, 3)
             if n_lead:
                 k = t - n_lead + 1
                 if k <= blend_n:
                     w = _smoothstep(k / (blend_n + 1))
-                    cont = (_continue_motion(lead[-1], motion, k) if motion is not None
-                            else _continue_camera(lead[-1], path, 0, k))
-                    frame = (cont.astype(np.float32) * (1 - w) + frame.astype(np.float32) * w + 0.5).astype(np.uint8)
+                    move = ((lambda im: _continue_motion(im, motion, k)) if motion is not None
+                            else (lambda im: _continue_camera(im, path, 0, k)))
+                    cont = move(lead[-1])
+                    # Where the continued picture would show the previous shot's overlays (moved into
+                    # the picture by the camera), the new shot shows instead.
+                    wk = np.maximum(w, move(areas).astype(np.float32)[..., None] / 255.0)  # (H, W, 1)
+                    frame = (cont.astype(np.float32) * (1 - wk) + frame.astype(np.float32) * wk + 0.5).astype(np.uint8)
             _overlay(frame, layers.overlays)  # the new shot's caption and legend from its first new frame on
             frames[t] = frame
             if progress:
@@ -174,6 +180,11 @@ class PreviewEngine:
         look = ShotLook.from_prompt(request.prompt, request.characters)
         rng = np.random.default_rng(int.from_bytes(_hash_bytes("preview-seed", str(request.seed))[:8], "little"))
         prev = request.previous_scene if continuity.usable(request.previous_scene, self.record_id) else None
+        if prev is not None and look.scene.enters and look.place not in ("stage", prev.place):
+            # The continuation goes somewhere new ("Harry enters the library"): it blends from the
+            # previous frame into the new place, keeping the previous framing and light.
+            look = replace(look, framing=prev.framing, time=look.time if look.time != "neutral" else prev.time)
+            prev = None
         if prev is None and look.place == "stage":
             # A shot that names no place stays where the latest remembered shot was (the memory
             # bank carries the setting, as it does for a memory-conditioned model).

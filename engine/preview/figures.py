@@ -452,21 +452,29 @@ def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, 
     actor = next((i for i, lk in enumerate(shown) if lk.name == scene.actor), 0)
     overhead = next((p for p in scene.props if p.overhead), None)
     hands: list[Pt] = []
-    for i, lk in enumerate(shown):
+    grounds = [rng.uniform(-0.02, 0.02) if framing == "wide" else 0.0 for _ in shown]
+    # Creatures bigger than a person are drawn first (behind): a whale never hides the keeper.
+    order = sorted(range(len(shown)), key=lambda i: -(shown[i].kind == "animal"
+                                                      and SPECIES_SIZE.get(shown[i].species or "", 0.0) >= 0.65))
+    bodies: dict[int, tuple[float, float, float, float, float | None, Pt | None]] = {}
+    for i in order:
+        lk = shown[i]
         fx, facing = places[i]
         x = vx(fx)
         if framing == "wide":
-            h, feet = H * 0.34, vy(ground + rng.uniform(-0.02, 0.02))
+            h, feet = H * 0.34, vy(ground + grounds[i])
         elif framing == "medium":
             h, feet = H * 1.05, vy(1.22)
         else:
             h, feet = H * 2.3 * (1.0 if i == 0 else 0.8), vy(2.42)
+        if lk.kind != "animal" and framing != "close":
+            h *= lk.scale  # a child: shorter, on the same floor
         holds = held[0].kind if held and i == actor else None
         if overhead is not None and i == actor:
             holds = "umbrella"
         action = scene.action_of(lk.name, len(shown) == 1)
         if lk.kind == "animal" and lk.species:
-            size = SPECIES_SIZE.get(lk.species, 0.4)
+            size = SPECIES_SIZE.get(lk.species, 0.4) * lk.scale
             bh = h * size
             if framing != "wide":
                 bh = min(bh, H * (0.45 if lk.species == "whale" else 0.6))
@@ -497,9 +505,11 @@ def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, 
                           overhead=overhead is not None and holds == "umbrella",
                           span=(0.26 if framing != "close" else 0.2) * W * (len(shown) if overhead else 1))
             hands.append(hand)
-        x0, y0, x1, y1 = min(pen.xs), min(pen.ys), max(pen.xs), max(pen.ys)
-        label = _label(draw, lk.name, (x0 + x1) / 2, y0, h if lk.kind != "animal" else max(h * 0.5, H * 0.2),
-                       vx, vy, W, H)
+        bodies[i] = (min(pen.xs), min(pen.ys), max(pen.xs), max(pen.ys),
+                     h if lk.kind != "animal" else max(h * 0.5, H * 0.2), hand)
+    for i, lk in enumerate(shown):  # labels last, over every body
+        x0, y0, x1, y1, lh, hand = bodies[i]
+        label = _label(draw, lk.name, (x0 + x1) / 2, y0, lh, vx, vy, W, H)
         placed.append(Placed(lk.name, (x0, y0, x1, y1), label, hand))
     box = layer.getbbox()
     if box is None:

@@ -47,7 +47,7 @@ SLOT_NOUNS: dict[str, str] = {
     **{w: "top" for w in ("coat", "raincoat", "jacket", "shirt", "t-shirt", "tshirt", "sweater", "hoodie",
                           "dress", "robe", "robes", "gown", "uniform", "suit", "blouse", "top", "cloak", "cape",
                           "vest", "tunic", "jumper", "cardigan", "kimono", "overalls", "apron", "parka",
-                          "turtleneck", "blazer", "fur", "feathers", "scales", "body", "armor", "armour",
+                          "turtleneck", "blazer", "peacoat", "overcoat", "anorak", "windbreaker", "pullover", "fleece", "fur", "feathers", "scales", "body", "armor", "armour",
                           "spacesuit", "衣", "外套", "衬衫", "裙", "袍", "袄", "褂")},
     **{w: "bottom" for w in ("trousers", "pants", "jeans", "skirt", "boots", "shoes", "leggings", "shorts",
                              "sneakers", "slacks", "socks", "tail", "paws", "裤", "裤子", "靴", "鞋")},
@@ -129,6 +129,15 @@ ROBOT_WORDS = re.compile(r"\b(?:robot|android|droid|cyborg|mech|automaton)s?\b|�
 LONG_HAIR = re.compile(r"\blong\b[\w\s,-]{0,20}\bhair\b|\bflowing\b[\w\s,-]{0,20}\bhair\b|\bponytail\b|\bbraids?\b|\bpigtails?\b|长发|辫", re.I)
 BALD = re.compile(r"\bbald\b|\bshaved head\b|光头", re.I)
 
+YOUNG_ANIMAL = re.compile(r"\b(?:cubs?|pups?|pupp(?:y|ies)|kittens?|calf|calves|foals?|fawns?|chicks?|ducklings?|"
+                          r"owlets?|hatchlings?|piglets?|lambs?|baby|young|little|tiny|very young)\b|幼|小", re.I)
+CHILD = re.compile(r"\b(?:child|kid|toddler|baby|little (?:girl|boy)|young (?:girl|boy)|schoolgirl|schoolboy|"
+                   r"(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[- ]years?[- ]old|"
+                   r"very young)\b|小女孩|小男孩|孩子|[一二三四五六七八九十]岁", re.I)
+GROWN = re.compile(r"\b(?:full[- ]grown|grown|adult|huge|giant|enormous|(?<!year-)(?<!years-)(?<!year )old|elderly)\b", re.I)
+"""Words that make a creature young (drawn at 0.65 of its kind's size) or a person a child (0.72);
+``full-grown``, ``adult``, ``huge`` keep the full size."""
+
 SLOTS = ("hair", "skin", "top", "bottom", "accent", "eyes")
 """The colour slots of a character's look, in legend chip order."""
 
@@ -151,6 +160,8 @@ class Look:
     """An animal's species (a key of :data:`SPECIES`): its body plan."""
     garment: str = ""
     """``robe``, ``dress``, ``coat`` or ``""``: the outline of the clothes."""
+    scale: float = 1.0
+    """Body size relative to a grown one of its kind (a cub, a child: smaller)."""
 
 
 def _tokens(text: str) -> list[str]:
@@ -428,4 +439,7 @@ def resolve_look(character: Character, memory_colours: dict[str, RGB] | None = N
     if BEARD.search(character.appearance) and "beard" not in extras:
         extras.append("beard")
     garment = next((g for g, pat in _GARMENTS if pat.search(character.attire or character.appearance)), "")
-    return Look(character.name, kind, colours, sources, tuple(extras), style, species, garment)
+    about = f"{character.name} {character.appearance} {character.age}"
+    young = (YOUNG_ANIMAL if kind == "animal" else CHILD).search(about) and not GROWN.search(about)
+    return Look(character.name, kind, colours, sources, tuple(extras), style, species, garment,
+                0.65 if young and kind == "animal" else 0.72 if young else 1.0)
