@@ -315,6 +315,24 @@ def test_a_close_up_of_hands_shows_who_holds_what():
     assert (face.box[3] - face.box[1]) > 2 * (hand.box[3] - hand.box[1])  # a face fills the frame
 
 
+def test_hair_is_on_top_of_the_head_and_a_beard_below():
+    """From the contact sheets: every face looked bearded (the hair was drawn over the lower half)."""
+    from engine.preview.figures import _human, _Pen
+
+    def head(c: Character) -> tuple[np.ndarray, np.ndarray, dict]:
+        img = Image.new("RGBA", (200, 300), (0, 0, 0, 0))
+        lk = resolve_look(c)
+        _human(_Pen(ImageDraw.Draw(img), (100, 290), 260), lk, dict(lk.colours), "stand", False, 0)
+        a = np.asarray(img)[..., :3].astype(int)
+        cy, r = 290 - 0.91 * 260, 0.09 * 260  # the head's centre and radius (figure units 0.91, 0.09)
+        return a[int(cy - 0.75 * r), 100], a[int(cy + 0.7 * r), 100], lk.colours
+
+    above, below, cols = head(Character(name="Harry", appearance="a pale boy with black hair"))
+    assert np.abs(above - cols["hair"]).max() < 10 and np.abs(below - cols["skin"]).max() < 10
+    above, below, cols = head(Character(name="Tom", appearance="a pale man with a beard and black hair"))
+    assert np.abs(above - cols["hair"]).max() < 10 and np.abs(below - cols["hair"]).max() < 10
+
+
 def test_a_big_creature_never_hides_a_person():
     elodie = Character(name="Élodie", appearance="a woman with silver hair", attire="a cream sweater")
     whale = Character(name="the whale", appearance="a huge humpback whale")

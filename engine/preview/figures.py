@@ -204,9 +204,10 @@ def _head(pen: _Pen, lk: Look, c: dict[str, tuple], head: Pt, r: float, look_up:
                   (hx - r * 1.2, hy - r * 2.2)], c["hair"] + (255,))
     pen.circle(head, r, fill=c["skin"] + (255,))
     if lk.hair_style != "bald":
-        pen.ellipse((hx, hy + r * 0.1), r * 1.05, r * 1.0, c["hair"] + (255,), n=16, a0=180, a1=360)
+        # Figure coordinates point up: angles 0-180 are the upper half (the hair), 180-360 the lower (a beard).
+        pen.ellipse((hx, hy + r * 0.1), r * 1.05, r * 1.0, c["hair"] + (255,), n=16, a0=0, a1=180)
     if "beard" in lk.accessories:
-        pen.ellipse((hx, hy - r * 0.25), r * 0.92, r * 0.8, c["hair"] + (255,), n=14, a0=0, a1=180)
+        pen.ellipse((hx, hy - r * 0.25), r * 0.92, r * 0.8, c["hair"] + (255,), n=14, a0=180, a1=360)
         pen.ellipse((hx, hy - r * 0.3), r * 0.3, r * 0.12, (120, 60, 60, 255), n=8)
     for e in (-0.38, 0.38):
         pen.circle((hx + e * r + ex, hy - r * 0.05 + ey), r * 0.15, fill=c["eyes"] + (255,))
