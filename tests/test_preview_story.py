@@ -333,6 +333,40 @@ def test_hair_is_on_top_of_the_head_and_a_beard_below():
     assert np.abs(above - cols["hair"]).max() < 10 and np.abs(below - cols["hair"]).max() < 10
 
 
+def test_wide_shot_figures_stand_above_the_caption():
+    """From the contact sheets: a small creature in a wide shot stood behind the caption band."""
+    from engine.preview.captions import caption_band_max
+
+    cub = Character(name="the fox cub", appearance="a young red fox cub")
+    for size in ((416, 240), (832, 480)):
+        band = caption_band_max(*size)
+        for chars in ((MIA, TOM), (cub,)):
+            r = req("They rest in the snowy forest in the morning light, watching the world go by. Wide shot, static "
+                    "camera.", chars=chars, size=size)
+            assert all(p.box[3] <= size[1] - band for p in ENGINE.figures(r)), (size, chars[0].name)
+
+
+def test_a_close_up_frames_the_face_whatever_the_pose():
+    """From the contact sheets: "Harry sits at a library table" as a close-up showed the top of a head
+    at the bottom of the frame; a swimming mermaid in close-up left the frame."""
+    top = lambda prompt, c=MIA: ENGINE.figures(req(prompt, chars=(c,), size=(416, 240)))[0].box[1]  # noqa: E731
+    stand = top("Close-up of Mia as she stands by the window.")
+    assert abs(top("Close-up of Mia as she sits at the table.") - stand) < 8
+    mermaid = Character(name="Ariel", appearance="a mermaid with red hair")
+    x0, y0, x1, y1 = ENGINE.figures(req("Close-up of Ariel as she swims.", chars=(mermaid,), size=(416, 240)))[0].box
+    assert x1 - x0 < 416 * 0.8 and y0 < 240 * 0.3  # upright, not a body lying across and out of the frame
+
+
+def test_the_header_is_never_hidden_by_the_legend():
+    long = Character(name="Élodie", appearance="a stooped but sturdy lighthouse keeper, a woman with silver hair tied "
+                     "in a low bun", attire="a navy wool peacoat over a cream cable-knit sweater")
+    layers, _, _ = ENGINE._prepare(req("Élodie writes in a logbook by the lighthouse at dawn. Wide shot, tilt down.",
+                                       chars=(long,), size=(416, 240)))
+    legend = next(o for o in layers.overlays if o[0] == 0 and o[1] == 0)
+    header = next(o for o in layers.overlays if o[1] == 0 and o[0] > 0)
+    assert header[0] >= legend[2].shape[1]
+
+
 def test_a_big_creature_never_hides_a_person():
     elodie = Character(name="Élodie", appearance="a woman with silver hair", attire="a cream sweater")
     whale = Character(name="the whale", appearance="a huge humpback whale")

@@ -142,13 +142,19 @@ def _caption_overlay(request: RenderRequest, look: ShotLook, W: int, H: int):
     return 0, H - band_h, arr[..., :3], arr[..., 3:] / 255.0
 
 
-def _header_overlay(request: RenderRequest, look: ShotLook, W: int, H: int, reserve: int = 0):
-    """``01-02 mi2v · wide · pan left · dusk · street · walk`` at the top right, left of ``reserve`` px."""
+def _header_overlay(request: RenderRequest, look: ShotLook, W: int, H: int, reserve: int = 0, left: int = 0):
+    """``01-02 mi2v · wide · pan left · dusk · street · walk`` at the top right, left of ``reserve`` px
+    and right of ``left`` px (the cast legend): the last words go first when it does not fit."""
     size = max(7, round(H / 40.0))
     font = _font(size)
-    text = f"{request.shot_id} {request.mode} · {look.summary()}"
-    tw = int(font.getlength(text)) + size
-    if tw > W - reserve:
+    parts = [f"{request.shot_id} {request.mode}", *look.summary().split(" · ")]
+    while True:
+        text = " · ".join(p for p in parts if p)
+        tw = int(font.getlength(text)) + size
+        if tw <= W - reserve - left - 2 or len(parts) <= 1:
+            break
+        parts.pop()
+    if tw > W - reserve - left:
         return None
     img = Image.new("RGBA", (tw, int(size * 1.6)), (0, 0, 0, 225))
     font.draw(ImageDraw.Draw(img), (size // 2, size * 0.8), text, fill=(255, 255, 255, 230), anchor="lm")

@@ -748,11 +748,12 @@ def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec
         world.paste(sprite, sprite_xy, sprite)  # figures move with the world: one layer
         sprite = None
     overlays = []
+    legend = _legend_overlay(looks, W, H, legend_details) if looks else None
     if caption:
         overlays.append(_caption_overlay(request, look, W, H))
-        overlays.append(_header_overlay(request, look, W, H))
-    if looks:  # last: the legend's chips are read back, nothing may cover them
-        overlays.append(_legend_overlay(looks, W, H, legend_details))
+        overlays.append(_header_overlay(request, look, W, H, left=legend[2].shape[1] if legend is not None else 0))
+    if legend is not None:  # last: the legend's chips are read back, nothing may cover them
+        overlays.append(legend)
     weather = look.scene.weather
     particles = next((p for p in ("rain", "snow", "petals", "leaves", "motes") if p in weather or p in look.moods), None)
     if spec.place == "underwater" and particles is None:

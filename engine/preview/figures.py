@@ -435,7 +435,7 @@ def layout(looks: Sequence[Look], framing: str, scene: Scene, rng: np.random.Gen
 
 def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, RGB], bright: float,
                   vx: Callable[[float], float], vy: Callable[[float], float], rng: np.random.Generator,
-                  W: int, H: int, WW: int, WH: int, phase: int = 0, ground: float = 0.86,
+                  W: int, H: int, WW: int, WH: int, phase: int = 0, ground: float = 0.8,
                   in_water: bool = False) -> tuple[Image.Image | None, tuple[int, int], list[Placed]]:
     """All characters (and the props they hold) on one transparent sprite (cropped to their box),
     lit by the scene. ``phase`` picks the walk cycle's other step. Returns the sprite, its world
@@ -490,7 +490,11 @@ def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, 
             pose = _pose(action, lk, phase, holds)
             angle = {"fall": 65.0, "swim": 80.0}.get(action, 0.0) if lk.kind != "mermaid" else (
                 70.0 if action == "swim" else 0.0)
+            if framing == "close":
+                angle = 0.0  # a close-up frames the face upright; turned, the body would leave the frame
             origin_y = feet - (h * 0.3 if action == "fly" else 0) - (h * 0.35 if angle else 0)
+            if action == "sit" and framing == "close":
+                origin_y -= h * 0.22  # a close-up frames the face, seated or not
             pen = _Pen(draw, (x, origin_y), h, facing, angle)
             gaze = facing if action in ("look", "walk", "run", "embrace", "hold", "point") or len(shown) > 1 else 0
             if action == "sit":
