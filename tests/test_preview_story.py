@@ -612,6 +612,19 @@ def test_chinese_script_gets_a_bible_and_its_figure():
     assert [p.name for p in placed] == ["小梅"]
 
 
+def test_a_role_noun_keeps_the_features_its_first_mention_gives():
+    """From the contact sheets: ST-Bench japan's "A boy with neat black hair sits ..." gave the boy
+    no appearance (hair from a hash of the name); the mermaid lost her turquoise hair."""
+    def bible(name):
+        return infer_bible(StoryScript.model_validate(json.loads((SHARED / "st-bench" / f"{name}.json").read_text())))
+
+    boy = bible("japan").character("Boy")
+    assert boy.appearance == "a boy with neat black hair" and max(resolve_look(boy).colours["hair"]) < 60
+    mermaid = bible("mermaid").character("Mermaid")
+    assert "turquoise hair" in mermaid.appearance and resolve_look(mermaid).kind == "mermaid"
+    assert bible("monkey_king").character("Monkey").appearance == "a small monkey with bright golden fur"
+
+
 def test_run_folders_from_non_latin_titles_are_meaningful():
     from cli.commands import _default_out
 
