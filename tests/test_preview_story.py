@@ -294,6 +294,7 @@ def test_words_that_are_not_something_a_character_does():
                            ("Mia trips and falls.", "fall"), ("The boy slips and falls into the river.", "fall")):
         assert ShotLook.from_prompt(prompt).scene.action == action, prompt
     assert not ShotLook.from_prompt("Close-up on the fox cub, the camera holding steady.").scene.props
+    assert ShotLook.from_prompt("Bolt reaches the far horizon at last.").place == "stage"  # a horizon is no sea
     trees = ShotLook.from_prompt("A quiet street lined with blooming cherry trees.").scene.props
     assert trees[0].kind == "tree" and trees[0].colour[0] > trees[0].colour[1] + 40  # pink, not green
 

@@ -85,7 +85,7 @@ PLACES: tuple[Place, ...] = (
                                           r"\bcorridors?\b", r"\bhallways?\b", r"\bdungeon\b", "城堡", "宫殿")),
     Place("beach", False, 1, "water", (r"\bbeach(?:es)?\b", r"\bcoast(?:line)?\b", r"\bshore(?:line)?\b",
                                        r"\bseaside\b", r"\bcove\b", r"\bbay\b", r"\bsand\b", "海边", "海滩", "沙滩")),
-    Place("sea", False, 1, "water", (r"\bsea\b", r"\bocean\b", r"\bwaves\b", r"\bopen water\b", r"\bhorizon\b",
+    Place("sea", False, 1, "water", (r"\bsea\b", r"\bocean\b", r"\bwaves\b", r"\bopen water\b",
                                      "大海", "海")),
     Place("river", False, 1, "garden", (r"\brivers?\b", r"\blakes?\b", r"\bponds?\b", r"\bstreams?\b",
                                         r"\bcanal\b", r"\briverbank\b", r"\bwater'?s edge\b", "河边", "河", "湖")),
