@@ -636,3 +636,12 @@ def test_run_folders_from_non_latin_titles_are_meaningful():
     assert slug("🐋🐋", letters="any", fallback="film") == "film"
     assert _default_out("灯笼").name.startswith("灯笼")
     assert slug("灯笼") == "item"  # ids restricted to ASCII keep the ASCII slug
+
+
+def test_frames_do_not_depend_on_the_thread_count(tmp_path):
+    prev = ENGINE.render_shot(req("Mia walks along the harbour at dusk. Wide shot, pan right.", frames=17))
+    save_png(prev[-1], tmp_path / "last.png")
+    r = req("Mia stops and looks at the boats. Medium shot, handheld, rain.", mode="mi2v", frames=17,
+            first_frame=str(tmp_path / "last.png"), shot_id="01-02")
+    one, two = (PreviewEngine(PreviewConfig(threads=n)).render_shot(r) for n in (1, 2))
+    assert np.array_equal(one, two)

@@ -9,7 +9,7 @@ record the director hands it (:mod:`engine.preview.continuity`)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -64,6 +64,7 @@ class _Layers:
     travel: float = 0.0  # world px the figures move over the shot (walk, run)
     placed: tuple[Placed, ...] = ()
     lightning: bool = False
+    premultiplied: dict = field(default_factory=dict)  # id(sprite) -> the sprite as RGBa (filled before drawing frames)
 
 
 class _Ctx:

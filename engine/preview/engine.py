@@ -4,6 +4,7 @@ it references, draws the shot's layers once, then each frame through the camera.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -21,7 +22,6 @@ from engine.preview.camera import (
     _view,
 )
 from engine.preview import continuity
-from engine.preview.captions import _overlay
 from engine.preview.colour import RGB, _hash_bytes, _lit, _mix
 from engine.preview.drawing import WorldSpec, _draw_layers, _Layers, _particles
 from engine.preview.figures import Placed
@@ -56,6 +56,25 @@ class PreviewConfig:
     """MI2V/MM2V: how long the continuation blends into the new shot."""
     caption: bool = True
     """Draw the prompt as a caption."""
+    threads: int = 1
+    """Frames drawn at once by a thread pool (the frames of a shot are independent; Pillow and numpy
+    release the GIL). The frames are the same whatever the count. 1 by default: on the shared 2-core
+    machine two threads gave no gain (docs/BENCHMARKS.md)."""
+
+
+def _prepare_overlays(overlays):
+    """The overlays ``(x, y, rgb (h, w, 3) float, alpha (h, w, 1) float)`` as integers for
+    :func:`_blend_overlays`: ``(x, y, rgb * alpha * 256, (1 - alpha) * 256)`` (uint32)."""
+    return [(x, y, (rgb * alpha * 256 + 0.5).astype(np.uint32), ((1 - alpha) * 256 + 0.5).astype(np.uint32))
+            for x, y, rgb, alpha in overlays]
+
+
+def _blend_overlays(frame: np.ndarray, prepared) -> None:
+    """Alpha-blend prepared overlays onto ``frame`` ``(H, W, 3)`` in place (integer arithmetic)."""
+    for x, y, pre, keep in prepared:
+        h, w = pre.shape[:2]
+        region = frame[y:y + h, x:x + w]
+        region[...] = ((region * keep + pre) >> 8).astype(np.uint8)
 
 
 class PreviewEngine:
@@ -105,23 +124,43 @@ class PreviewEngine:
         # Blend for about a second, at most half of a short shot (no double exposure all along).
         blend_n = max(1, min(F - n_lead, round(request.fps * self.config.blend_seconds), (F - n_lead) // 2))
         areas = overlay_areas(lead[-1]) if n_lead else None  # (H, W): the previous shot's legend, header, caption
-        for t in range(n_lead, F):
-            frame = self._picture(layers, path, t, W, H)  # (H, W, 3)
-            if n_lead:
-                k = t - n_lead + 1
-                if k <= blend_n:
-                    w = _smoothstep(k / (blend_n + 1))
-                    move = ((lambda im: _continue_motion(im, motion, k)) if motion is not None
-                            else (lambda im: _continue_camera(im, path, 0, k)))
-                    cont = move(lead[-1])
-                    # Where the continued picture would show the previous shot's overlays (moved into
-                    # the picture by the camera), the new shot shows instead.
-                    wk = np.maximum(w, move(areas).astype(np.float32)[..., None] / 255.0)  # (H, W, 1)
-                    frame = (cont.astype(np.float32) * (1 - wk) + frame.astype(np.float32) * wk + 0.5).astype(np.uint8)
-            _overlay(frame, layers.overlays)  # the new shot's caption and legend from its first new frame on
-            frames[t] = frame
-            if progress:
-                progress(t + 1, F)
+        overlays = _prepare_overlays(layers.overlays)
+        layers.premultiplied = {id(sp): sp.convert("RGBa") for sp in (layers.sprite, layers.sprite2) if sp is not None}
+        still = None
+        if path.start == path.end and not np.any(path.shake) and layers.sprite is None and not layers.particles:
+            still = self._picture(layers, path, 0, W, H)  # a locked-off camera: every picture is the same
+
+        def frame_at(t: int) -> np.ndarray:
+            """Frame ``t`` (a function of the layers, the path and the lead frames alone)."""
+            frame = still.copy() if still is not None else self._picture(layers, path, t, W, H)  # (H, W, 3)
+            k = t - n_lead + 1
+            if n_lead and k <= blend_n:
+                w = _smoothstep(k / (blend_n + 1))
+                move = ((lambda im: _continue_motion(im, motion, k)) if motion is not None
+                        else (lambda im: _continue_camera(im, path, 0, k)))
+                cont = move(lead[-1])
+                # Where the continued picture would show the previous shot's overlays (moved into
+                # the picture by the camera), the new shot shows instead.
+                wk = np.maximum(w, move(areas).astype(np.float32)[..., None] / 255.0)  # (H, W, 1)
+                frame = (cont.astype(np.float32) * (1 - wk) + frame.astype(np.float32) * wk + 0.5).astype(np.uint8)
+            _blend_overlays(frame, overlays)  # the new shot's caption and legend from its first new frame on
+            return frame
+
+        ts = range(n_lead, F)
+        workers = min(self.config.threads, len(ts) // 8)
+        if workers > 1:
+            # Frames are independent; Pillow and numpy release the GIL while they resample and blend.
+            with ThreadPoolExecutor(workers, thread_name_prefix="preview") as pool:
+                made = pool.map(frame_at, ts)
+                for t, frame in zip(ts, made):
+                    frames[t] = frame
+                    if progress:
+                        progress(t + 1, F)
+        else:
+            for t in ts:
+                frames[t] = frame_at(t)
+                if progress:
+                    progress(t + 1, F)
         return frames
 
     def figures(self, request: RenderRequest) -> list[Placed]:
@@ -309,7 +348,9 @@ class PreviewEngine:
                 box = (max(0.0, (ox0 - sx0) * fs), max(0.0, (oy0 - sy0) * fs),
                        min(float(sprite.width), (ox1 - sx0) * fs),
                        min(float(sprite.height), (oy1 - sy0) * fs))
-                spr = sprite.resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BILINEAR, box=box)
+                # Resampled premultiplied, as Pillow does for RGBA (converted once per shot, not per frame).
+                premultiplied = layers.premultiplied.get(id(sprite)) or sprite.convert("RGBa")
+                spr = premultiplied.resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BILINEAR, box=box).convert("RGBA")
                 img.paste(spr, (ox0, oy0), spr)
         frame = np.asarray(img).copy()  # (H, W, 3)
         if layers.particles:
