@@ -86,7 +86,6 @@ def _engine(opts: BackendOptions, notices: list[str]):
 
     eng = PreviewEngine()
     info = BackendInfo(name="preview", embedded=True, detail=eng.describe(), upgrade=UPGRADE["engine"])
-    notices.extend(eng.notices())  # scripts no installed font covers
     return eng, info, eng.fingerprint()
 
 

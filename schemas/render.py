@@ -36,6 +36,34 @@ WAN_NEGATIVE_PROMPT = (
 """Wan's default negative prompt (the reference sampler's), used unless a run overrides it."""
 
 
+class SceneRecord(BaseModel):
+    """The world an engine drew a shot in, as the engine reports it after the render (an engine that
+    draws worlds from words, the preview, reports one; StoryMem's world lives in its pixels and it
+    reports none). The director hands it back as data: a continuation's ``previous_scene`` and each
+    memory keyframe's ``scene``, so the engine redraws the same world without reading it from the
+    images. Part of the input hash of the shots it is given to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: str = Field(min_length=1, max_length=64)
+    """Engine name and version that wrote it, e.g. ``preview:5``; another engine ignores it."""
+    place: str = Field(max_length=32)
+    """The setting drawn (a key of ``engine.preview.scene.PLACES`` or ``stage``)."""
+    framing: Literal["wide", "medium", "close"]
+    """Shot size of the world (a continuation keeps it)."""
+    time: str = Field(max_length=32)
+    """Time of day whose light was drawn (a key of ``engine.preview.palette.TIME_PALETTES``)."""
+    flags: list[str] = Field(default_factory=list, max_length=16)
+    """What else shaped the world: ``rain``, ``snow``, ``fog``, ``neon``, ``space_view``."""
+    world_seed: int = Field(ge=0, lt=2**32)
+    """Seed of the world's details (clouds, buildings, shelves of books)."""
+    palette: dict[str, tuple[int, int, int]] = Field(default_factory=dict)
+    """Scene colours by role (``sky_top``, ``ground_near``, ``wall``...), RGB 0-255."""
+    camera_end: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    """Where the camera stopped: view centre offset from the world centre as fractions of the frame
+    width and height, and the view scale (1 = the frame's own size)."""
+
+
 class MemoryImage(BaseModel):
     """One keyframe of the memory bank as the engine sees it."""
 
@@ -49,6 +77,9 @@ class MemoryImage(BaseModel):
     """Content hash of the image file, part of the shot's input hash."""
     characters: list[str] = Field(default_factory=list)
     """Characters visible in the shot the keyframe came from (or the reference's character)."""
+    scene: SceneRecord | None = None
+    """The world the keyframe's shot was drawn in, as its engine reported it (None: not reported,
+    or a reference image)."""
 
 
 class RenderRequest(BaseModel):
@@ -82,6 +113,9 @@ class RenderRequest(BaseModel):
     """Playback rate of the shot."""
     characters: list[Character] = Field(default_factory=list)
     """Bible entries of the characters in the shot (the preview engine draws them)."""
+    previous_scene: SceneRecord | None = None
+    """MI2V/MM2V: the world the previous shot was drawn in, as its engine reported it (None when it
+    reported none); a drawing engine continues that place, framing and camera."""
 
     @field_validator("num_frames")
     @classmethod
@@ -106,6 +140,8 @@ class RenderRequest(BaseModel):
             raise ValueError(f"mode mm2v needs {MOTION_FRAMES} motion_frames, got {len(self.motion_frames)}")
         if self.mode != "mm2v" and self.motion_frames:
             raise ValueError(f"motion_frames are only used by mode mm2v, not {self.mode}")
+        if self.mode not in ("mi2v", "mm2v") and self.previous_scene is not None:
+            raise ValueError(f"previous_scene is only used by continuations (mi2v, mm2v), not {self.mode}")
         if self.mode == "t2v" and self.memory:
             raise ValueError("mode t2v takes no memory; use m2v to condition on memory")
         return self

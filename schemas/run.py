@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.critique import CritiqueReport
 from schemas.memory import MemorySettings
-from schemas.render import SEED_LIMIT, RenderMode
+from schemas.render import SEED_LIMIT, RenderMode, SceneRecord
 
 MANIFEST_VERSION = 1
 
@@ -40,6 +40,9 @@ class ShotOutputs(BaseModel):
     """Ids of the keyframes extracted from this shot and added to the bank."""
     candidates: list[str] = Field(default_factory=list)
     """Paths of extracted keyframe candidates (before deduplication against the bank)."""
+    scene: SceneRecord | None = None
+    """The world the shot was drawn in, as the engine reported it (the preview does; None otherwise):
+    the next shot's ``previous_scene`` and its keyframes' ``scene``."""
 
 
 class ShotDirectives(BaseModel):

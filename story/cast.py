@@ -90,6 +90,31 @@ def _describe(sentence: str, anchor_end: int) -> tuple[str, str, str]:
     return appearance, attire, age_m.group(0) if age_m else ""
 
 
+_FEATURE_PLURALS = {"glasses", "curls", "braids", "freckles", "spectacles", "pigtails", "whiskers", "dreadlocks",
+                    "bangs", "eyes", "ears", "cheeks", "boots", "clothes", "jeans", "stripes", "spots", "wings", "paws"}
+
+
+def _with_phrase(tail: str) -> str:
+    """``with neat black hair`` from ``" with neat black hair sits by the window"``: the features
+    a role noun's first mention gives (``A boy with neat black hair sits``), up to the verb."""
+    m = re.match(r"\s*,?\s+with\s+([^,.;:!?]{3,80})", tail)
+    if not m:
+        return ""
+    words: list[str] = []
+    for w in m.group(1).split():
+        lw = w.lower().strip("'’")
+        verb = lw.endswith("s") and len(lw) > 3 and lw not in _KEEP_PLURAL and lw not in _FEATURE_PLURALS \
+            and not lw.endswith("ss")
+        if verb or lw.endswith("ly") or lw in ("who", "that", "as", "while", "is", "was", "in", "on", "at", "by", "to",
+                                                 "from"):
+            break
+        words.append(w)
+    words = words[:10]
+    while words and words[-1].lower() in ("and", "a", "an", "the", "with", "his", "her", "its", "their", "of"):
+        words.pop()
+    return ("with " + " ".join(words)) if words else ""
+
+
 def _proper_names(script: StoryScript) -> list[str]:
     counts: Counter[str] = Counter()
     for shot in script.iter_shots():
@@ -206,8 +231,10 @@ def infer_bible(script: StoryScript) -> Bible:
                 key = noun
                 if key not in found:
                     adjectives = m.group(1).strip()
-                    article = "an" if adjectives[:1].lower() in "aeiou" else "a"
-                    appearance = f"{article} {adjectives} {noun}" if adjectives else ""
+                    article = "an" if (adjectives or noun)[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+                    features = _with_phrase(sentence[m.end():])
+                    appearance = " ".join(w for w in (article, adjectives, noun, features) if w) \
+                        if adjectives or features else ""
                     _, attire, age = _describe(sentence, m.end())
                     found[key] = Character(
                         name=noun.capitalize(), appearance=appearance, attire=attire, age=age, aliases=[f"the {noun}"]

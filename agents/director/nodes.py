@@ -119,6 +119,18 @@ class DirectorNodes:
         """The shot's video, tail frames and keyframes are as recorded (:mod:`integrity`)."""
         return shot_intact(self.run, st, {k.id: k for k in self.bank.state.keyframes})
 
+    def _text_notices(self) -> None:
+        """The engine's notices about the text this film draws (the preview: scripts no installed
+        font covers among its prompts, names and character details), once the plan exists."""
+        notices = getattr(self.rt.backends.engine, "notices", None)
+        if notices is None:
+            return
+        bible = self.run.bible()
+        texts = [s.prompt for s in self._shots()] + [st.directives.prompt or "" for st in self.run.manifest.shots]
+        texts += [" ".join((c.name, c.appearance, c.attire)) for c in bible.characters]
+        for line in notices([t for t in texts if t]):
+            self._notice(line)
+
     def _critic(self):
         b = self.rt.backends
         return b.fallback_critic if self._critic_failed else b.critic
@@ -160,6 +172,7 @@ class DirectorNodes:
                     bank.add_reference(character.name, run.path(ref), be.embedder, be.scorer, save=False)
             bank.save()
             self._bank = bank
+        self._text_notices()
         run.manifest.status = "rendering"
         run.save()
         shots = self._shots()
@@ -182,8 +195,10 @@ class DirectorNodes:
         memory = choose_memory(history, st.directives, settings.memory, select_memory)
         mode = shot_mode(shot, bool(memory), settings.continuation)
         tail: list[str] = []
+        previous_scene = None
         if mode in ("mi2v", "mm2v"):
             prev = self._state(cursor - 1)
+            previous_scene = prev.outputs.scene
             tail = [str(run.path(t)) for t in prev.outputs.tail]
             if len(tail) < (MOTION_FRAMES if mode == "mm2v" else 1) or not all(run.path(t).exists() for t in prev.outputs.tail):
                 raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; "
@@ -197,6 +212,7 @@ class DirectorNodes:
             seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
                            st.directives.reroll),
             settings=settings, characters=bible.in_shot(shot.id), negative_prompt=settings.negative_prompt,
+            previous_scene=previous_scene,
         )
 
     def prepare(self, state: DirectorState) -> dict:
@@ -274,8 +290,10 @@ class DirectorNodes:
         video_sha, tail_sha, count = save_shot_files(frames, request, video, [run.path(t) for t in tail])
         seconds = time.perf_counter() - t0
 
+        record = getattr(self.rt.backends.engine, "scene_record", None)  # engines that draw worlds report them
         st.outputs = ShotOutputs(
             video=video_rel, video_sha256=video_sha, frame_count=count, tail=tail, tail_sha256=tail_sha,
+            scene=record(request) if record is not None else None,
         )
         st.status = "rendered"
         st.version = version
@@ -441,6 +459,7 @@ class DirectorNodes:
             quality=np.asarray([c["quality"] for c in cands], dtype=np.float32),
             characters=run.bible().cast.get(st.shot_id, []),
             version=run.manifest.version,
+            scene=st.outputs.scene,
         ) if cands else bank.remove_shot(st.shot_id, save=False, keep_files=True) and []
         bank.save()
         if state.get("verdict") not in (None, "accept"):

@@ -125,10 +125,11 @@ def _continue_camera(image: np.ndarray, path: _CameraPath, t0: int, t: int) -> n
 
 
 def _affine(image: np.ndarray, a: float, bx: float, by: float) -> np.ndarray:
-    """Sample ``image`` at ``(a*x + bx, a*y + by)`` with bilinear filtering and clamped edges."""
+    """Sample ``image`` ``(H, W, 3)`` or ``(H, W)`` at ``(a*x + bx, a*y + by)`` with bilinear filtering
+    and clamped edges."""
     H, W = image.shape[:2]
     pad = int(max(8, abs(bx) + 2, abs(by) + 2, abs(1 - a) * max(W, H) + 2))
-    padded = Image.fromarray(np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
+    padded = Image.fromarray(np.pad(image, ((pad, pad), (pad, pad)) + ((0, 0),) * (image.ndim - 2), mode="edge"))
     out = padded.transform((W, H), Image.Transform.AFFINE, (a, 0, bx + pad, 0, a, by + pad), Image.Resampling.BILINEAR)
     return np.asarray(out)
 

@@ -106,13 +106,24 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -
     return lines
 
 
+def _caption_size(W: int, H: int) -> tuple[int, int, int]:
+    """(font size, padding, most lines) of a caption in a ``W`` x ``H`` frame; small frames get a
+    one- or two-line caption."""
+    size = max(10, round(min(W / 55.0, H / 26.0)))
+    return size, max(3, size // 2), min(4, max(1, H // 100))
+
+
+def caption_band_max(W: int, H: int) -> int:
+    """Height in px of the tallest caption band a ``W`` x ``H`` frame can have."""
+    size, pad, max_lines = _caption_size(W, H)
+    return min(H, max_lines * int(size * 1.25) + 2 * pad)
+
+
 def _caption_overlay(request: RenderRequest, look: ShotLook, W: int, H: int):
     text = caption_text(request.prompt, request.characters)
-    size = max(10, round(min(W / 55.0, H / 26.0)))
-    pad = max(3, size // 2)
+    size, pad, max_lines = _caption_size(W, H)
     lines: list[str] = []
     font = _font(size)
-    max_lines = min(4, max(1, H // 100))  # small frames get a one- or two-line caption
     for s in range(size, max(9, size - 5), -1):
         font = _font(s)
         lines = _wrap(text, font, W - 2 * pad, max_lines)
@@ -131,14 +142,19 @@ def _caption_overlay(request: RenderRequest, look: ShotLook, W: int, H: int):
     return 0, H - band_h, arr[..., :3], arr[..., 3:] / 255.0
 
 
-def _header_overlay(request: RenderRequest, look: ShotLook, W: int, H: int, reserve: int = 0):
-    """``01-02 mi2v · wide · pan left · dusk · street · walk`` at the top right, left of ``reserve``
-    px (the scene code)."""
+def _header_overlay(request: RenderRequest, look: ShotLook, W: int, H: int, reserve: int = 0, left: int = 0):
+    """``01-02 mi2v · wide · pan left · dusk · street · walk`` at the top right, left of ``reserve`` px
+    and right of ``left`` px (the cast legend): the last words go first when it does not fit."""
     size = max(7, round(H / 40.0))
     font = _font(size)
-    text = f"{request.shot_id} {request.mode} · {look.summary()}"
-    tw = int(font.getlength(text)) + size
-    if tw > W - reserve:
+    parts = [f"{request.shot_id} {request.mode}", *look.summary().split(" · ")]
+    while True:
+        text = " · ".join(p for p in parts if p)
+        tw = int(font.getlength(text)) + size
+        if tw <= W - reserve - left - 2 or len(parts) <= 1:
+            break
+        parts.pop()
+    if tw > W - reserve - left:
         return None
     img = Image.new("RGBA", (tw, int(size * 1.6)), (0, 0, 0, 225))
     font.draw(ImageDraw.Draw(img), (size // 2, size * 0.8), text, fill=(255, 255, 255, 230), anchor="lm")

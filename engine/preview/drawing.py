@@ -4,12 +4,12 @@ the figure sprite(s) and the overlays; and the weather particles drawn on each f
 
 The base world is a function of :class:`WorldSpec` alone (place, framing, time, flags, seed,
 palette), so a continuation (cut=false) redraws exactly the previous shot's world from the scene
-code in its last frame (:mod:`engine.preview.continuity`)."""
+record the director hands it (:mod:`engine.preview.continuity`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -64,6 +64,7 @@ class _Layers:
     travel: float = 0.0  # world px the figures move over the shot (walk, run)
     placed: tuple[Placed, ...] = ()
     lightning: bool = False
+    premultiplied: dict = field(default_factory=dict)  # id(sprite) -> the sprite as RGBa (filled before drawing frames)
 
 
 class _Ctx:
@@ -696,10 +697,10 @@ def _extras(world: Image.Image, look: ShotLook, spec: WorldSpec, looks: list[Loo
 # -- all layers ----------------------------------------------------------------------------------
 
 def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec: WorldSpec, bright: float,
-                 rng: np.random.Generator, margin: float, caption: bool, scene_code=None,
+                 rng: np.random.Generator, margin: float, caption: bool,
                  legend_details: dict[str, str] | None = None) -> _Layers:
     """Everything drawn once per shot (``margin``: :attr:`PreviewConfig.world_margin`; ``caption``:
-    draw the caption and header; ``scene_code``: the continuity overlay)."""
+    draw the caption and header)."""
     W, H = request.width, request.height
     world = draw_world(spec, W, H, margin)
     _extras(world, look, spec, looks, rng, W, H)
@@ -715,14 +716,16 @@ def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec
 
     in_water = spec.place in WATER_PLACES
     state = rng.bit_generator.state
-    sprite, sprite_xy, placed = _draw_figures(looks, spec.framing, look.scene, spec.palette, bright, vx, vy, rng,
+    # A close-up of hands or a thing shows who holds it and what, not a face filling the frame.
+    framing = "medium" if spec.framing == "close" and look.scene.detail else spec.framing
+    sprite, sprite_xy, placed = _draw_figures(looks, framing, look.scene, spec.palette, bright, vx, vy, rng,
                                               W, H, WW, WH, 0, in_water=in_water)
     sprite2 = None
     moving = look.scene.action in ("walk", "run", "swim", "fly") and sprite is not None
     if look.scene.action in ("walk", "run") and sprite is not None:
         rng2 = np.random.default_rng(0)
         rng2.bit_generator.state = state
-        s2, xy2, _ = _draw_figures(looks, spec.framing, look.scene, spec.palette, bright, vx, vy, rng2, W, H, WW, WH, 1,
+        s2, xy2, _ = _draw_figures(looks, framing, look.scene, spec.palette, bright, vx, vy, rng2, W, H, WW, WH, 1,
                                    in_water=in_water)
         if s2 is not None:
             # Both steps on one box, so the walk cycle swaps in place.
@@ -746,13 +749,12 @@ def _draw_layers(request: RenderRequest, look: ShotLook, looks: list[Look], spec
         world.paste(sprite, sprite_xy, sprite)  # figures move with the world: one layer
         sprite = None
     overlays = []
+    legend = _legend_overlay(looks, W, H, legend_details) if looks else None
     if caption:
         overlays.append(_caption_overlay(request, look, W, H))
-        overlays.append(_header_overlay(request, look, W, H, reserve=scene_code[2].shape[1] if scene_code is not None else 0))
-    if scene_code is not None:
-        overlays.append(scene_code)
-    if looks:  # last: the legend's chips are read back, nothing may cover them
-        overlays.append(_legend_overlay(looks, W, H, legend_details))
+        overlays.append(_header_overlay(request, look, W, H, left=legend[2].shape[1] if legend is not None else 0))
+    if legend is not None:  # last: the legend's chips are read back, nothing may cover them
+        overlays.append(legend)
     weather = look.scene.weather
     particles = next((p for p in ("rain", "snow", "petals", "leaves", "motes") if p in weather or p in look.moods), None)
     if spec.place == "underwater" and particles is None:

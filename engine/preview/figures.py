@@ -29,7 +29,7 @@ SPECIES_SIZE: dict[str, float] = {
     "cat": 0.34, "dog": 0.42, "fox": 0.38, "wolf": 0.5, "bear": 0.75, "panda": 0.65, "rabbit": 0.28, "mouse": 0.14,
     "horse": 1.05, "deer": 0.9, "lion": 0.65, "monkey": 0.5, "elephant": 1.3, "farm": 0.65, "squirrel": 0.22,
     "whale": 0.75, "dolphin": 0.4, "fish": 0.18, "penguin": 0.45, "bird": 0.22, "dragon": 1.1, "turtle": 0.25,
-    "frog": 0.16, "butterfly": 0.12, "snake": 0.16, "dinosaur": 1.2,
+    "frog": 0.16, "butterfly": 0.12, "snake": 0.16, "dinosaur": 1.2, "badger": 0.3, "hedgehog": 0.18, "lizard": 0.18,
 }
 """Body height of a species relative to a standing person (a whale's is its body depth)."""
 
@@ -43,7 +43,8 @@ _QUAD: dict[str, tuple[float, float, str, str, float]] = {
     "lion": (0.5, 0.0, "mane", "tuft", 0.25), "monkey": (0.55, 0.0, "side", "curl", 0.1),
     "elephant": (0.6, 0.0, "big", "thin", 0.0), "farm": (0.45, 0.0, "side", "thin", 0.3),
     "squirrel": (0.25, 0.0, "pointed", "bushy", 0.12), "dragon": (0.45, 0.4, "horns", "spiked", 0.4),
-    "dinosaur": (0.6, 0.5, "none", "spiked", 0.35),
+    "dinosaur": (0.6, 0.5, "none", "spiked", 0.35), "badger": (0.25, 0.0, "round", "short", 0.3),
+    "hedgehog": (0.18, 0.0, "round", "spiked", 0.3), "lizard": (0.18, 0.0, "none", "long", 0.35),
 }
 
 
@@ -203,9 +204,10 @@ def _head(pen: _Pen, lk: Look, c: dict[str, tuple], head: Pt, r: float, look_up:
                   (hx - r * 1.2, hy - r * 2.2)], c["hair"] + (255,))
     pen.circle(head, r, fill=c["skin"] + (255,))
     if lk.hair_style != "bald":
-        pen.ellipse((hx, hy + r * 0.1), r * 1.05, r * 1.0, c["hair"] + (255,), n=16, a0=180, a1=360)
+        # Figure coordinates point up: angles 0-180 are the upper half (the hair), 180-360 the lower (a beard).
+        pen.ellipse((hx, hy + r * 0.1), r * 1.05, r * 1.0, c["hair"] + (255,), n=16, a0=0, a1=180)
     if "beard" in lk.accessories:
-        pen.ellipse((hx, hy - r * 0.25), r * 0.92, r * 0.8, c["hair"] + (255,), n=14, a0=0, a1=180)
+        pen.ellipse((hx, hy - r * 0.25), r * 0.92, r * 0.8, c["hair"] + (255,), n=14, a0=180, a1=360)
         pen.ellipse((hx, hy - r * 0.3), r * 0.3, r * 0.12, (120, 60, 60, 255), n=8)
     for e in (-0.38, 0.38):
         pen.circle((hx + e * r + ex, hy - r * 0.05 + ey), r * 0.15, fill=c["eyes"] + (255,))
@@ -433,7 +435,7 @@ def layout(looks: Sequence[Look], framing: str, scene: Scene, rng: np.random.Gen
 
 def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, RGB], bright: float,
                   vx: Callable[[float], float], vy: Callable[[float], float], rng: np.random.Generator,
-                  W: int, H: int, WW: int, WH: int, phase: int = 0, ground: float = 0.86,
+                  W: int, H: int, WW: int, WH: int, phase: int = 0, ground: float = 0.8,
                   in_water: bool = False) -> tuple[Image.Image | None, tuple[int, int], list[Placed]]:
     """All characters (and the props they hold) on one transparent sprite (cropped to their box),
     lit by the scene. ``phase`` picks the walk cycle's other step. Returns the sprite, its world
@@ -451,21 +453,29 @@ def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, 
     actor = next((i for i, lk in enumerate(shown) if lk.name == scene.actor), 0)
     overhead = next((p for p in scene.props if p.overhead), None)
     hands: list[Pt] = []
-    for i, lk in enumerate(shown):
+    grounds = [rng.uniform(-0.02, 0.02) if framing == "wide" else 0.0 for _ in shown]
+    # Creatures bigger than a person are drawn first (behind): a whale never hides the keeper.
+    order = sorted(range(len(shown)), key=lambda i: -(shown[i].kind == "animal"
+                                                      and SPECIES_SIZE.get(shown[i].species or "", 0.0) >= 0.65))
+    bodies: dict[int, tuple[float, float, float, float, float | None, Pt | None]] = {}
+    for i in order:
+        lk = shown[i]
         fx, facing = places[i]
         x = vx(fx)
         if framing == "wide":
-            h, feet = H * 0.34, vy(ground + rng.uniform(-0.02, 0.02))
+            h, feet = H * 0.34, vy(ground + grounds[i])
         elif framing == "medium":
             h, feet = H * 1.05, vy(1.22)
         else:
             h, feet = H * 2.3 * (1.0 if i == 0 else 0.8), vy(2.42)
+        if lk.kind != "animal" and framing != "close":
+            h *= lk.scale  # a child: shorter, on the same floor
         holds = held[0].kind if held and i == actor else None
         if overhead is not None and i == actor:
             holds = "umbrella"
         action = scene.action_of(lk.name, len(shown) == 1)
         if lk.kind == "animal" and lk.species:
-            size = SPECIES_SIZE.get(lk.species, 0.4)
+            size = SPECIES_SIZE.get(lk.species, 0.4) * lk.scale
             bh = h * size
             if framing != "wide":
                 bh = min(bh, H * (0.45 if lk.species == "whale" else 0.6))
@@ -480,7 +490,11 @@ def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, 
             pose = _pose(action, lk, phase, holds)
             angle = {"fall": 65.0, "swim": 80.0}.get(action, 0.0) if lk.kind != "mermaid" else (
                 70.0 if action == "swim" else 0.0)
+            if framing == "close":
+                angle = 0.0  # a close-up frames the face upright; turned, the body would leave the frame
             origin_y = feet - (h * 0.3 if action == "fly" else 0) - (h * 0.35 if angle else 0)
+            if action == "sit" and framing == "close":
+                origin_y -= h * 0.22  # a close-up frames the face, seated or not
             pen = _Pen(draw, (x, origin_y), h, facing, angle)
             gaze = facing if action in ("look", "walk", "run", "embrace", "hold", "point") or len(shown) > 1 else 0
             if action == "sit":
@@ -496,9 +510,11 @@ def _draw_figures(looks: list[Look], framing: str, scene: Scene, pal: dict[str, 
                           overhead=overhead is not None and holds == "umbrella",
                           span=(0.26 if framing != "close" else 0.2) * W * (len(shown) if overhead else 1))
             hands.append(hand)
-        x0, y0, x1, y1 = min(pen.xs), min(pen.ys), max(pen.xs), max(pen.ys)
-        label = _label(draw, lk.name, (x0 + x1) / 2, y0, h if lk.kind != "animal" else max(h * 0.5, H * 0.2),
-                       vx, vy, W, H)
+        bodies[i] = (min(pen.xs), min(pen.ys), max(pen.xs), max(pen.ys),
+                     h if lk.kind != "animal" else max(h * 0.5, H * 0.2), hand)
+    for i, lk in enumerate(shown):  # labels last, over every body
+        x0, y0, x1, y1, lh, hand = bodies[i]
+        label = _label(draw, lk.name, (x0 + x1) / 2, y0, lh, vx, vy, W, H)
         placed.append(Placed(lk.name, (x0, y0, x1, y1), label, hand))
     box = layer.getbbox()
     if box is None:

@@ -186,14 +186,63 @@ def missing(text: str, fonts: Sequence[FontFile] | None = None) -> str:
     return "".join(seen)
 
 
-def coverage_notice(fonts: Sequence[FontFile] | None = None) -> str | None:
-    """One line naming the scripts no installed font covers and how to add them, or None."""
-    lacking = [(script, pkg) for script, (sample, pkg) in SCRIPT_SAMPLES.items() if missing(sample, fonts)]
+SCRIPT_RANGES: tuple[tuple[int, int, str, str], ...] = (
+    # (first, last code point, script, Debian package with a font for it)
+    (0x0000, 0x024F, "Latin", "fonts-dejavu-core"), (0x1E00, 0x1EFF, "Latin", "fonts-dejavu-core"),
+    (0x2000, 0x206F, "punctuation", "fonts-dejavu-core"),
+    (0x0370, 0x03FF, "Greek", "fonts-dejavu-core"), (0x1F00, 0x1FFF, "Greek", "fonts-dejavu-core"),
+    (0x0400, 0x052F, "Cyrillic", "fonts-dejavu-core"), (0x0530, 0x058F, "Armenian", "fonts-dejavu-core"),
+    (0x0590, 0x05FF, "Hebrew", "fonts-dejavu-core"), (0x0600, 0x06FF, "Arabic", "fonts-dejavu-core"),
+    (0x0750, 0x077F, "Arabic", "fonts-dejavu-core"), (0xFB50, 0xFDFF, "Arabic", "fonts-dejavu-core"),
+    (0xFE70, 0xFEFF, "Arabic", "fonts-dejavu-core"), (0x0900, 0x097F, "Devanagari", "fonts-noto-core"),
+    (0x0980, 0x09FF, "Bengali", "fonts-noto-core"), (0x0A00, 0x0A7F, "Gurmukhi", "fonts-noto-core"),
+    (0x0A80, 0x0AFF, "Gujarati", "fonts-noto-core"), (0x0B80, 0x0BFF, "Tamil", "fonts-noto-core"),
+    (0x0C00, 0x0C7F, "Telugu", "fonts-noto-core"), (0x0C80, 0x0CFF, "Kannada", "fonts-noto-core"),
+    (0x0D00, 0x0D7F, "Malayalam", "fonts-noto-core"), (0x0D80, 0x0DFF, "Sinhala", "fonts-noto-core"),
+    (0x0E00, 0x0E7F, "Thai", "fonts-noto-core"), (0x0E80, 0x0EFF, "Lao", "fonts-noto-core"),
+    (0x0F00, 0x0FFF, "Tibetan", "fonts-noto-core"), (0x1000, 0x109F, "Myanmar", "fonts-noto-core"),
+    (0x10A0, 0x10FF, "Georgian", "fonts-dejavu-core"), (0x1200, 0x139F, "Ethiopic", "fonts-noto-core"),
+    (0x1780, 0x17FF, "Khmer", "fonts-noto-core"), (0x1100, 0x11FF, "Hangul", "fonts-noto-cjk"),
+    (0x3130, 0x318F, "Hangul", "fonts-noto-cjk"), (0xAC00, 0xD7AF, "Hangul", "fonts-noto-cjk"),
+    (0x3040, 0x30FF, "Japanese kana", "fonts-noto-cjk"), (0x2E80, 0x2FDF, "CJK", "fonts-noto-cjk"),
+    (0x3000, 0x303F, "CJK", "fonts-noto-cjk"), (0x3400, 0x4DBF, "CJK", "fonts-noto-cjk"),
+    (0x4E00, 0x9FFF, "CJK", "fonts-noto-cjk"), (0xF900, 0xFAFF, "CJK", "fonts-noto-cjk"),
+    (0xFF00, 0xFFEF, "CJK", "fonts-noto-cjk"), (0x20000, 0x3134F, "CJK", "fonts-noto-cjk"),
+    (0x2190, 0x2BFF, "symbols", "fonts-symbola"), (0x1F000, 0x1FAFF, "emoji", "fonts-symbola"),
+)
+"""Unicode blocks by script, to name what a notice says is missing."""
+
+
+def script_of(ch: str) -> tuple[str, str]:
+    """(script, Debian package) of one character (``('Devanagari', 'fonts-noto-core')``); a
+    character outside :data:`SCRIPT_RANGES` is named by the first word of its Unicode name."""
+    cp = ord(ch)
+    for lo, hi, script, pkg in SCRIPT_RANGES:
+        if lo <= cp <= hi:
+            return script, pkg
+    word = unicodedata.name(ch, "").split(" ")[0]
+    return (word.title() if word else "other"), "fonts-noto-core"
+
+
+def coverage_notice(fonts: Sequence[FontFile] | None = None, text: str | None = None) -> str | None:
+    """One line naming the scripts no installed font covers and how to add them, or None.
+
+    ``text``: only the scripts of the characters of ``text`` that no font covers (what a run draws:
+    its prompts, names and captions), with a few of them as a sample; None checks a sample of every
+    script of :data:`SCRIPT_SAMPLES` (what this machine lacks in general)."""
+    if text is None:
+        lacking = [(script, pkg) for script, (sample, pkg) in SCRIPT_SAMPLES.items() if missing(sample, fonts)]
+        shown = ""
+    else:
+        chars = missing(text, fonts)
+        lacking = list(dict.fromkeys(script_of(c) for c in chars))
+        shown = f" ({chars[:8]}{'…' if len(chars) > 8 else ''})"
     if not lacking:
         return None
     pkgs = " ".join(dict.fromkeys(pkg for _, pkg in lacking))
-    names = ", ".join(s for s, _ in lacking)
-    return (f"preview: no installed font covers {names}; such text is drawn as '?' "
+    names = ", ".join(dict.fromkeys(s for s, _ in lacking))
+    where = " in this film's text" if text is not None else ""
+    return (f"preview: no installed font covers {names}{where}{shown}; such text is drawn as '?' "
             f"(Debian/Ubuntu: apt-get install {pkgs})")
 
 

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.preview.captions import _font
+from engine.preview.captions import _font, caption_band_max
 from engine.preview.colour import RGB, _hash_bytes, snap
 from engine.preview.looks import SLOTS, Look
 
@@ -88,6 +88,32 @@ def read_legend(image: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, 
             continue
         found[best] = {s: snap(_chip_colour(image, geo.chip_box(entry, 2 + k))) for k, s in enumerate(SLOTS)}
     return found
+
+
+def legend_entries(image: np.ndarray) -> int:
+    """How many cast legend entries ``image`` ``(H, W, 3)`` shows (0: none)."""
+    geo = LegendGeometry(image.shape[0])
+    for entry in range(MAX_LEGEND):
+        _, _, x_end, y_end = geo.chip_box(entry, len(SLOTS) + 1)
+        sx0, sy0, sx1, sy1 = geo.separator_box(entry)
+        if y_end > image.shape[0] or x_end > image.shape[1] or image[sy0:sy1, sx0:sx1].max() > 60:
+            return entry
+    return MAX_LEGEND
+
+
+def overlay_areas(image: np.ndarray) -> np.ndarray:
+    """Where a preview frame ``(H, W, 3)`` may carry its overlays, ``(H, W)`` uint8 (255 there): the
+    cast legend it shows (top left), the header row (top) and the tallest caption band (bottom).
+    A continuation never moves these into its picture (they belong to the previous shot)."""
+    H, W = image.shape[:2]
+    out = np.zeros((H, W), np.uint8)
+    n = legend_entries(image)
+    if n:
+        geo = LegendGeometry(H)
+        out[:min(H, geo.chip_box(n - 1, 0)[3] + geo.margin), :int(W * 0.6)] = 255
+    out[:int(max(7, round(H / 40.0)) * 1.6) + 1] = 255  # the header
+    out[H - caption_band_max(W, H):] = 255
+    return out
 
 
 def sample_reference(image: np.ndarray) -> dict[str, RGB]:

@@ -167,6 +167,13 @@ class ShotLook:
             scene=scene,
         )
 
+    def at_place(self, place: str) -> "ShotLook":
+        """This shot's look set in ``place`` (a shot that names none, kept where its memory was)."""
+        p = PLACE_BY_KEY.get(place)
+        interior = p.interior if p else False
+        family = "interior" if interior else (p.family if p else "stage")
+        return replace(self, setting=family, scene=replace(self.scene, place=place, interior=interior))
+
     def continuing(self, place: str, framing: str, time: str, flags: dict[str, bool]) -> "ShotLook":
         """This shot's look continuing a previous shot's place, framing and time (cut=false)."""
         p = PLACE_BY_KEY.get(place)

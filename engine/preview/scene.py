@@ -85,7 +85,7 @@ PLACES: tuple[Place, ...] = (
                                           r"\bcorridors?\b", r"\bhallways?\b", r"\bdungeon\b", "城堡", "宫殿")),
     Place("beach", False, 1, "water", (r"\bbeach(?:es)?\b", r"\bcoast(?:line)?\b", r"\bshore(?:line)?\b",
                                        r"\bseaside\b", r"\bcove\b", r"\bbay\b", r"\bsand\b", "海边", "海滩", "沙滩")),
-    Place("sea", False, 1, "water", (r"\bsea\b", r"\bocean\b", r"\bwaves\b", r"\bopen water\b", r"\bhorizon\b",
+    Place("sea", False, 1, "water", (r"\bsea\b", r"\bocean\b", r"\bwaves\b", r"\bopen water\b",
                                      "大海", "海")),
     Place("river", False, 1, "garden", (r"\brivers?\b", r"\blakes?\b", r"\bponds?\b", r"\bstreams?\b",
                                         r"\bcanal\b", r"\briverbank\b", r"\bwater'?s edge\b", "河边", "河", "湖")),
@@ -120,7 +120,7 @@ PROPS: tuple[tuple[str, str], ...] = (
     ("wand", r"\bwands?\b|\bstaff\b|魔杖"), ("sword", r"\bswords?\b|\bblade\b|\bkatana\b|剑"),
     ("cup", r"\bmugs?\b|\bcups?\b|\bteacup\b|\bglass of\b|杯"), ("phone", r"\b(?:smart)?phones?\b|手机"),
     ("flower", r"\bflowers?\b|\bbouquet\b|\brose\b|花束"), ("balloon", r"\bballoons?\b|气球"),
-    ("kite", r"\bkites?\b|风筝"), ("guitar", r"\bguitars?\b|\bviolin\b|吉他"), ("camera", r"\bcamera\b(?! (?:moves|slowly|pans|tilts|glides|follows|tracks|pushes|pulls|zooms|circles|orbits|rises|lingers|holds|stays))|相机"),
+    ("kite", r"\bkites?\b|风筝"), ("guitar", r"\bguitars?\b|\bviolin\b|吉他"), ("camera", r"(?<!\bthe )(?<!\bThe )\bcamera\b(?! (?:moves|slowly|pans|tilts|glides|follows|tracks|pushes|pulls|zooms|circles|orbits|rises|lingers|holds|stays))|相机"),
     ("candle", r"\bcandles?\b|\bcandlelight\b|蜡烛"), ("letter", r"\bletters?\b|\bmaps?\b|\bscroll\b|\bpaper\b|信"),
     ("shell", r"\b(?:sea)?shells?\b|贝壳"), ("bicycle", r"\bbicycles?\b|\bbikes?\b|自行车"),
     ("car", r"\bcars?\b|\btaxi\b|\btruck\b|汽车"), ("boat", r"\bboats?\b|\bships?\b|\bcanoe\b|\bkayak\b|船"),
@@ -178,6 +178,17 @@ _LOOK_UP = re.compile(r"\b(?:looks?|looking|gaz(?:es|ing)|glanc(?:es|ing)|star(?
 _TOGETHER = re.compile(r"\b(?:together|side by side|hand in hand|arm in arm|with each other)\b|一起|并肩", re.I)
 _OVERHEAD = re.compile(r"\bunder (?:the|an?|his|her|their|one|a shared) (?:[\w-]+ ){0,2}umbrellas?\b|\bshare[sd]? "
                        r"(?:it|the umbrella)|\bsharing (?:it|the umbrella)|打着伞|撑伞", re.I)
+_DETAIL = re.compile(
+    r"\bclose[\s-]?ups?(?: shot)? (?:of|on) (?:(?:the|a|an|his|her|their|its|one)\s+|[\w’']+['’]s?\s+){0,2}"
+    r"(?:[\w-]+\s+){0,3}?(?:hands?|fingers|feet|paws?|(?:spell|note|sketch)?books?|notebook|letters?|maps?|phone|"
+    r"cups?|mugs?|(?:sea)?shells?|lanterns?|candles?|wands?|swords?|rings?|keys?|flowers?|photo(?:graph)?s?|"
+    r"screens?|watch|clock|notes?|pages?|sketch(?:es)?|drawings?|box|gift|eggs?|coins?|seeds?|handle)\b|"
+    r"\b(?:focus|camera)\b[^.]{0,30}\b(?:to|on) (?:their|his|her|the) (?:hands|fingers)\b|手部特写", re.I)
+_ENTERS = re.compile(
+    r"(?:\benter(?:s|ing|ed)?|\b(?:walk|step|go|goe|head|come|run|move|wander|stride|hurr(?:y|ie)|slip|burst|climb)"
+    r"(?:s|es|ing|ed)?\s+(?:back\s+)?(?:in(?:to|side)?|out\s+(?:onto|into|to)|down\s+into|up\s+into)|"
+    r"\barriv(?:es|ing|ed)\s+(?:at|in)|\bemerg(?:es|ing|ed)\s+(?:into|onto)|\breach(?:es|ing|ed)?)"
+    r"\s+(?:the\s+|a\s+|an\s+)?(?:[\w'’-]+\s+){0,3}$|走进|进入|来到", re.I)
 _PLURAL_HINT = re.compile(r"\b(?:two|three|four|five|several|many|a few|some|a pair of|a flock of|a school of|"
                           r"a pod of|a herd of|a pack of|dozens of|small|tiny)\b", re.I)
 
@@ -213,6 +224,10 @@ class Scene:
     """Name of the character the action sentence is about (the one holding the props)."""
     actions: tuple[tuple[str, str], ...] = ()
     """(name, action) of the characters whose own clause names what they do."""
+    detail: bool = False
+    """A close-up of hands or a thing (``close-up of Harry's hand pulling out a spellbook``), not of a face."""
+    enters: bool = False
+    """The place is one a character goes into (``Harry enters the library``): a continuation moves there."""
 
     def action_of(self, name: str, alone: bool) -> str:
         """What ``name`` does: its own clause's verb, else the shot's action when it acts alone, with
@@ -229,6 +244,25 @@ class Scene:
         return PLACE_BY_KEY[self.place].family if self.place in PLACE_BY_KEY else "stage"
 
 
+_NOT_A_FALL_AFTER = re.compile(
+    r"\s+(?:petals?|leaves|snow(?:flakes)?|rain(?:drops)?|stars?|water|ash|sparks|blossoms?|feathers|embers|"
+    r"debris|rocks|light|asleep|silent|quiet|still|in love|apart|short|behind|into place|over the|across|"
+    r"upon|on the (?:town|city|street|water|scene|room))\b", re.I)
+_NOT_A_FALL_BEFORE = re.compile(
+    r"\b(?:light|sunlight|moonlight|night|nightfall|darkness|dusk|rain|snow|petals|leaves|shadows?|silence|"
+    r"tears|water|sun|dew|mist|it|curtain|hush|gaze|eyes|quiet)\s+$", re.I)
+
+
+def _acts(action: str, text: str, m: re.Match[str]) -> bool:
+    """False for an action word that is not something a character does: ``looks like``, ``falling
+    petals``, ``light falls across``, ``night falls``."""
+    if action == "look":
+        return not re.match(r"look(?:s|ing|ed)? (?:like|as if)", text[m.start():m.start() + 16], re.I)
+    if action == "fall" and m.group(0).lower().startswith("fall"):
+        return not (_NOT_A_FALL_AFTER.match(text, m.end()) or _NOT_A_FALL_BEFORE.search(text[max(0, m.start() - 16):m.start()]))
+    return True
+
+
 def _bound(text: str, end: int) -> bool:
     """True when the word ending at ``end`` modifies a colour, a garment or another noun."""
     return bool(_BOUND.match(text[end:end + 40]))
@@ -236,6 +270,14 @@ def _bound(text: str, end: int) -> bool:
 
 def _find(text: str, pattern: str) -> list[re.Match[str]]:
     return [m for m in re.finditer(pattern, text, flags=re.I) if not (m.group(0).isascii() and _bound(text, m.end()))]
+
+
+def _cut_unless_subject(m: re.Match[str]) -> str:
+    """A detail phrase is cut, unless it opens its sentence as the subject (``A cheerful girl with a
+    ponytail enters``: the script's own words, not an injected detail)."""
+    opens = re.search(r"(?:^|[.!?。！？]\s*)$", m.string[:m.start()])
+    bare = not re.match(r"\s*(?:[,，]|wearing\b|dressed in\b|clad in\b|in\b|with\b|穿着|戴着)", m.group(0), re.I)
+    return m.group(0) if opens and bare else " "
 
 
 def strip_details(prompt: str, characters: Sequence[Character]) -> str:
@@ -255,7 +297,7 @@ def strip_details(prompt: str, characters: Sequence[Character]) -> str:
             out = re.sub(r"\s*[,，]\s*(?:wearing|dressed in|clad in|in|with|穿着|戴着)?\s*" + esc + r"\s*[,，]\s*", " ", out,
                          flags=re.I)
             out = re.sub(r"\s*[,，]?\s*(?:wearing|dressed in|clad in|in|with|穿着|戴着)?\s*" + esc + r"\s*(?=[,，.。;])?",
-                         " ", out, flags=re.I)
+                         _cut_unless_subject, out, flags=re.I)
     out = re.sub(r"\(\s*[,;]?\s*\)", "", out)
     out = re.sub(r"\s+([,.;:!?，。])", r"\1", out)
     out = re.sub(r"([,，])\s*(?:[,，]\s*)+", r"\1 ", out)
@@ -289,6 +331,7 @@ def read_scene(text: str, cast: Sequence[Character] = ()) -> Scene:
                     best = cand
     key = best[2] if best else "stage"
     interior = PLACE_BY_KEY[key].interior if key in PLACE_BY_KEY else False
+    enters = bool(best and _ENTERS.search(text[max(0, best[1] - 60):best[1]]))
     if key == "castle" and re.search(r"\b(?:outside|exterior|towers|ramparts|on a hill)\b", text, re.I):
         key, interior = "mountain", False
     overhead = bool(_OVERHEAD.search(text))
@@ -301,11 +344,15 @@ def read_scene(text: str, cast: Sequence[Character] = ()) -> Scene:
         if not hits:
             continue
         m = hits[0]
-        held = kind in HOLDABLE and bool(re.search(r"(?:" + _HOLD_VERBS + r")(?:\s+[\w'’-]+){0,4}\s*$",
+        held = kind in HOLDABLE and bool(re.search(r"(?:" + _HOLD_VERBS + r")(?:[\s,]+[\w'’-]+){0,4}\s*$",
                                                    text[max(0, m.start() - 60):m.start()], re.I))
         held = held or (kind in HOLDABLE and bool(re.search(r"\b(?:his|her|their)\s+(?:[\w-]+\s+){0,2}$",
                                                             lowered[max(0, m.start() - 30):m.start()])))
-        props.append(Prop(kind, _colour_before(text, m.start()), held or (kind == "umbrella" and overhead),
+        colour = _colour_before(text, m.start())
+        if kind == "tree" and colour is None and re.search(r"(?:cherry|blossoms?|blossoming|blooming|sakura|plum)"
+                                                           r"[\s-]+(?:[\w-]+\s+)?$|樱花?$", text[max(0, m.start() - 30):m.start()], re.I):
+            colour = (240, 175, 200)  # cherry trees in bloom are pink
+        props.append(Prop(kind, colour, held or (kind == "umbrella" and overhead),
                           kind == "umbrella" and overhead))
     weather: list[str] = []
     for pattern, w in WEATHER_WORDS:
@@ -320,7 +367,7 @@ def read_scene(text: str, cast: Sequence[Character] = ()) -> Scene:
     action, first = "stand", None
     for a, pattern in ACTIONS:
         for m in re.finditer(pattern, text, flags=re.I):
-            if a == "look" and re.match(r"\blook(?:s|ing)? (?:like|as if)", text[m.start():m.start() + 15], re.I):
+            if not _acts(a, text, m):
                 continue
             rank = m.start() - (10_000 if a in ("embrace", "fall") else 0)
             if first is None or rank < first:
@@ -352,8 +399,8 @@ def read_scene(text: str, cast: Sequence[Character] = ()) -> Scene:
                               text[m.end():m.end() + 90], maxsplit=1)[0]
             hits = []
             for a, pattern in ACTIONS:
-                mm = re.search(pattern, clause, re.I)
-                if mm and not (a == "look" and re.match(r"look(?:s|ing)? (?:like|as if)", mm.group(0) + clause[mm.end():mm.end() + 8], re.I)):
+                mm = next((x for x in re.finditer(pattern, clause, re.I) if _acts(a, clause, x)), None)
+                if mm:
                     hits.append((mm.start() - (1000 if a in ("embrace", "fall") else 0), a))
             if hits:
                 own.append((c.name, min(hits)[1]))
@@ -373,7 +420,8 @@ def read_scene(text: str, cast: Sequence[Character] = ()) -> Scene:
             _PLURAL_HINT.search(text[max(0, m.start() - 25):m.start()]))
         creatures.append((sp, 3 if plural else 1))
     return Scene(key, interior, tuple(props), tuple(weather), action, bool(_LOOK_UP.search(text)),
-                 bool(_TOGETHER.search(text)) or overhead, tuple(creatures[:3]), actor, tuple(own))
+                 bool(_TOGETHER.search(text)) or overhead, tuple(creatures[:3]), actor, tuple(own),
+                 bool(_DETAIL.search(text)), enters)
 
 
 __all__ = ["ACTION_KEYS", "PLACES", "PLACE_KEYS", "PROPS", "Prop", "SPECIES", "Scene", "WEATHER_KEYS",
