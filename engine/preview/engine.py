@@ -77,11 +77,15 @@ def _blend_overlays(frame: np.ndarray, prepared) -> None:
         region[...] = ((region * keep + pre) >> 8).astype(np.uint8)
 
 
+MIN_DRAWN_SIDE = 64
+"""Pixels: smaller frames are drawn larger and reduced (:meth:`PreviewEngine.render_shot`)."""
+
+
 class PreviewEngine:
     """Deterministic CPU animatic renderer (implements ``engine.base.Engine``)."""
 
     name = "preview"
-    version = "5"
+    version = "6"
     """Bumped whenever the same request would draw different frames (part of the input hash)."""
 
     def __init__(self, config: PreviewConfig | None = None) -> None:
@@ -110,7 +114,24 @@ class PreviewEngine:
 
     def render_shot(self, request: RenderRequest, progress: ProgressFn | None = None) -> np.ndarray:
         """All frames ``(num_frames, height, width, 3)`` uint8 of the shot, including the leading
-        repeated frames of MI2V (1) and MM2V (5)."""
+        repeated frames of MI2V (1) and MM2V (5).
+
+        A frame whose shorter side is under :data:`MIN_DRAWN_SIDE` pixels (the contract allows 16) is
+        drawn at a whole multiple of its size and reduced (box filter): figures, captions and insets
+        are laid out in pixels and do not fit in a 16-pixel frame. The lead frames stay the given ones."""
+        W, H = request.width, request.height
+        scale = -(-MIN_DRAWN_SIDE // min(W, H))
+        if scale <= 1:
+            return self._render_shot(request, progress)
+        big = request.model_copy(update={"width": W * scale, "height": H * scale})
+        drawn = self._render_shot(big, progress)  # (F, H * scale, W * scale, 3)
+        frames = drawn.reshape(len(drawn), H, scale, W, scale, 3).mean(axis=(2, 4)) + 0.5  # (F, H, W, 3)
+        frames = frames.astype(np.uint8)
+        for t, lead in enumerate(self._images(request)[1]):
+            frames[t] = lead
+        return frames
+
+    def _render_shot(self, request: RenderRequest, progress: ProgressFn | None = None) -> np.ndarray:
         W, H, F = request.width, request.height, request.num_frames
         layers, path, lead = self._prepare(request)
 
