@@ -12,7 +12,7 @@ occurrence lasts; a kill picks one occurrence at random, waits for its event in 
 random part of its measured duration, and sends SIGKILL. The event last written before the kill
 is recorded as the phase actually hit.
 
-Adding a command (e.g. ``prune``): register a :class:`Scenario` with :func:`register`: how to prepare
+Adding a command: register a :class:`Scenario` with :func:`register`: how to prepare
 its run from the reference runs, its command line, the phases to aim at, the command(s) that finish
 the job after a kill (``next_command``, called until it returns None) and the film expected then.
 """
@@ -235,6 +235,37 @@ register(Scenario(
     command=lambda refs, run: main_cmd("undo", str(run)),
     next_command=_undo_next,
     expect=lambda refs: refs.films["v1"],
+    after_reference=_keep("undone"),
+))
+
+
+def _prune_next(refs: Refs, run: Path, step: int) -> list[str] | None:
+    # Killed anywhere: the same prune again finishes it (and undo still works or is cleanly refused).
+    return main_cmd("prune", str(run)) if step == 0 else None
+
+
+def _prune_check(refs: Refs, run: Path) -> str | None:
+    """Version 2 (current before the undo) is pruned: listed as pruned, its film and shots gone,
+    version 1 whole (the film equal is checked by the caller, doctor by the caller)."""
+    records = json.loads((run / "versions" / "history.json").read_text())
+    if not any(r["version"] == 2 and r.get("pruned") for r in records):
+        return "history does not list version 2 as pruned"
+    if (run / "film_v2.mp4").exists() or list((run / "shots").glob("*.v2.mp4")):
+        return "files only version 2 used are still there"
+    h = run_cli(main_cmd("history", str(run)))
+    if h.returncode != 0 or "pruned" not in h.stdout:
+        return f"history after the prune exited {h.returncode} or does not say pruned"
+    return None
+
+
+register(Scenario(
+    name="prune",
+    phases=("prune start", "prune mark", "prune delete"),
+    setup=_copy("undone"),
+    command=lambda refs, run: main_cmd("prune", str(run)),
+    next_command=_prune_next,
+    expect=lambda refs: refs.films["v1"],
+    check=_prune_check,
 ))
 
 

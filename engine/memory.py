@@ -204,7 +204,8 @@ class MemoryBank:
         :meth:`remove_shot`), so admitting a shot again is safe. Files are
         ``memory/<id>.png`` with ids ``<shot_id>-k<n>`` (film version 1) or ``<shot_id>-v<version>-k<n>``
         (a later version re-rendering the shot), n = 1, 2, ... in admission order; earlier versions'
-        files are never deleted, so every version of the film stays restorable. ``scene``: the world
+        files stay (only ``main.py prune`` removes those of versions no one keeps), so every kept
+        version of the film stays restorable. ``scene``: the world
         the shot was drawn in, as its engine reported it (kept with each keyframe)."""
         parse_shot_id(shot_id)
         settings = settings or self.settings

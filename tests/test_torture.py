@@ -1,5 +1,5 @@
 """A sample of the torture test (the full count is ``bench/torture.py``, figures in
-docs/BENCHMARKS.md): kill -9 at random points of render, revise and undo, then the next command
+docs/BENCHMARKS.md): kill -9 at random points of render, revise, undo and prune, then the next command
 exits 0 and the film equals the uninterrupted run's byte for byte; two writers racing into one new
 run folder leave one whole run and a one-line refusal."""
 

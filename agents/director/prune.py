@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents import trace
 from agents.director import versions
 from agents.director.rundir import RunDir, RunError
 from schemas.edit import VersionRecord
@@ -155,7 +156,9 @@ def prune(run: RunDir, keep: int = 1) -> PruneReport:
             needed |= {p for p in (_inside(run, rel) for rel in version_files(run, v, required=True)) if p}
 
     # The commit point: one atomic write marks the versions; everything after it can be redone.
+    trace.event("prune start")
     if new:
+        trace.event("prune mark")
         at = versions.now()
         records = [r.model_copy(update={"pruned": at}) if r.version in new else r for r in records]
         atomic_write_bytes(run.root / versions.HISTORY, versions._records.dump_json(records, indent=2) + b"\n")
@@ -170,6 +173,7 @@ def prune(run: RunDir, keep: int = 1) -> PruneReport:
         if path is None or path in needed:
             continue
         folders.add(path.parent)
+        trace.event("prune delete")
         try:
             size = os.lstat(path).st_size
             os.unlink(path)

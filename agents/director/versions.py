@@ -23,7 +23,8 @@ any instruction must leave either the old files or the new ones, and never a run
 folders (the change never happened), applies ``.ready`` ones again, and removes ``.done`` ones. A
 ``.ready`` folder whose ``targets.json`` or blobs are partly gone can only be a fully applied one whose
 removal was interrupted (what the earlier protocol left behind): it is removed, not applied.
-Nothing is ever deleted: older versions' shots, keyframes and films stay where they are.
+Nothing is deleted by a revision or an undo: older versions' shots, keyframes and films stay where they
+are until ``main.py prune`` removes the ones no kept version needs (:mod:`agents.director.prune`).
 """
 
 from __future__ import annotations
