@@ -104,6 +104,7 @@ def test_cli_plan_falls_back_with_a_notice_or_fails_with_no_fallback(tmp_path):
         assert "the offline planner wrote the plan instead" in r.stdout and "--no-fallback" in r.stdout
         assert "planner: offline, after the model failed" in r.stdout
         (tmp_path / "story.json").unlink()
+        (tmp_path / "story.bible.json").unlink()
         r = _plan(tmp_path, {"OPENAI_BASE_URL": srv.url}, "--no-fallback")
     assert r.returncode == 2 and r.stderr.startswith("error: LLM planner failed at the outline")
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "story.json").exists()
@@ -130,7 +131,7 @@ def test_a_film_whose_plan_was_cut_short_resumes_from_the_scenes_written(tmp_pat
         r = subprocess.run(film, env={**env, "OPENAI_BASE_URL": srv.url, "PYTHONPATH": str(REPO)},
                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 2 and "LLM planner failed at scene 2 of 3" in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert len(r.stderr.strip().splitlines()) == 1 and f"python main.py resume {run}" in r.stderr
     kept = json.loads((run / "plan.draft.json").read_text())
     assert len(kept["scenes"]) == 1
     with ChatServer([reply(scene(1)), reply(scene(1))], models=["m"]) as srv:

@@ -172,7 +172,8 @@ class RunDir:
         """Undo the creation of this run when it failed before any shot was rendered: remove what the
         start wrote (the folder too, when it made it), so the same ``--out`` works when the command is
         run again. Call it under the lock, from the process that created the run. Returns whether
-        anything was removed (False: a shot was rendered, the run stays for ``resume``)."""
+        anything was removed (False: a shot was rendered, or a model planner wrote part of the plan
+        (``plan.draft.json``): the run stays for ``resume``)."""
         if self._start is None:
             return False
         made_root, before = self._start
@@ -181,6 +182,8 @@ class RunDir:
         except RunError:
             on_disk = self.manifest
         if any(st.outputs.video for st in on_disk.shots) or (self.root / "versions").exists():
+            return False
+        if (self.root / "plan.draft.json").exists():  # the steps of a plan a model wrote: resume continues it
             return False
         for p in list(self.root.iterdir()) if self.root.is_dir() else []:
             if p.name in before:

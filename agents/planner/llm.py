@@ -328,7 +328,9 @@ class LLMPlanner:
                 store.save(state)
             plan = assemble(outline, scenes, bible, notes)
         except LLMError as err:
-            kept = (f"; the steps written so far are kept in {store.path}: the same command resumes from them"
+            again = (f"`python main.py resume {store.path.parent}`" if store.path is not None
+                     and store.path.name == "plan.draft.json" else "the same command")
+            kept = (f"; the steps written so far are kept in {store.path}: {again} resumes from them"
                     if store.path is not None and state.outline is not None else "")
             raise PlannerError(f"LLM planner failed at {step}: {err}{kept}") from err
         except ValueError as err:  # a rule no repair could meet
