@@ -6,6 +6,7 @@
     python main.py resume RUN_DIR
     python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
     python main.py history RUN_DIR     python main.py undo RUN_DIR
+    python main.py batch LOGLINES.txt|SCRIPTS_DIR --out DIR    python main.py batch --theme "..." --count N --out DIR
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "batch")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -119,6 +120,20 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("run_dir")
     undo = sub.add_parser("undo", help="make the previous version of a film current again")
     undo.add_argument("run_dir")
+
+    batch = sub.add_parser("batch", help="render many films unattended on Ray, each in its own run folder")
+    batch.add_argument("input", nargs="?", help="text file of loglines (one per line) or folder of ST-Bench scripts")
+    batch.add_argument("--theme", help="no INPUT: the planner proposes --count loglines on this theme")
+    batch.add_argument("--count", type=int, help="how many films to propose for --theme")
+    batch.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (default: start a local one)")
+    batch.add_argument("--max-parallel", type=int, metavar="N", help="most films at once (default: as resources allow)")
+    batch.add_argument("--retry-failed", action="store_true", help="also retry the films that failed before")
+    batch.add_argument("--shots", type=int, help="shots per logline film (default 8-12)")
+    batch.add_argument("--style", help="visual style of logline films")
+    _add_render_flags(batch)
+    if not any("--gpus" in a.option_strings for a in batch._actions):
+        batch.add_argument("--gpus", type=int, metavar="N",
+                           help="GPUs each film needs (default: 1 with the StoryMem engine, 0 for preview films)")
     return ap
 
 
@@ -131,6 +146,7 @@ def _argv(argv: list[str]) -> list[str]:
 
 def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.backends import BackendError
+    from agents.batch import BatchError
     from agents.critic.base import CriticError
     from agents.director.rundir import RunError
     from agents.planner.base import PlannerError
@@ -141,7 +157,7 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.reviser.base import ReviseError
 
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError]
+                                         ReviseError, EditError, BatchError]
     try:
         from agents.llm import LLMError
 
