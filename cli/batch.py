@@ -61,6 +61,18 @@ def default_gpus(engine: str, models_dir: str | None, cluster_gpus: float) -> in
     return 0
 
 
+def ray_timeout(address: str | None) -> float:
+    """Seconds to wait for Ray: joining (DAILIES_RAY_JOIN_TIMEOUT_S, default 60) or starting a local
+    cluster (DAILIES_RAY_START_TIMEOUT_S, default 300, for slow shared machines)."""
+    import os
+
+    name, default = ("DAILIES_RAY_JOIN_TIMEOUT_S", 60.0) if address else ("DAILIES_RAY_START_TIMEOUT_S", 300.0)
+    try:
+        return max(1.0, float(os.environ.get(name, default)))
+    except ValueError:
+        raise BatchError(f"{name}={os.environ[name]!r} is not a number of seconds") from None
+
+
 def theme_films(args: argparse.Namespace, out: Path, console: Console):
     """The theme's proposals (kept from an earlier run of the same command, else proposed now), shown."""
     from agents.batch.index import load_index
@@ -247,7 +259,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             finished, where = True, "nothing to render (Ray not started)"
             if todo:
-                started = driver.connect(args.ray_address)
+                started = driver.connect(args.ray_address, timeout_s=ray_timeout(args.ray_address))
                 import ray
 
                 gpus = args.gpus if args.gpus is not None else default_gpus(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -81,31 +82,55 @@ def _reachable(address: str, timeout_s: float = 3.0) -> str | None:
         return e.strerror or str(e)
 
 
-def connect(address: str | None, *, num_cpus: int | None = None, code_root: Path = CODE_ROOT) -> bool:
+def connect(address: str | None, *, num_cpus: int | None = None, code_root: Path = CODE_ROOT,
+            timeout_s: float | None = None) -> bool:
     """Join the cluster at ``address``, or start a local one; True when this call started Ray (the
     caller shuts it down). An existing connection in this process (a notebook, the tests) is used as is.
 
-    Raises :class:`BatchError` (one line) when Ray cannot start or the address cannot be reached."""
+    Raises :class:`BatchError` (one line) when Ray cannot start or the address cannot be reached.
+    Ray's native join blocks (and retries for minutes) on an address that is open but not a Ray
+    cluster; with ``timeout_s`` the process then exits with status 2 and one line on stderr, since
+    that call cannot be interrupted. Ray's own console lines during the start are silenced (its
+    logs stay in its session folder)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # local-first: no usage report unless asked
     import ray
 
     if ray.is_initialized():
         return False
     common = dict(runtime_env=worker_runtime_env(code_root), logging_level=logging.ERROR, log_to_driver=False)
+    what = f"the Ray cluster at --ray-address {address}" if address else "a local Ray cluster"
     if address:
         why = _reachable(address)
         if why:
-            raise BatchError(f"cannot reach the Ray cluster at --ray-address {address} ({why}); start it with "
-                             "`ray start --head` there, or leave --ray-address out to start a local one")
+            raise BatchError(f"cannot reach {what} ({why}); start it with `ray start --head` there, or leave "
+                             "--ray-address out to start a local one")
         kwargs = dict(address=address, **common)
     else:
         kwargs = dict(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **common)
+    saved = os.dup(2)
+    timer = None
+    if timeout_s:
+        def give_up() -> None:
+            os.write(saved, (f"error: {what} did not answer within {timeout_s:g} s; check the address (`ray status` "
+                             "there) or leave --ray-address out to start a local one\n").encode())
+            os._exit(2)
+
+        timer = threading.Timer(timeout_s, give_up)
+        timer.daemon = True
+        timer.start()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     try:
         ray.init(**kwargs)
     except Exception as e:  # Ray raises many types (ConnectionError, RuntimeError, ValueError...)
-        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
-        raise BatchError(one_line(f"could not start {where} ({type(e).__name__}: {e}); check `ray status`, free "
+        raise BatchError(one_line(f"could not start {what} ({type(e).__name__}: {e}); check `ray status`, free "
                                   "memory and /tmp space, or pass --ray-address of a running cluster")) from None
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        if timer is not None:
+            timer.cancel()
+        os.close(saved)
     return True
 
 
