@@ -524,3 +524,10 @@ def test_rerun_with_nothing_to_do_does_not_start_ray(tmp_path, capsys, monkeypat
     rc, stdout, _ = _main(capsys, str(tmp_path / "l.txt"), "--out", str(out), "--size", "160x96", "--frames", "9",
                           "--seed", "3")
     assert rc == 0 and "nothing to render (Ray not started)" in stdout
+
+
+def test_reasons_are_one_line_without_terminal_escapes():
+    from agents.batch.work import one_line
+
+    assert one_line("\x1b[36mray::film_task()\x1b[39m failed\nsecond\tline\x07") == "ray::film_task() failed second line"
+    assert len(one_line("x" * 1000)) == 400

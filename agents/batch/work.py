@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import socket
 import time
 import traceback
@@ -62,8 +63,15 @@ def worker_info() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(), "code": str(Path(agents.__file__).resolve().parent.parent)}
 
 
-def one_line(text: str) -> str:
-    text = " ".join(str(text).split())
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line, terminal escapes and control characters removed, at most 400 characters
+    (reasons are printed to terminals and may quote script or model text)."""
+    text = _ANSI.sub("", str(text))
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = " ".join(text.split())
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
