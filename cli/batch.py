@@ -75,14 +75,18 @@ def ray_timeout(address: str | None) -> float:
 
 def theme_films(args: argparse.Namespace, out: Path, console: Console):
     """The theme's proposals (kept from an earlier run of the same command, else proposed now), shown."""
-    from agents.batch.index import load_index
+    from agents.batch.index import describe_input, load_index, same_input
     from agents.batch.inputs import films_from_loglines
     from agents.planner.proposals import build_proposer, check_count, clean_theme
 
     theme, count = clean_theme(args.theme), check_count(args.count)
     stored = load_index(out) if (out / "batch.json").exists() else None
     si = stored.input if stored else None
-    if si and si.kind == "theme" and (si.theme or "").casefold() == theme.casefold() and si.count == count and si.proposals:
+    asked = BatchInput(kind="theme", theme=theme, count=count)
+    if si and not same_input(si, asked):  # before asking a model for proposals that could not be used
+        raise BatchError(f"{out} holds the batch of {describe_input(si)}, not {describe_input(asked)}; re-run that "
+                         "command to continue it, or choose another --out")
+    if si and si.proposals:
         loglines, proposer, where = si.proposals, si.proposer, f"kept in {out / 'batch.json'}"
     else:
         p = build_proposer(args.llm_model, args.base_url)

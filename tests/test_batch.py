@@ -531,3 +531,18 @@ def test_reasons_are_one_line_without_terminal_escapes():
 
     assert one_line("\x1b[36mray::film_task()\x1b[39m failed\nsecond\tline\x07") == "ray::film_task() failed second line"
     assert len(one_line("x" * 1000)) == 400
+
+
+def test_another_theme_into_a_theme_batch_is_refused_before_proposing(tmp_path, capsys, monkeypatch):
+    _ray_must_not_start(monkeypatch)
+    import agents.planner.proposals as proposals
+
+    out = tmp_path / "o"
+    out.mkdir()
+    idx = BatchIndex(created_at="t", updated_at="t", settings=TINY.model_dump(mode="json"),
+                     input=BatchInput(kind="theme", theme="friendship at sea", count=2, proposals=["a", "b"]))
+    save_index(out, idx)
+    monkeypatch.setattr(proposals, "build_proposer", lambda *a: (_ for _ in ()).throw(AssertionError("proposed")))
+    rc, _, err = _main(capsys, "--theme", "robots in love", "--count", "2", "--out", str(out))
+    assert rc == 2
+    _one_line(err, 'holds the batch of --theme "friendship at sea" --count 2')

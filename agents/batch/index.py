@@ -97,7 +97,7 @@ def save_index(out: Path, index: BatchIndex) -> None:
     atomic_write_json(out / INDEX, index.model_dump(mode="json"))
 
 
-def _describe(inp: BatchInput) -> str:
+def describe_input(inp: BatchInput) -> str:
     if inp.kind == "theme":
         return f'--theme "{inp.theme}" --count {inp.count}'
     return str(inp.path)
@@ -118,7 +118,7 @@ def merge(out: Path, existing: BatchIndex | None, fresh: BatchIndex, films: list
         fresh.films = [FilmRecord(key=f.key, source=f.source, run_dir=f.key) for f in films]
         return fresh
     if not same_input(existing.input, fresh.input):
-        raise BatchError(f"{out} holds the batch of {_describe(existing.input)}, not {_describe(fresh.input)}; "
+        raise BatchError(f"{out} holds the batch of {describe_input(existing.input)}, not {describe_input(fresh.input)}; "
                          "re-run that command to continue it, or choose another --out")
     if existing.settings != fresh.settings:
         changed = sorted(k for k in set(existing.settings) | set(fresh.settings)
