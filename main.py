@@ -131,9 +131,11 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--shots", type=int, help="shots per logline film (default 8-12)")
     batch.add_argument("--style", help="visual style of logline films")
     _add_render_flags(batch)
-    if not any("--gpus" in a.option_strings for a in batch._actions):
+    try:
         batch.add_argument("--gpus", type=int, metavar="N",
                            help="GPUs each film needs (default: 1 with the StoryMem engine, 0 for preview films)")
+    except argparse.ArgumentError:  # the render flags define --gpus (GPUs per shot): the lead joins the two
+        pass
     return ap
 
 
