@@ -123,6 +123,16 @@ def test_three_films_on_ray_then_a_rerun_touches_nothing(tmp_path, ray_address):
     after = _snapshot(out)
     assert {k: v for k, v in after.items() if k != "batch.json"} == {k: v for k, v in before.items() if k != "batch.json"}
 
+    # each film's folder is an ordinary run folder: revisable on its own
+    key = sorted(films)[0]
+    rev = subprocess.run([sys.executable, str(REPO / "main.py"), "revise", str(out / key),
+                          "shot 2: The whale swims away at sunset. Wide shot.", "--yes", "--quiet"],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert rev.returncode == 0, rev.stdout + rev.stderr
+    assert _manifest(out / key)["version"] == 2
+    r3 = batch(*args, cwd=tmp_path)
+    assert r3.returncode == 0 and "nothing to render" in r3.stdout and _films(out)[key]["status"] == "complete"
+
 
 def test_kill_9_mid_batch_then_the_same_command_resumes(tmp_path, ray_address):
     out = tmp_path / "batch"
