@@ -5,12 +5,14 @@ ways, each in a fresh Python process, side by side in one run:
 
     one-by-one   one process renders the films in order with the batch's worker function
                  (:func:`agents.batch.work.run_film`), no Ray: the baseline;
+    cli-each     ``python main.py "LOGLINE"`` once per film, in order: how a person renders films
+                 one by one without ``batch`` (each process pays Python's start and imports);
     ray-1        the batch driver on a local Ray cluster started for it (2 CPUs), one film at a
                  time (``--max-parallel 1``): the same work plus everything Ray adds (cluster
                  start and stop, worker processes, task dispatch, the progress actor, the index);
     ray-2        the same with two films at once (one per core).
 
-Ray's overhead = (ray-1 - one-by-one) / ray-1 of the process wall time. Speed-up of parallel
+Ray's overhead = (ray-1 - one-by-one) / ray-1 of the process wall time (against cli-each too). Speed-up of parallel
 preview films = ray-1 / ray-2. Each child prints its own breakdown (Ray start, films, Ray stop).
 
     .venv/bin/python bench/batch_cpu.py [--films 4 --shots 10 --size 832x480 --frames 81 --repeat 1]
@@ -45,7 +47,7 @@ LOGLINES = [
     "A stray dog guides a lost child through a snowy forest",
     "A retired detective delivers a mysterious parcel in Paris at night",
 ]
-VARIANTS = ("one-by-one", "ray-1", "ray-2")
+VARIANTS = ("one-by-one", "cli-each", "ray-1", "ray-2")
 
 
 def _settings(args) -> dict:
@@ -140,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
             for v in VARIANTS:
                 load = loadavg()
                 t0 = time.perf_counter()
+                if v == "cli-each":
+                    for n, f in enumerate(LOGLINES[: args.films]):
+                        c = subprocess.run([sys.executable, str(REPO / "main.py"), f, "--out", f"{tmp}/{v}-{r}/{n}",
+                                            "--shots", str(args.shots), "--size", args.size, "--frames",
+                                            str(args.frames), "--seed", "0", "--engine", "preview", "--quiet"],
+                                           env=env, capture_output=True, text=True)
+                        if c.returncode != 0:
+                            print(c.stdout, c.stderr, file=sys.stderr)
+                            return 1
+                    wall = time.perf_counter() - t0
+                    rows.append({"variant": v, "round": r + 1, "wall_s": wall, "load_before": load})
+                    print(f"round {r + 1} {v:<10} process wall {wall:7.1f} s  ({args.films} processes; load before "
+                          f"{load})", flush=True)
+                    continue
                 p = subprocess.run([sys.executable, __file__, *common, "--variant", v, "--dir", f"{tmp}/{v}-{r}"],
                                    env=env, capture_output=True, text=True)
                 wall = time.perf_counter() - t0
@@ -155,11 +171,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"load before {load})", flush=True)
     for r in range(1, args.repeat + 1):
         by = {x["variant"]: x for x in rows if x["round"] == r}
-        base, r1, r2 = by["one-by-one"]["wall_s"], by["ray-1"]["wall_s"], by["ray-2"]["wall_s"]
+        base, each = by["one-by-one"]["wall_s"], by["cli-each"]["wall_s"]
+        r1, r2 = by["ray-1"]["wall_s"], by["ray-2"]["wall_s"]
         fixed = by["ray-1"]["ray_start_s"] + by["ray-1"]["ray_stop_s"]
-        print(f"round {r}: Ray overhead {100 * (r1 - base) / r1:.1f} % of the wall time ({r1 - base:+.1f} s, of which "
-              f"Ray start + stop {fixed:.1f} s); 2 films at once: {r1 / r2:.2f}x faster than ray-1, {base / r2:.2f}x "
-              "faster than one-by-one")
+        print(f"round {r}: Ray overhead {100 * (r1 - base) / r1:.1f} % of the wall time against one-by-one "
+              f"({r1 - base:+.1f} s, of which Ray start + stop {fixed:.1f} s), {100 * (r1 - each) / r1:.1f} % against "
+              f"cli-each ({r1 - each:+.1f} s); 2 films at once: {r1 / r2:.2f}x faster than ray-1, "
+              f"{base / r2:.2f}x faster than one-by-one")
     print("command:", shlex.join([sys.executable, "bench/batch_cpu.py", *common, "--repeat", str(args.repeat)]))
     return 0
 
