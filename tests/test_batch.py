@@ -546,3 +546,26 @@ def test_another_theme_into_a_theme_batch_is_refused_before_proposing(tmp_path, 
     rc, _, err = _main(capsys, "--theme", "robots in love", "--count", "2", "--out", str(out))
     assert rc == 2
     _one_line(err, 'holds the batch of --theme "friendship at sea" --count 2')
+
+
+@pytest.mark.slow
+def test_an_open_port_that_is_not_ray_is_one_line_after_the_join_timeout(tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    (tmp_path / "l.txt").write_text("A robot learns to garden\n")
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    threading.Thread(target=lambda: [srv.accept() for _ in range(8)], daemon=True).start()
+    env = {**os.environ, "DAILIES_RAY_JOIN_TIMEOUT_S": "3", "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        r = subprocess.run([sys.executable, str(REPO / "main.py"), "batch", str(tmp_path / "l.txt"), "--out",
+                            str(tmp_path / "o"), "--ray-address", f"127.0.0.1:{srv.getsockname()[1]}"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        srv.close()
+    assert r.returncode == 2
+    _one_line(r.stderr, "did not answer within 3 s")
+    assert not (tmp_path / "o").exists()

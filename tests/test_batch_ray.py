@@ -113,7 +113,7 @@ def test_three_films_on_ray_then_a_rerun_touches_nothing(tmp_path, ray_address):
     assert {f["source"]["logline"] for f in films.values()} == set(LOGLINES)
     # progress: films done / running / failed and the current shot of each running film
     assert "films: 3 done / 0 running / 0 failed" in r.stdout
-    assert "shot 01-01" in r.stdout and "running / 0 failed" in r.stdout
+    assert "shot 01-01" in r.stdout and "/ 2 running / 0 failed" in r.stdout  # two films at once on 2 CPUs
     assert "Batch" in r.stdout and "planner offline; engine preview" in r.stdout
 
     before = _snapshot(out)
@@ -248,9 +248,11 @@ def test_theme_with_the_offline_planner_on_a_local_cluster(tmp_path):
     from agents.planner.proposals import OfflineProposer
 
     out = tmp_path / "batch"
-    args = ["--theme", "friendship at sea", "--count", "2", "--out", str(out), "--shots", "3", "--quiet", *TINY]
+    args = ["--theme", "friendship at sea", "--count", "2", "--out", str(out), "--shots", "3", "--max-parallel", "1",
+            *TINY]
     r = batch(*args, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "/ 1 running /" in r.stdout and "/ 2 running /" not in r.stdout  # --max-parallel 1
     proposals = OfflineProposer().propose("friendship at sea", 2)
     for n, line in enumerate(proposals, start=1):
         assert f"{n}. {line}" in r.stdout  # shown before the films
@@ -261,5 +263,16 @@ def test_theme_with_the_offline_planner_on_a_local_cluster(tmp_path):
     films = idx["films"]
     assert [f["source"]["logline"] for f in films] == proposals
     assert all(f["status"] == "complete" and f["worker"]["code"] == str(REPO) for f in films)
+    assert films[0]["finished_at"] <= films[1]["started_at"]
     r2 = batch(*args, cwd=tmp_path)  # the same command again: the kept proposals, nothing rendered
     assert r2.returncode == 0 and f"kept in {out / 'batch.json'}" in r2.stdout and "nothing to render" in r2.stdout
+
+
+def test_gpus_that_no_node_has_is_one_line_before_any_film(tmp_path, ray_address):
+    out = tmp_path / "batch"
+    r = batch(str(_loglines(tmp_path)), "--out", str(out), "--ray-address", ray_address, "--gpus", "1", *TINY,
+              cwd=tmp_path)
+    assert r.returncode == 2
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "asks for 1 GPU(s) (--gpus)" in lines[0] and "Traceback" not in r.stderr
+    assert not (out / "batch.json").exists()
