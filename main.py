@@ -125,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("input", nargs="?", help="text file of loglines (one per line) or folder of ST-Bench scripts")
     batch.add_argument("--theme", help="no INPUT: the planner proposes --count loglines on this theme")
     batch.add_argument("--count", type=int, help="how many films to propose for --theme")
-    batch.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (default: start a local one)")
+    batch.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (default: $RAY_ADDRESS, else start a local one)")
     batch.add_argument("--max-parallel", type=int, metavar="N", help="most films at once (default: as resources allow)")
     batch.add_argument("--retry-failed", action="store_true", help="also retry the films that failed before")
     batch.add_argument("--shots", type=int, help="shots per logline film (default 8-12)")

@@ -82,7 +82,7 @@ def child(args) -> dict:
             per.append(o.seconds)
         t_end = time.perf_counter()
         return {"variant": args.variant, "imports_s": t_imports - T_START, "films_s": t_end - t_imports,
-                "per_film_s": per, "total_s": t_end - T_START}
+                "per_film_s": per, "total_s": t_end - T_START, "own_s": own_seconds(out)}
 
     from agents.batch import driver
     from agents.batch.index import merge, now, save_index, to_run
@@ -103,10 +103,16 @@ def child(args) -> dict:
     if started:
         driver.shutdown()
     t_end = time.perf_counter()
-    return {"variant": args.variant, "imports_s": t0 - T_START, "ray_start_s": t_connect - t0,
+    return {"variant": args.variant, "own_s": own_seconds(out), "imports_s": t0 - T_START, "ray_start_s": t_connect - t0,
             "films_s": t_run - t_connect, "ray_stop_s": t_end - t_run, "total_s": t_end - T_START,
             "per_film_task_s": [f.task_seconds for f in index.films],
             "per_film_own_s": [f.wall_seconds for f in index.films]}
+
+
+def own_seconds(folder: Path) -> float:
+    """The films' own time: the sum of ``wall_seconds`` in the run manifests under ``folder`` (the
+    director's time on each film, the same work in every variant)."""
+    return sum(json.loads(m.read_text())["wall_seconds"] for m in Path(folder).glob("*/manifest.json"))
 
 
 def loadavg() -> str:
@@ -152,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                             print(c.stdout, c.stderr, file=sys.stderr)
                             return 1
                     wall = time.perf_counter() - t0
-                    rows.append({"variant": v, "round": r + 1, "wall_s": wall, "load_before": load})
+                    rows.append({"variant": v, "round": r + 1, "wall_s": wall, "load_before": load,
+                                 "own_s": own_seconds(Path(f"{tmp}/{v}-{r}"))})
                     print(f"round {r + 1} {v:<10} process wall {wall:7.1f} s  ({args.films} processes; load before "
                           f"{load})", flush=True)
                     continue
@@ -167,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(rec)
                 extra = (f"  ray start {rec['ray_start_s']:.1f} s, films {rec['films_s']:.1f} s, ray stop "
                          f"{rec['ray_stop_s']:.1f} s" if "ray_start_s" in rec else f"  films {rec['films_s']:.1f} s")
-                print(f"round {r + 1} {v:<10} process wall {wall:7.1f} s  (imports {rec['imports_s']:.1f} s{extra}; "
-                      f"load before {load})", flush=True)
+                print(f"round {r + 1} {v:<10} process wall {wall:7.1f} s  (films' own {rec['own_s']:.1f} s; imports "
+                      f"{rec['imports_s']:.1f} s{extra}; load before {load})", flush=True)
     for r in range(1, args.repeat + 1):
         by = {x["variant"]: x for x in rows if x["round"] == r}
         base, each = by["one-by-one"]["wall_s"], by["cli-each"]["wall_s"]
@@ -178,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({r1 - base:+.1f} s, of which Ray start + stop {fixed:.1f} s), {100 * (r1 - each) / r1:.1f} % against "
               f"cli-each ({r1 - each:+.1f} s); 2 films at once: {r1 / r2:.2f}x faster than ray-1, "
               f"{base / r2:.2f}x faster than one-by-one")
+        # Time outside the films' own work, within each process: robust to other load on the machine,
+        # which slows the films' own work and the rest alike within one run.
+        extra = {v: by[v]["wall_s"] - by[v]["own_s"] for v in ("one-by-one", "cli-each", "ray-1")}
+        print(f"round {r}: time outside the films' own work: one-by-one {extra['one-by-one']:.1f} s, cli-each "
+              f"{extra['cli-each']:.1f} s, ray-1 {extra['ray-1']:.1f} s -> Ray adds "
+              f"{extra['ray-1'] - extra['one-by-one']:.1f} s = {100 * (extra['ray-1'] - extra['one-by-one']) / r1:.1f} % "
+              "of ray-1's wall time")
     print("command:", shlex.join([sys.executable, "bench/batch_cpu.py", *common, "--repeat", str(args.repeat)]))
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -64,8 +65,6 @@ def default_gpus(engine: str, models_dir: str | None, cluster_gpus: float) -> in
 def ray_timeout(address: str | None) -> float:
     """Seconds to wait for Ray: joining (DAILIES_RAY_JOIN_TIMEOUT_S, default 60) or starting a local
     cluster (DAILIES_RAY_START_TIMEOUT_S, default 300, for slow shared machines)."""
-    import os
-
     name, default = ("DAILIES_RAY_JOIN_TIMEOUT_S", 60.0) if address else ("DAILIES_RAY_START_TIMEOUT_S", 300.0)
     try:
         return max(1.0, float(os.environ.get(name, default)))
@@ -243,6 +242,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     console = _console()
     check_flags(args)
+    address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
     out = Path(args.out)
     settings = _settings(args).model_dump(mode="json")
     opts = _options(args)
@@ -256,21 +256,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
             inp, films = theme_films(args, out, console) if args.theme is not None else input_films(args)
             stamp = now()
             fresh = BatchIndex(created_at=stamp, updated_at=stamp, input=inp, settings=settings,
-                               options=_options_record(opts), ray_address=args.ray_address)
+                               options=_options_record(opts), ray_address=address)
             index = merge(out, load_index(out), fresh, films)
             notes = reconcile(out, index) if out.is_dir() else []
             todo = to_run(index, retry_failed=args.retry_failed)
             t0 = time.perf_counter()
             finished, where = True, "nothing to render (Ray not started)"
             if todo:
-                started = driver.connect(args.ray_address, timeout_s=ray_timeout(args.ray_address))
+                started = driver.connect(address, timeout_s=ray_timeout(address))
                 import ray
 
                 gpus = args.gpus if args.gpus is not None else default_gpus(
                     opts.engine, opts.models_dir, ray.cluster_resources().get("GPU", 0))
                 cluster = driver.cluster_resources(gpus)
                 index.gpus = gpus
-                where = (f"{'Ray cluster ' + args.ray_address if args.ray_address else 'a local Ray cluster'}: "
+                where = (f"{'Ray cluster ' + address if address else 'a local Ray cluster'}: "
                          f"{cluster.cpus:g} CPU(s), {cluster.gpus:g} GPU(s), {gpus} GPU(s) per film")
             out.mkdir(parents=True, exist_ok=True)
             if lock.fd is None:

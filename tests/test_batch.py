@@ -495,9 +495,34 @@ def test_ray_that_fails_to_start_is_one_line(monkeypatch):
         raise RuntimeError("Failed to start the GCS\nsecond line")
 
     monkeypatch.setattr(ray, "init", fail)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     with pytest.raises(BatchError) as e:
         driver.connect(None)
     assert "could not start a local Ray cluster" in str(e.value) and "\n" not in str(e.value)
+    assert os.environ["PYTHONPATH"] == "/elsewhere"  # the local cluster's path was only lent to ray.init
+
+
+def test_a_local_cluster_inherits_this_checkout_and_a_joined_one_gets_a_runtime_env(monkeypatch):
+    import ray
+
+    from agents.batch import driver
+
+    seen = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: seen.append((kw, os.environ.get("PYTHONPATH"))))
+    monkeypatch.setattr(driver, "_reachable", lambda address: None)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert driver.connect(None, num_cpus=2) is True
+    kw, path = seen[-1]
+    assert "runtime_env" not in kw and path == str(REPO) and "PYTHONPATH" not in os.environ
+    driver.connect("10.0.0.1:6379")
+    kw, path = seen[-1]
+    assert kw["address"] == "10.0.0.1:6379" and kw["runtime_env"]["env_vars"]["PYTHONPATH"] == str(REPO)
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.2:6379")  # like `ray.init()`, RAY_ADDRESS means join
+    driver.connect(None)
+    assert seen[-1][0]["address"] == "10.0.0.2:6379"
 
 
 def test_workers_get_this_checkout_first_on_their_path(monkeypatch):

@@ -1,7 +1,8 @@
 """The Ray driver of a batch: one Ray task per film, the index kept by the driver alone.
 
-``connect`` joins a cluster (``--ray-address``) or starts a local one (``ray.init()``: the cores of
-this machine), with a runtime environment that makes every worker import this checkout's code.
+``connect`` joins a cluster (``--ray-address``, or ``RAY_ADDRESS``) with a runtime environment that
+makes every worker import this checkout's code, or starts a local one (``ray.init()``: the cores of
+this machine) whose workers inherit that same path.
 ``run_batch`` submits :func:`film_task` for each film to run, asking Ray for ``num_cpus=1`` and
 ``num_gpus=--gpus`` per film (so Ray runs as many CPU-only preview films at once as there are cores,
 and one GPU film per GPU), keeps at most ``--max-parallel`` films submitted, collects each outcome as
@@ -97,15 +98,22 @@ def connect(address: str | None, *, num_cpus: int | None = None, code_root: Path
 
     if ray.is_initialized():
         return False
-    common = dict(runtime_env=worker_runtime_env(code_root), logging_level=logging.ERROR, log_to_driver=False)
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    common = dict(logging_level=logging.ERROR, log_to_driver=False)
     what = f"the Ray cluster at --ray-address {address}" if address else "a local Ray cluster"
+    env = worker_runtime_env(code_root)
+    inherit: dict[str, str] = {}
     if address:
         why = _reachable(address)
         if why:
             raise BatchError(f"cannot reach {what} ({why}); start it with `ray start --head` there, or leave "
                              "--ray-address out to start a local one")
-        kwargs = dict(address=address, **common)
+        kwargs = dict(address=address, runtime_env=env, **common)
     else:
+        # A cluster started here inherits this process's environment (the raylet, and every worker it
+        # starts, including the ones it prestarts during ray.init): no runtime environment is needed,
+        # so the first films start on those prestarted workers (measured: ~3 s sooner under load).
+        inherit = env["env_vars"]
         kwargs = dict(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **common)
     saved = os.dup(2)
     timer = None
@@ -120,12 +128,19 @@ def connect(address: str | None, *, num_cpus: int | None = None, code_root: Path
         timer.start()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    before = {k: os.environ.get(k) for k in inherit}
+    os.environ.update(inherit)
     try:
         ray.init(**kwargs)
     except Exception as e:  # Ray raises many types (ConnectionError, RuntimeError, ValueError...)
         raise BatchError(one_line(f"could not start {what} ({type(e).__name__}: {e}); check `ray status`, free "
                                   "memory and /tmp space, or pass --ray-address of a running cluster")) from None
     finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         os.dup2(saved, 2)
         os.close(devnull)
         if timer is not None:
