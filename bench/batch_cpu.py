@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shots", type=int, default=10)
     ap.add_argument("--size", default="832x480")
     ap.add_argument("--frames", type=int, default=81)
-    ap.add_argument("--repeat", type=int, default=1, help="rounds of the three variants (interleaved)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the variants (interleaved)")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
     ap.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.variant:
         print(json.dumps(child(args)))
         return 0
+    chosen = [v for v in VARIANTS if v in args.variants.split(",")]
+    if not chosen:
+        ap.error(f"--variants: choose from {','.join(VARIANTS)}")
 
     common = ["--films", str(args.films), "--shots", str(args.shots), "--size", args.size, "--frames", str(args.frames)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0"}
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.films} films x {args.shots} shots at {args.size}x{args.frames}")
     with tempfile.TemporaryDirectory(prefix="dailies-batch-bench-") as tmp:
         for r in range(args.repeat):
-            for v in VARIANTS:
+            for v in chosen:
                 load = loadavg()
                 t0 = time.perf_counter()
                 if v == "cli-each":
@@ -178,21 +182,25 @@ def main(argv: list[str] | None = None) -> int:
                       f"{rec['imports_s']:.1f} s{extra}; load before {load})", flush=True)
     for r in range(1, args.repeat + 1):
         by = {x["variant"]: x for x in rows if x["round"] == r}
-        base, each = by["one-by-one"]["wall_s"], by["cli-each"]["wall_s"]
-        r1, r2 = by["ray-1"]["wall_s"], by["ray-2"]["wall_s"]
-        fixed = by["ray-1"]["ray_start_s"] + by["ray-1"]["ray_stop_s"]
-        print(f"round {r}: Ray overhead {100 * (r1 - base) / r1:.1f} % of the wall time against one-by-one "
-              f"({r1 - base:+.1f} s, of which Ray start + stop {fixed:.1f} s), {100 * (r1 - each) / r1:.1f} % against "
-              f"cli-each ({r1 - each:+.1f} s); 2 films at once: {r1 / r2:.2f}x faster than ray-1, "
-              f"{base / r2:.2f}x faster than one-by-one")
-        # Time outside the films' own work, within each process: robust to other load on the machine,
-        # which slows the films' own work and the rest alike within one run.
-        extra = {v: by[v]["wall_s"] - by[v]["own_s"] for v in ("one-by-one", "cli-each", "ray-1")}
-        print(f"round {r}: time outside the films' own work: one-by-one {extra['one-by-one']:.1f} s, cli-each "
-              f"{extra['cli-each']:.1f} s, ray-1 {extra['ray-1']:.1f} s -> Ray adds "
-              f"{extra['ray-1'] - extra['one-by-one']:.1f} s = {100 * (extra['ray-1'] - extra['one-by-one']) / r1:.1f} % "
-              "of ray-1's wall time")
-    print("command:", shlex.join([sys.executable, "bench/batch_cpu.py", *common, "--repeat", str(args.repeat)]))
+        wall = {v: x["wall_s"] for v, x in by.items()}
+        if {"one-by-one", "ray-1"} <= set(by):
+            base, r1 = wall["one-by-one"], wall["ray-1"]
+            fixed = by["ray-1"]["ray_start_s"] + by["ray-1"]["ray_stop_s"]
+            print(f"round {r}: Ray overhead {100 * (r1 - base) / r1:.1f} % of the wall time against one-by-one "
+                  f"({r1 - base:+.1f} s, of which Ray start + stop {fixed:.1f} s)")
+            # Time outside the films' own work, within each process: robust to other load on the machine,
+            # which slows the films' own work and the rest alike within one run.
+            extra = {v: x["wall_s"] - x["own_s"] for v, x in by.items() if v != "ray-2"}
+            added = extra["ray-1"] - extra["one-by-one"]
+            print(f"round {r}: time outside the films' own work: "
+                  + ", ".join(f"{v} {e:.1f} s" for v, e in extra.items())
+                  + f" -> Ray adds {added:.1f} s = {100 * added / r1:.1f} % of ray-1's wall time")
+        if {"ray-1", "ray-2"} <= set(by):
+            print(f"round {r}: 2 films at once: {wall['ray-1'] / wall['ray-2']:.2f}x faster than ray-1"
+                  + (f", {wall['one-by-one'] / wall['ray-2']:.2f}x faster than one-by-one" if "one-by-one" in wall
+                     else ""))
+    print("command:", shlex.join([sys.executable, "bench/batch_cpu.py", *common, "--repeat", str(args.repeat),
+                                  "--variants", ",".join(chosen)]))
     return 0
 
 
