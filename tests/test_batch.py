@@ -353,9 +353,14 @@ def test_record_outcome_writes_the_traceback_to_the_batch_logs(tmp_path):
                                               traceback="Traceback ...", worker={"host": "h", "pid": 1, "code": "/c"}))
     assert rec.status == "failed" and rec.log == f"logs/{rec.key}.txt" and rec.task_seconds == 1.5
     assert (tmp_path / rec.log).read_text() == "Traceback ..."
-    queued = FilmRecord(key="q", source=films[0].source, run_dir="q", status="queued")
-    record_outcome(tmp_path, queued, FilmOutcome(key="q", status="interrupted", reason="stopped"))
-    assert queued.status == "pending"  # cancelled before it started: nothing to resume
+    for status in ("queued", "running"):  # stopped before its run folder existed: nothing to resume
+        rec = FilmRecord(key="q", source=films[0].source, run_dir="q", status=status)
+        record_outcome(tmp_path, rec, FilmOutcome(key="q", status="interrupted", reason="stopped"))
+        assert rec.status == "pending" and rec.reason is None
+    _fake_run(tmp_path / "r", complete=False)
+    rec = FilmRecord(key="r", source=films[0].source, run_dir="r", status="running")
+    record_outcome(tmp_path, rec, FilmOutcome(key="r", status="interrupted", reason="stopped by Ctrl-C"))
+    assert rec.status == "interrupted" and rec.reason == "stopped by Ctrl-C"
 
 
 def test_ray_failures_become_the_films_reason():

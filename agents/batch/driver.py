@@ -214,10 +214,9 @@ def _job(run: BatchRun, rec: FilmRecord) -> FilmJob:
 def record_outcome(out: Path, rec: FilmRecord, outcome: FilmOutcome) -> None:
     """Apply a worker's outcome to the film's record (and its manifest's facts); write the traceback
     of an unexpected error to ``DIR/logs/<key>.txt``."""
-    was_running = rec.status == "running"
     rec.status, rec.reason = outcome.status, outcome.reason
-    if outcome.status == "interrupted" and not was_running and not (out / rec.run_dir / "manifest.json").exists():
-        rec.status, rec.reason = "pending", None  # cancelled before it started
+    if outcome.status == "interrupted" and not (out / rec.run_dir / "manifest.json").exists():
+        rec.status, rec.reason = "pending", None  # stopped before its run folder existed: nothing to resume
     rec.task_seconds = round(rec.task_seconds + outcome.seconds, 3)
     if outcome.worker:
         rec.worker = WorkerInfo(**outcome.worker)
@@ -300,9 +299,10 @@ def run_batch(index: BatchIndex, todo: list[FilmRecord], run: BatchRun,
         return True
     except KeyboardInterrupt:
         _stop(running, finish, run, events)
-        for rec in list(running.values()):
-            rec.status = "interrupted" if rec.status == "running" else "pending"
-            rec.reason = "stopped by Ctrl-C; run the same command again to resume" if rec.status == "interrupted" else None
+        for rec in list(running.values()):  # still running after the grace period (force-cancelled)
+            started = (out / rec.run_dir / "manifest.json").exists()
+            rec.status = "interrupted" if started else "pending"
+            rec.reason = "stopped by Ctrl-C; run the same command again to resume" if started else None
             fill_from_manifest(rec, out)
         save()
         return False
