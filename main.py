@@ -6,6 +6,9 @@
     python main.py resume RUN_DIR
     python main.py chat RUN_DIR        python main.py revise RUN_DIR "make the night scenes rainy" [--yes]
     python main.py history RUN_DIR     python main.py undo RUN_DIR
+    python main.py prune RUN_DIR [--keep N]
+    python main.py eval RUN [RUN ...] [--json FILE]     python main.py report RUN_DIR
+    python main.py doctor RUN_DIR [--repair]
     python main.py batch LOGLINES.txt|SCRIPTS_DIR --out DIR    python main.py batch --theme "..." --count N --out DIR
 """
 
@@ -17,27 +20,59 @@ import sys
 import traceback
 from pathlib import Path
 
-COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "batch")
+COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune", "eval", "report",
+            "doctor", "batch")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (its usage block is what ``--help`` is for)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 def _size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT``; the allowed sizes are checked by cli/validate.py against the engines' limits."""
     try:
         w, h = (int(x) for x in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 832x480") from None
-    if w <= 0 or h <= 0 or w % 16 or h % 16:
-        raise argparse.ArgumentTypeError(f"--size {text}: width and height must be positive multiples of 16, e.g. 832x480")
     return w, h
 
 
-def _frames(text: str) -> int:
-    n = int(text)
-    if n < 5 or (n - 1) % 4:
-        raise argparse.ArgumentTypeError(f"--frames {n}: must be 4n+1 and at least 5 (e.g. 81 = 5 s at 16 fps)")
+def _keep(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--keep {text!r} is not a whole number, e.g. --keep 2") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--keep {n}: keep at least 1 version (the current one)")
     return n
 
 
+def _gpus(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--gpus {text!r} is not a number; use 1, 2, 4 or 8") from None
+    if n not in (1, 2, 4, 8):
+        raise argparse.ArgumentTypeError(f"--gpus {n}: use 1, 2, 4 or 8 (a factor 2 for CFG, the rest splits the sequence)")
+    return n
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--step-cache {text!r} is not a number, e.g. 0.05") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"--step-cache {text}: the threshold must be >= 0, e.g. 0.05")
+    return value
+
+
 def _add_backend_flags(p: argparse.ArgumentParser) -> None:
+    from engine.storymem.presets import PRESET_NAMES, preset_help
+
     g = p.add_argument_group("backends")
     g.add_argument("--engine", choices=["preview", "storymem", "auto"], default=None,
                    help="renderer (default: auto = storymem when weights and CUDA are found, else preview)")
@@ -52,17 +87,26 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hpsv3-base", metavar="DIR", help="local Qwen2-VL-7B-Instruct folder HPSv3 builds on")
     s = p.add_argument_group("StoryMem engine (with --engine storymem/auto)")
     s.add_argument("--offload", choices=["none", "model", "group"], help="GPU memory mode (default none: 80 GB cards)")
+    s.add_argument("--preset", choices=PRESET_NAMES, default=None,
+                   help=f"speed preset (default exact). {preset_help()}")
+    s.add_argument("--gpus", type=_gpus, default=None,
+                   help="GPUs per shot, one worker process each (default 1): CFG-parallel, then Ulysses sequence split")
     s.add_argument("--memory-positions", choices=["released", "paper"],
-                   help="temporal RoPE placement of memory frames (default released)")
+                   help="temporal RoPE placement of memory frames (default paper: the negative shift the LoRA was "
+                        "trained with, StoryMem issue #17)")
     s.add_argument("--steps", type=int, help="denoising steps (default 40, the reference sampler)")
     s.add_argument("--attention-backend", metavar="NAME", help="diffusers attention backend, e.g. _native_cudnn")
+    s.add_argument("--step-cache", type=_threshold, metavar="THRESHOLD",
+                   help="First Block Cache (diffusers) with this threshold, e.g. 0.05; off by default, its speed-up "
+                        "depends on trained weights")
 
 
 def _add_render_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", metavar="RUN_DIR", help="run folder to create (default: runs/<story name>)")
     p.add_argument("--seed", type=int, default=0, help="base seed; shot k uses seed + k (default 0)")
-    p.add_argument("--size", type=_size, default=(832, 480), help="WIDTHxHEIGHT (default 832x480)")
-    p.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
+    p.add_argument("--size", type=_size, default=None,
+                   help="WIDTHxHEIGHT (default 832x480, or the first reference image's aspect at that area)")
+    p.add_argument("--frames", type=int, default=81, help="frames per shot, 4n+1 (default 81 = 5 s at 16 fps)")
     p.add_argument("--fps", type=int, default=16, help="frames per second (default 16)")
     p.add_argument("--max-memory-size", type=int, default=10, help="most memory keyframes per shot (default 10)")
     p.add_argument("--continuation", choices=["mi2v", "mm2v"], default="mi2v",
@@ -73,7 +117,7 @@ def _add_render_flags(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python main.py",
         description="dailies: a logline or a story script in, a multi-shot film out.",
         epilog='Shortcut: python main.py "LOGLINE" [--out RUN_DIR] plans and renders in one go.',
@@ -84,24 +128,35 @@ def parser() -> argparse.ArgumentParser:
     film.add_argument("logline")
     film.add_argument("--shots", type=int, help="number of shots (default 8-12)")
     film.add_argument("--style", help="visual style, e.g. 'Pixar-style 3D animation'")
+    film.add_argument("--no-fallback", action="store_true",
+                      help="a model planner that fails is an error (default: the offline planner takes over)")
     _add_render_flags(film)
 
     render = sub.add_parser("render", help="render an ST-Bench story script")
     render.add_argument("script", help="story script (.json, ST-Bench format)")
     render.add_argument("--bible", help="character bible (default: SCRIPT.bible.json beside it, else inferred)")
+    render.add_argument("--strict", action="store_true",
+                        help="refuse JSON5 and keys that are not ST-Bench fields (default: read them as StoryMem does, "
+                             "ignoring unknown keys with a notice)")
     _add_render_flags(render)
 
     resume = sub.add_parser("resume", help="finish an interrupted run")
     resume.add_argument("run_dir")
     resume.add_argument("--quiet", action="store_true", help="no progress bars")
+    resume.add_argument("--engine", choices=["preview", "storymem", "auto"], default=None,
+                        help="continue on another engine than the finished shots used (said, and recorded)")
 
     plan = sub.add_parser("plan", help="plan only: write a story script and its bible")
     plan.add_argument("logline")
     plan.add_argument("-o", "--out", required=True, help="story file to write (its bible goes beside it)")
+    plan.add_argument("--force", action="store_true", help="overwrite the story file and its bible if they exist")
     plan.add_argument("--shots", type=int, help="number of shots (default 8-12)")
     plan.add_argument("--style", help="visual style")
     plan.add_argument("--llm-model", metavar="NAME", default=os.environ.get("DAILIES_LLM_MODEL"))
     plan.add_argument("--base-url", metavar="URL")
+    plan.add_argument("--no-fallback", action="store_true",
+                      help="a model planner that fails is an error (default: the offline planner takes over)")
+    plan.add_argument("--quiet", action="store_true", help="no progress")
 
     revise = sub.add_parser("revise", help="change a finished film with one request in words")
     revise.add_argument("run_dir")
@@ -120,6 +175,18 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("run_dir")
     undo = sub.add_parser("undo", help="make the previous version of a film current again")
     undo.add_argument("run_dir")
+    prune = sub.add_parser("prune", help="free disk space: remove the files only old versions of a film use")
+    prune.add_argument("run_dir")
+    prune.add_argument("--keep", type=_keep, default=1, metavar="N",
+                       help="versions that stay whole, most recently current first (default 1: the current one); "
+                            "the version `undo` returns to always stays")
+    from cli.evaluate import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub)  # eval, report
+    doctor = sub.add_parser("doctor", help="check every file of a run (hashes); --repair re-makes what is damaged")
+    doctor.add_argument("run_dir")
+    doctor.add_argument("--repair", action="store_true", help="re-make what is missing or corrupt")
+    doctor.add_argument("--quiet", action="store_true", help="no progress bars")
 
     batch = sub.add_parser("batch", help="render many films unattended on Ray, each in its own run folder")
     batch.add_argument("input", nargs="?", help="text file of loglines (one per line) or folder of ST-Bench scripts")
@@ -131,11 +198,6 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--shots", type=int, help="shots per logline film (default 8-12)")
     batch.add_argument("--style", help="visual style of logline films")
     _add_render_flags(batch)
-    try:
-        batch.add_argument("--gpus", type=int, metavar="N",
-                           help="GPUs each film needs (default: 1 with the StoryMem engine, 0 for preview films)")
-    except argparse.ArgumentError:  # the render flags define --gpus (GPUs per shot): the lead joins the two
-        pass
     return ap
 
 
@@ -158,8 +220,12 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.director.edits import EditError
     from agents.reviser.base import ReviseError
 
+    from agents.eval.film import EvalError
+    from cli.validate import UsageError
+    from engine.scoring.base import ScoringError
+
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError, BatchError]
+                                         ReviseError, EditError, EvalError, ScoringError, UsageError, BatchError]
     try:
         from agents.llm import LLMError
 
@@ -169,11 +235,26 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines, NUL, terminal escapes and bidirectional controls (which a
+    path or a logline may hold) are shown as ``\\n``, ``\\x00``, ``\\u202e``."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:  # first, because the parser's help reads the engine's presets
+        from cli import commands  # the command bodies (kept out of this file so it stays thin)
+    except ModuleNotFoundError as e:  # run with a Python that lacks the dependencies
+        print(f"error: dailies' dependencies are not installed in {sys.executable} ({e}); install them with the "
+              "README's first command (python3 -m venv .venv && . .venv/bin/activate && pip install -e \".[dev]\")",
+              file=sys.stderr)
+        return 2
     args = parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
-    from cli import commands  # the command bodies (kept out of this file so it stays thin)
 
     try:
+        from cli.validate import validate  # every flag value a later stage cannot handle, refused before any work
+
+        validate(args)
         return commands.dispatch(args)
     except KeyboardInterrupt:
         target = getattr(args, "out", None) or getattr(args, "run_dir", None)
@@ -181,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     except _domain_errors() as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-        print(f"error: {e.strerror or e}{where}; check the path and its permissions", file=sys.stderr)
+        print(one_line(f"error: {e.strerror or e}{where}; check the path and its permissions"), file=sys.stderr)
         return 2
     except Exception as e:  # a bug: one line here, the traceback in a log file
         log = Path(os.environ.get("TMPDIR", "/tmp")) / "dailies-error.log"
@@ -194,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             where = f"; traceback in {log}"
         except OSError:
             where = ""
-        print(f"internal error: {type(e).__name__}: {e}{where}", file=sys.stderr)
+        print(one_line(f"internal error: {type(e).__name__}: {e}{where}"), file=sys.stderr)
         return 1
 
 

@@ -16,8 +16,8 @@ from schemas.run import BackendInfo
 UPGRADE = {
     "engine": "download the Wan2.2 + StoryMem weights (docs/storymem-engine.md), then "
               "`--engine storymem --models DIR` on a CUDA GPU",
-    "planner": "set OPENAI_API_KEY (and OPENAI_BASE_URL for a local vLLM/Ollama/llama.cpp server) and "
-               "`--llm-model NAME` (docs/models.md)",
+    "planner": "set OPENAI_BASE_URL to a local llama.cpp/vLLM/Ollama server (its model is found by itself), "
+               "or OPENAI_API_KEY and `--llm-model NAME` (docs/models.md)",
     "critic": "set `--vlm-model NAME` with an OpenAI-compatible vision model (docs/models.md)",
     "embedder": "`--clip-checkpoint PATH` to an open_clip ViT-B-32 checkpoint (docs/memory.md)",
     "scorer": "`--hpsv3 CHECKPOINT --hpsv3-base DIR` with the hpsv3 package, or `--clip-checkpoint` for "
@@ -43,6 +43,8 @@ class BackendOptions:
     """Critic model on an OpenAI-compatible endpoint (None: heuristic critic)."""
     base_url: str | None = None
     """Endpoint; default from OPENAI_BASE_URL, else OpenAI."""
+    planner_fallback: bool = True
+    """A model planner that fails falls back to the offline planner with a notice (False: an error)."""
     clip_checkpoint: str | None = None
     """open_clip ViT-B-32 checkpoint for keyframe embedding (None: statistics embedder)."""
     hpsv3_checkpoint: str | None = None
@@ -50,7 +52,13 @@ class BackendOptions:
     hpsv3_base: str | None = None
     """Local folder of HPSv3's base model (Qwen2-VL-7B-Instruct)."""
     storymem: dict = field(default_factory=dict)
-    """Extra StoryMem engine settings (variant, memory_positions, offload, steps...)."""
+    """Extra StoryMem engine settings (variant, preset, gpus, memory_positions, offload, steps...)."""
+
+    def __post_init__(self) -> None:
+        # A blank model name (``--vlm-model " "``, an empty variable) names no model: the embedded default runs.
+        for name in ("llm_model", "vlm_model"):
+            value = getattr(self, name)
+            setattr(self, name, value.strip() or None if isinstance(value, str) else value)
 
 
 def _engine(opts: BackendOptions, notices: list[str]):
@@ -61,10 +69,13 @@ def _engine(opts: BackendOptions, notices: list[str]):
         models = resolve_models_dir(opts.models_dir)
         ok, why = storymem_available(models, variant=opts.storymem.get("variant"))
         if ok:
-            from engine.storymem.engine import StoryMemEngine
+            from engine.storymem.parallel import build_storymem_engine
 
-            eng = StoryMemEngine(models, **opts.storymem)
-            info = BackendInfo(name="storymem", embedded=False, detail=eng.describe())
+            try:
+                eng = build_storymem_engine(models, **opts.storymem)  # one GPU in-process, or one worker per GPU
+            except ValueError as err:  # a setting the engine refuses (cli/validate.py checks these first)
+                raise BackendError(f"--engine storymem cannot run with these settings: {err}") from None
+            info = BackendInfo(name="storymem", embedded=False, detail=eng.describe(), settings=eng.settings())
             return eng, info, f"storymem:{eng.describe()}"
         if choice == "storymem":
             raise BackendError(f"--engine storymem cannot run: {why}")
@@ -75,7 +86,7 @@ def _engine(opts: BackendOptions, notices: list[str]):
 
     eng = PreviewEngine()
     info = BackendInfo(name="preview", embedded=True, detail=eng.describe(), upgrade=UPGRADE["engine"])
-    return eng, info, f"preview:{getattr(eng, 'version', '1')}"
+    return eng, info, eng.fingerprint()
 
 
 def _keyframe_models(opts: BackendOptions):
@@ -115,17 +126,44 @@ def _keyframe_models(opts: BackendOptions):
     return embedder, emb_info, scorer, scorer_info
 
 
-def build_planner(opts: BackendOptions):
-    """The LLM planner when ``llm_model`` is set, else the embedded offline planner."""
-    if opts.llm_model:
-        from agents.llm import LLMClient, LLMConfig
-        from agents.planner.llm import LLMPlanner
+def _identity():
+    """The critic's face identity judge (dlib, from PyPI packages; models load on first use), or None."""
+    from engine.scoring.faces import INSTALL, DlibFaces, faces_available
+    from engine.scoring.identity import IdentityScorer
 
-        client = LLMClient(LLMConfig.from_env(model=opts.llm_model, base_url=opts.base_url, role="llm"))
-        planner = LLMPlanner(client)
-        return planner, BackendInfo(name=planner.name, embedded=False, detail=client.describe())
+    import os
+
+    if os.environ.get("DAILIES_NO_IDENTITY") == "1":
+        return None, BackendInfo(name="none", embedded=True, detail="turned off by DAILIES_NO_IDENTITY=1",
+                                 upgrade="unset DAILIES_NO_IDENTITY")
+    ok, why = faces_available()
+    if not ok:
+        return None, BackendInfo(name="none", embedded=True, detail=why, upgrade=INSTALL)
+    scorer = IdentityScorer(DlibFaces())
+    return scorer, BackendInfo(name=scorer.name, embedded=False,
+                               detail=f"face identity check, same person below {scorer.threshold} (face_recognition_models)")
+
+
+def build_planner(opts: BackendOptions, notices: list[str] | None = None):
+    """The LLM planner when a model is named or a base URL serves one (discovered, with a notice
+    added to ``notices``), wrapped to fall back to the offline planner unless
+    ``planner_fallback`` is off; else the embedded offline planner."""
+    from agents.llm import LLMClient, llm_config
     from agents.planner.offline import OfflinePlanner
 
+    config, found = llm_config(opts.llm_model, opts.base_url, role="llm")
+    if config is not None:
+        from agents.planner.fallback import FallbackPlanner
+        from agents.planner.llm import LLMPlanner
+
+        if notices is not None:
+            notices.extend(found)
+        client = LLMClient(config)
+        planner = LLMPlanner(client)
+        info = BackendInfo(name=planner.name, embedded=False, detail=client.describe())
+        if opts.planner_fallback:
+            return FallbackPlanner(planner, OfflinePlanner()), info
+        return planner, info
     planner = OfflinePlanner()
     return planner, BackendInfo(name=planner.name, embedded=True, upgrade=UPGRADE["planner"])
 
@@ -148,12 +186,14 @@ def build_backends(opts: BackendOptions, *, need_planner: bool = False) -> tuple
         critic = VLMCritic(client)
         critic_info = BackendInfo(name=critic.name, embedded=False, detail=client.describe())
 
-    planner, planner_info = build_planner(opts) if need_planner else (None, None)
+    planner, planner_info = build_planner(opts, notices) if need_planner else (None, None)
+    identity, identity_info = _identity()
 
-    info = {"engine": engine_info, "critic": critic_info, "embedder": emb_info, "scorer": scorer_info}
+    info = {"engine": engine_info, "critic": critic_info, "embedder": emb_info, "scorer": scorer_info,
+            "identity": identity_info}
     if planner_info:
         info["planner"] = planner_info
     return Backends(
         engine=engine, critic=critic, fallback_critic=heuristic, embedder=embedder, scorer=scorer,
-        planner=planner, info=info, engine_fingerprint=fingerprint,
+        planner=planner, info=info, engine_fingerprint=fingerprint, identity=identity,
     ), notices

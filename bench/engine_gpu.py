@@ -17,6 +17,19 @@ Sections (``--sections``, in this order by default):
   M=10 (both experts run), with seconds per step.
 * ``keyframes`` -- keyframe extraction for one 81-frame shot: open_clip ViT-B-32 (random weights, one
   batched forward) + CLIP-IQA + the selection of ``engine.keyframes``.
+* ``presets`` -- each of ``--presets`` through the real engine code (:class:`RandomStoryMemEngine`: the
+  engine with random A14B weights and random LoRAs in place of the downloads): setup, a warm-up (compiles),
+  one DiT forward at M=3, then one full MI2V shot (M=3, ``--shot-steps`` or the preset's steps) with its
+  stages; the forward output and the shot's final latents go to ``OUT/dev-<preset>.pt`` for the deviation
+  report (``python bench/engine_gpu.py --compare OUT``).
+* ``multigpu`` -- the same shot through worker processes (:class:`~engine.storymem.parallel.MultiGpuEngine`)
+  on ``--gpus`` GPUs, for each of ``--presets``: setup, warm-up, then the timed shot.
+* ``vae`` -- VAE encode of a first frame + 80 zero frames and decode of 21 latent frames: eager, channels-last
+  3D, cuDNN autotuning; the largest difference from eager.
+* ``stepcache`` -- the overhead of diffusers' First Block Cache on one forward (threshold 0: every block runs,
+  so with random weights only the hooks' cost is measured).
+* ``attention`` -- one self-attention call at 37,440 tokens x 40 heads x 128 per kernel (cuDNN, flash,
+  efficient SDPA; SageAttention when importable).
 
 Results go to ``OUT/engine_gpu.json`` (rewritten after every measurement, so a cut-off run keeps what it
 measured) and one line per measurement on stdout. ``--tiny`` runs every section on the CPU with the tiny
@@ -51,7 +64,7 @@ from engine.storymem.loading import _cast_like_diffusers  # noqa: E402
 from engine.storymem.rope import PositionalRotaryEmbed, memory_frame_positions  # noqa: E402
 
 GIB = 2**30
-SECTIONS = ("forward", "reference", "compile", "shot", "modes", "keyframes")
+SECTIONS = ("forward", "reference", "compile", "shot", "modes", "keyframes", "presets", "multigpu", "vae", "stepcache", "attention")
 
 
 # ---------------------------------------------------------------------------- setup
@@ -177,10 +190,335 @@ def free(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
+# ---------------------------------------------------------------------------- the engine on random weights
+
+
+class _RandomPaths:
+    """Stands in for the downloaded weights' paths in :class:`RandomStoryMemEngine`."""
+
+    models_dir = Path("random")
+    t2v = None
+
+    class lora:  # noqa: N801 - attribute bag
+        variant = "mi2v"
+
+    @staticmethod
+    def describe() -> str:
+        return "random Wan2.2-A14B weights and random LoRAs (benchmark)"
+
+
+def random_lora(dims: Dims, rank: int, scale: float, relative: float, device, seed: int, dtype=torch.bfloat16) -> dict:
+    """Random LoRA pairs for every block's ten target layers with ||scale * B @ A|| / ||W|| about ``relative``
+    (W initialised as diffusers does: uniform(+-1/sqrt(in)), so ||W|| = sqrt(out / 3))."""
+    from engine.storymem.lora import _MODULES, LoraPair
+
+    d, f = dims.dim, dims.transformer["ffn_dim"]
+    shapes = {m: (d, d) for m in _MODULES.values()} | {"ffn.net.0.proj": (f, d), "ffn.net.2": (d, f)}
+    g = torch.Generator(device).manual_seed(seed)
+    sigma_b = relative / (scale * (3 * rank) ** 0.5)
+    pairs = {}
+    for block in range(dims.transformer["num_layers"]):
+        for module, (out_features, in_features) in shapes.items():
+            down = torch.randn(rank, in_features, generator=g, device=device, dtype=dtype) / in_features**0.5
+            up = torch.randn(out_features, rank, generator=g, device=device, dtype=dtype) * sigma_b
+            pairs[f"blocks.{block}.{module}"] = LoraPair(down=down, up=up)
+    return pairs
+
+
+def _random_engine_class():
+    from engine.storymem.engine import StoryMemEngine
+    from engine.storymem.loading import StepLoraPaths
+    from engine.storymem.lora import LoraUpdate, fuse_loras, rslora_scale
+
+    class RandomStoryMemEngine(StoryMemEngine):
+        """The StoryMem engine with random A14B weights (seeded: every instance on any GPU has the same
+        weights), a random StoryMem LoRA (rank 128, rsLoRA 11.31, ||dW||/||W|| ~ 1e-3) and for ``turbo`` a random
+        step-distill LoRA (rank 64, ~1e-2): every preset setting (FP8, attention, compile, LoRA fusion,
+        multi-GPU) runs the production code."""
+
+        def __init__(self, dims: Dims, **kwargs):
+            self.dims = dims
+            kwargs.setdefault("keep_both_experts", True)  # built on the GPU: the free-memory check would see them twice
+            super().__init__(paths=_RandomPaths(), need_t2v=False, **kwargs)
+
+        def _find_models(self, models_dir, paths, variant, need_t2v):
+            return paths
+
+        def _find_step_loras(self, need_t2v):
+            return {"i2v": StepLoraPaths(kind="i2v", high=Path("random"), low=Path("random"), release="random")}
+
+        def _load_shared(self):
+            from engine.storymem.testing import tiny_tokenizer
+
+            torch.manual_seed(7)
+            return tiny_tokenizer(), random_text_encoder(self.dims, self.device, self.dtype), random_vae(self.dims, self.device)
+
+        def _updates(self, kind, which):
+            seed = 100 if which == "high" else 200
+            scale = rslora_scale(128, 128)
+            self.lora_scale = scale
+            updates = [LoraUpdate(pairs=random_lora(self.dims, 128, scale, 1e-3, self.device, seed), scale=scale, source="random StoryMem LoRA", complete=True)]
+            if self.expanded.step_lora:
+                self.step_lora_layouts[kind] = "random pairs (converter not timed)"
+                updates.append(LoraUpdate(pairs=random_lora(self.dims, 64, 1.0, 1e-2, self.device, seed + 1), scale=1.0, source="random step LoRA"))
+            return updates
+
+        def _build_expert(self, kind, which, updates):
+            torch.manual_seed(1 if which == "high" else 2)
+            model = random_transformer(self.dims, self.device, self.dtype)
+            fuse_loras(model, updates)
+            return model
+
+    return RandomStoryMemEngine
+
+
+def random_worker_engine(*, device, parallel, **kwargs):
+    """Builder for :class:`~engine.storymem.parallel.WorkerSpec`: a random-weight engine on this rank's GPU."""
+    return _random_engine_class()(Dims(tiny=kwargs.pop("tiny", False)), device=device, parallel=parallel, **kwargs)
+
+
+def _shot_request(dims: Dims, folder: Path, memory: int = 3, seed: int = 0):
+    """An MI2V request with ``memory`` random memory images and a random first frame, written as PNGs."""
+    import hashlib
+
+    import PIL.Image
+
+    from schemas.render import MemoryImage, RenderRequest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(memory + 1):
+        path = folder / f"image-{seed}-{i}.png"
+        PIL.Image.fromarray(rng.integers(0, 256, size=(dims.height, dims.width, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    images = [MemoryImage(id=f"k{i}", path=p, sha256=hashlib.sha256(Path(p).read_bytes()).hexdigest()) for i, p in enumerate(paths[:-1])]
+    prompts = ["a girl in a red coat walks through a snowy market, camera tracking",
+               "the girl stops at a lantern stall and smiles at the old vendor, close-up"]  # fmt: skip
+    return RenderRequest(shot_id="01-02", prompt=prompts[seed % 2],
+                         mode="mi2v", seed=0, width=dims.width, height=dims.height, num_frames=dims.frames,
+                         memory=images, first_frame=paths[-1])  # fmt: skip
+
+
+def _steps_for(spec: str | None, preset: str) -> int | None:
+    """``exact=20,fast=40`` -> this preset's step count (None: the preset's own)."""
+    for item in (spec or "").split(","):
+        name, _, value = item.partition("=")
+        if name == preset and value:
+            return int(value)
+    return None
+
+
+class EngineSections:
+    """The sections that run the engine itself (mixed into :class:`Bench`)."""
+
+    def presets(self) -> None:
+        from engine.storymem.deviation import forward_inputs
+
+        a, d = self.args, self.dims
+        self.drop_expert()
+        warm, request = (_shot_request(d, Path(a.artifacts) / "images", seed=seed) for seed in (0, 1))
+        for preset in a.presets.split(","):
+            steps = _steps_for(a.shot_steps, preset)
+            start = time.perf_counter()
+            engine = _random_engine_class()(d, preset=preset, steps=steps, device=self.device, dtype=self.dtype)
+            pipe = engine._pipeline("m2v")
+            sync(self.device)
+            setup = time.perf_counter() - start
+            start = time.perf_counter()
+            engine.render_shot(warm, steps=None if engine.expanded.m2v.solver != "unipc" else 2)  # warm-up: compiles
+            warmup = time.perf_counter() - start
+            inputs = forward_inputs(pipe.transformer, 3 + d.latent_frames, d.latent_h, d.latent_w, seed=0)
+            with torch.no_grad():
+                forward = timed(lambda: pipe.transformer(**inputs, return_dict=False), self.device, 1, a.iters)
+                output = pipe.transformer(**inputs, return_dict=False)[0].detach().to("cpu", torch.bfloat16)
+            self._forward_record(f"storymem engine preset {preset}", 3, forward, settings=engine.expanded.record())
+            captured = {}
+            decode = pipe.decode
+
+            def keep(latents, output_type, _decode=decode):
+                captured["latents"] = latents.detach().to("cpu", torch.bfloat16)
+                return _decode(latents, output_type)
+
+            pipe.decode = keep  # the timed shot has its own prompt and memory images; the negative prompt is reused
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+            start = time.perf_counter()
+            frames = engine.render_shot(request)
+            sync(self.device)
+            total = time.perf_counter() - start
+            del pipe.decode
+            peak = torch.cuda.max_memory_allocated(self.device) / GIB if self.device.type == "cuda" else None
+            self.rec.add(
+                "presets", preset=preset, mode="mi2v", memory_frames=3, steps=engine.expanded.m2v.steps,
+                setup_s=round(setup, 1), warmup_s=round(warmup, 1), total_s=round(total, 1),
+                stages_s={k: round(v, 2) for k, v in engine.last_timings.items()},
+                s_per_step=round(engine.last_timings["denoise"] / engine.expanded.m2v.steps, 2),
+                peak_allocated_gib=None if peak is None else round(peak, 2), frames=list(frames.shape),
+                settings=engine.settings(),
+            )  # fmt: skip
+            torch.save({"forward": output, "latents": captured["latents"], "preset": preset,
+                        "steps": engine.expanded.m2v.steps}, Path(a.artifacts) / f"dev-{preset}.pt")  # fmt: skip
+            del engine, pipe, frames, output, inputs, captured
+            torch._dynamo.reset()  # compiled code keeps the experts alive otherwise (run one preset per process to keep caches)
+            free(self.device)
+
+    def multigpu(self) -> None:
+        from engine.storymem.parallel import MultiGpuEngine, ParallelPlan, WorkerSpec
+        from engine.storymem.presets import get_preset
+
+        a, d = self.args, self.dims
+        self.drop_expert()
+        warm, request = (_shot_request(d, Path(a.artifacts) / "images", seed=seed) for seed in (0, 1))
+        for preset in a.presets.split(","):
+            steps = _steps_for(a.shot_steps, preset)
+            plan = ParallelPlan.choose(a.gpus, cfg=get_preset(preset).m2v.cfg)
+            kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny}
+            if preset in (a.compile_off or "").split(","):
+                kwargs["compile"] = False
+            if a.tiny:
+                kwargs["dtype"] = torch.float32
+            spec = WorkerSpec(builder="bench.engine_gpu:random_worker_engine", kwargs=kwargs, plan=plan,
+                              device_type=self.device.type, threads=1 if a.tiny else None)  # fmt: skip
+            start = time.perf_counter()
+            engine = MultiGpuEngine(spec)
+            setup = time.perf_counter() - start
+            try:
+                start = time.perf_counter()
+                warm_steps = None if get_preset(preset).m2v.solver != "unipc" else 2
+                engine.render_shot(warm, steps=warm_steps)
+                warmup = time.perf_counter() - start
+                start = time.perf_counter()
+                frames = engine.render_shot(request)
+                total = time.perf_counter() - start
+                s = engine.settings()
+                self.rec.add(
+                    "multigpu", preset=preset, gpus=a.gpus, plan=plan.describe(), steps=s["preset"]["m2v"]["steps"],
+                    setup_s=round(setup, 1), warmup_s=round(warmup, 1), total_s=round(total, 1),
+                    stages_s={k: round(v, 2) for k, v in engine.last_timings.items()},
+                    s_per_step=round(engine.last_timings["denoise"] / s["preset"]["m2v"]["steps"], 2),
+                    frames=list(frames.shape), compile=s["compile"], linear=s["linear"],
+                )  # fmt: skip
+                np.save(Path(a.artifacts) / f"frames-{preset}-{a.gpus}gpu.npy", frames[::20])
+            finally:
+                engine.close()
+
+    def vae(self) -> None:
+        d = self.dims
+        self.drop_expert()
+        vae = random_vae(d, self.device)
+        g = torch.Generator("cpu").manual_seed(0)
+        video = torch.zeros(1, 3, d.frames, d.height, d.width)
+        video[:, :, 0] = torch.rand(1, 3, d.height, d.width, generator=g) * 2 - 1
+        video = video.to(self.device)
+        latents = torch.randn(1, 16, d.latent_frames, d.latent_h, d.latent_w, generator=g).to(self.device)
+        results = {}
+        for mode in ("eager", "channels_last_3d", "cudnn_benchmark"):
+            if mode == "channels_last_3d":
+                for module in vae.modules():
+                    if isinstance(module, torch.nn.Conv3d):
+                        module.weight.data = module.weight.data.to(memory_format=torch.channels_last_3d)
+            if mode == "cudnn_benchmark":
+                torch.backends.cudnn.benchmark = True
+            with torch.no_grad():
+                enc = timed(lambda: vae.encode(video).latent_dist.mode(), self.device, 1, self.args.iters)
+                dec = timed(lambda: vae.decode(latents, return_dict=False)[0], self.device, 1, self.args.iters)
+                out = (vae.encode(video).latent_dist.mode().float().cpu(), vae.decode(latents, return_dict=False)[0].float().cpu())
+            results[mode] = out
+            diff = [float((o - r).abs().max()) for o, r in zip(out, results["eager"])]
+            self.rec.add("vae", mode=mode, encode_81_frames=enc, decode_21_latent_frames=dec,
+                         max_abs_diff_vs_eager={"encode": diff[0], "decode": diff[1]})  # fmt: skip
+        torch.backends.cudnn.benchmark = False
+        del vae
+        free(self.device)
+
+    def stepcache(self) -> None:
+        from diffusers import FirstBlockCacheConfig
+
+        model = self.expert()
+        model.rope = PositionalRotaryEmbed.like(model.rope)
+        model.rope.set_frame_positions(memory_frame_positions(3, self.dims.latent_frames, "paper"))
+        model.set_attention_backend(self.args.backend.split(",")[0])
+        x, t, text = self.inputs(3)
+        xs, turn = [x, x * 1.01], [0]  # alternate: with equal inputs the cache would (rightly) skip the blocks
+
+        def call():
+            turn[0] += 1
+            with model.cache_context("cond"):
+                return model(xs[turn[0] % 2], t, text, return_dict=False)[0]
+
+        with torch.no_grad():
+            plain = timed(call, self.device, 1, self.args.iters)
+            turn[0] = 0
+            reference = call().float().cpu()
+            model.enable_cache(FirstBlockCacheConfig(threshold=0.0))
+            cached = timed(call, self.device, 1, self.args.iters)
+            turn[0] = 0
+            same = torch.equal(call().float().cpu(), reference)
+            model.disable_cache()
+        self.rec.add("stepcache", what="First Block Cache, threshold 0 (every block computed), eager, M=3",
+                     plain=plain, cached=cached, overhead_ms=round(cached["ms_mean"] - plain["ms_mean"], 1),
+                     output_identical=same)  # fmt: skip
+
+    def attention(self) -> None:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        self.drop_expert()
+        heads, head_dim = self.dims.transformer["num_attention_heads"], self.dims.transformer["attention_head_dim"]
+        tokens = self.dims.tokens(3)
+        g = torch.Generator(self.device).manual_seed(0)
+        q, k, v = (torch.randn(1, heads, tokens, head_dim, generator=g, device=self.device, dtype=self.dtype) for _ in range(3))
+        kernels = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION}
+        reference = None
+        for name, backend in kernels.items():
+            with sdpa_kernel(backend), torch.no_grad():
+                result = timed(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v), self.device, 1, 3)
+                out = torch.nn.functional.scaled_dot_product_attention(q, k, v).float()
+            reference = out if reference is None else reference
+            self.rec.add("attention", kernel=f"SDPA {name}", tokens=tokens, **result,
+                         rel_l2_vs_cudnn=round(float((out - reference).norm() / reference.norm()), 5))  # fmt: skip
+        try:
+            from sageattention import sageattn
+        except Exception as err:  # noqa: BLE001 - optional
+            self.rec.add("attention", kernel="sageattention", skipped=f"not importable: {err!r}")
+            return
+        with torch.no_grad():
+            result = timed(lambda: sageattn(q, k, v, tensor_layout="HND"), self.device, 1, 3)
+            out = sageattn(q, k, v, tensor_layout="HND").float()
+        self.rec.add("attention", kernel="sageattention " + getattr(__import__("sageattention"), "__version__", "?"),
+                     tokens=tokens, **result, rel_l2_vs_cudnn=round(float((out - reference).norm() / reference.norm()), 5))  # fmt: skip
+
+
+def compare(folder: Path) -> dict:
+    """The deviation report from the ``dev-<preset>.pt`` files of ``presets`` runs (CPU): relative L2 of each
+    lossy preset's forward output and final latents from exact's."""
+    from engine.storymem.deviation import relative_l2
+
+    report = {}
+    for path in sorted(folder.rglob("frames-*-1gpu.npy")):
+        one = np.load(path).astype(np.int16)
+        for other in sorted(folder.rglob(path.name.replace("-1gpu", "-*gpu"))):
+            if other != path:
+                diff = np.abs(np.load(other).astype(np.int16) - one)
+                report[f"{other.stem} vs {path.stem}"] = {"mean_abs_diff": round(float(diff.mean()), 4),
+                                                          "max_abs_diff": int(diff.max()), "frames_compared": len(one)}
+    runs = {p.stem.removeprefix("dev-"): torch.load(p) for p in sorted(folder.rglob("dev-*.pt"))}
+    if "exact" not in runs:
+        return report
+    exact = runs.pop("exact")
+    for preset, run in runs.items():
+        report[preset] = {
+            "forward_rel_l2": round(relative_l2(run["forward"], exact["forward"]), 5),
+            "latents_rel_l2": round(relative_l2(run["latents"], exact["latents"]), 5),
+            "steps": {"exact": exact["steps"], preset: run["steps"]},
+        }
+    return report
+
+
 # ---------------------------------------------------------------------------- sections
 
 
-class Bench:
+class Bench(EngineSections):
     def __init__(self, args):
         self.args = args
         self.device = torch.device("cpu" if args.tiny else "cuda")
@@ -548,8 +886,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shot-compile", type=int, default=1, help="compile the experts' blocks for the shot section (1/0)")
     parser.add_argument("--modes", default="none,swap,model,group", help="memory modes to measure, in this order")
     parser.add_argument("--reference-code", default=None, help="a checkout of Kevin-thu/StoryMem for the reference section")
+    parser.add_argument("--presets", default="exact,fast,turbo", help="presets for the presets/multigpu sections")
+    parser.add_argument("--shot-steps", default=None, help="steps per preset for the timed shots, e.g. exact=20 (default: the preset's)")
+    parser.add_argument("--gpus", type=int, default=1, help="GPUs per shot for the multigpu section")
+    parser.add_argument("--compile-off", default=None, help="presets to run without compilation in the multigpu section")
+    parser.add_argument("--artifacts", default=None, help="folder for images, dev-*.pt and frames-*.npy (default: --out)")
+    parser.add_argument("--compare", metavar="FOLDER", help="print the deviation report of the dev-*.pt files and the "
+                        "1-GPU vs N-GPU frame differences of the frames-*.npy files under FOLDER, and exit")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke run with the tiny test models")
     args = parser.parse_args(argv)
+    args.artifacts = args.artifacts or args.out
+    Path(args.artifacts).mkdir(parents=True, exist_ok=True)
+    if args.compare:
+        print(json.dumps(compare(Path(args.compare)), indent=2))
+        return
     if args.tiny:
         args.backend = "native"
     elif not torch.cuda.is_available():

@@ -7,7 +7,10 @@ cuts and continuations (MI2V and MM2V), several characters and a reference image
 
     .venv/bin/python bench/preview_cpu.py [--width 832 --height 480 --frames 81 --seed 0 --out DIR]
 
-Prints the seconds of each stage and the total, and the command that reproduces them.
+Prints the wall seconds of each stage and the total, the CPU seconds they used (this process and the
+ffmpeg it runs: on a machine shared with other jobs, CPU time stays close to what the stage takes on a
+quiet machine while wall time grows with the load), the load average before and after, and the
+command that reproduces them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shlex
 import sys
 import tempfile
@@ -52,6 +56,16 @@ SHOTS: list[tuple[str, bool, list[str]]] = [  # (prompt, cut, cast)
 ]
 
 
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its finished children (ffmpeg)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return " ".join(f"{v:.2f}" for v in avg)
+
+
 def reference_image(path: Path) -> None:
     """A stand-in user reference for Milo (MR2V): a brown-and-cream dog shape on grey."""
     img = np.full((240, 320, 3), 120, np.uint8)
@@ -80,80 +94,91 @@ def main(argv: list[str] | None = None) -> int:
         run = args.out
         run.mkdir(parents=True, exist_ok=True)
     t: dict[str, float] = defaultdict(float)
-    t_all = time.perf_counter()
+    cpu: dict[str, float] = defaultdict(float)
+    load_before = os.getloadavg()
+    t_all, cpu_all = time.perf_counter(), _cpu()
+
+    class stage:  # noqa: N801 - a tiny timer: wall and CPU seconds of a block, added to its stage
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __enter__(self) -> None:
+            self.w, self.c = time.perf_counter(), _cpu()
+
+        def __exit__(self, *exc) -> None:
+            t[self.name] += time.perf_counter() - self.w
+            cpu[self.name] += _cpu() - self.c
 
     engine, embedder, scorer = PreviewEngine(), StatsEmbedder(), StatsQualityScorer()
     settings = MemorySettings()
-    clock = time.perf_counter()
-    bank = MemoryBank.create(run, settings, embedder.name, scorer.name)
-    reference_image(run / "milo-ref.png")
-    bank.add_reference("Milo", run / "milo-ref.png", embedder, scorer)
-    t["memory"] += time.perf_counter() - clock
+    with stage("memory"):
+        bank = MemoryBank.create(run, settings, embedder.name, scorer.name)
+        reference_image(run / "milo-ref.png")
+        bank.add_reference("Milo", run / "milo-ref.png", embedder, scorer)
 
     cast = {c.name: c for c in CHARACTERS}
     done: list[str] = []
     tails: list[str] = []
+    record = None  # the previous shot's scene record (what the director hands a continuation)
     rows: list[ContactRow] = []
     videos: list[Path] = []
     continuations = 0
     for n, (prompt, cut, names) in enumerate(SHOTS):
         shot_id = f"{n + 1:02d}-01"
-        clock = time.perf_counter()
-        memory = bank.as_memory_images(bank.for_shot(done))
-        mode, extra = ("m2v" if memory else "t2v"), {}
-        if not cut and tails:
-            use = args.continuation if args.continuation != "both" else ("mi2v", "mm2v")[continuations % 2]
-            continuations += 1
-            mode = use
-            extra = {"first_frame": tails[-1]} if use == "mi2v" else {"motion_frames": tails}
-        request = RenderRequest(shot_id=shot_id, prompt=prompt, mode=mode, memory=memory, seed=args.seed + n,
-                                width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
-                                characters=[cast[x] for x in names], **extra)
-        t["memory"] += time.perf_counter() - clock
+        with stage("memory"):
+            memory = bank.as_memory_images(bank.for_shot(done))
+            mode, extra = ("m2v" if memory else "t2v"), {}
+            if not cut and tails:
+                use = args.continuation if args.continuation != "both" else ("mi2v", "mm2v")[continuations % 2]
+                continuations += 1
+                mode = use
+                extra = {"first_frame": tails[-1]} if use == "mi2v" else {"motion_frames": tails}
+                extra["previous_scene"] = record
+            request = RenderRequest(shot_id=shot_id, prompt=prompt, mode=mode, memory=memory, seed=args.seed + n,
+                                    width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
+                                    characters=[cast[x] for x in names], **extra)
 
-        clock = time.perf_counter()
-        frames = engine.render_shot(request)  # (F, H, W, 3)
-        t["render"] += time.perf_counter() - clock
+        with stage("render"):
+            frames = engine.render_shot(request)  # (F, H, W, 3)
+            record = engine.scene_record(request)
 
-        clock = time.perf_counter()
-        tails = []
-        for i, frame in enumerate(frames[-5:]):
-            tails.append(str(run / "shots" / f"{shot_id}.tail" / f"{i}.png"))
-            save_png(frame, tails[-1])
-        saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
-        videos.append(run / "shots" / f"{shot_id}.mp4")
-        write_video(saved, videos[-1], args.fps)
-        t["write"] += time.perf_counter() - clock
+        with stage("write"):
+            tails = []
+            for i, frame in enumerate(frames[-5:]):
+                tails.append(str(run / "shots" / f"{shot_id}.tail" / f"{i}.png"))
+                save_png(frame, tails[-1])
+            saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
+            videos.append(run / "shots" / f"{shot_id}.mp4")
+            write_video(saved, videos[-1], args.fps)
 
-        clock = time.perf_counter()
-        cands = extract_candidates(saved, embedder, scorer, settings)
-        t["keyframes"] += time.perf_counter() - clock
+        with stage("keyframes"):
+            cands = extract_candidates(saved, embedder, scorer, settings)
 
-        clock = time.perf_counter()
-        admitted = bank.admit(shot_id, saved, cands, names)
-        done.append(shot_id)
-        t["memory"] += time.perf_counter() - clock
+        with stage("memory"):
+            admitted = bank.admit(shot_id, saved, cands, names, scene=record)
+            done.append(shot_id)
         rows.append(ContactRow(shot_id, f"{mode}, {len(cands.indices)} candidates, {len(admitted)} kept",
                                [run / k.path for k in admitted], [m.path for m in memory]))
         print(f"  {shot_id} {mode:4s} memory {len(memory):2d}  keyframes {cands.indices} -> kept {len(admitted)}",
               flush=True)
 
-    clock = time.perf_counter()
-    assemble_film(videos, run / "film.mp4", args.fps)
-    t["assemble"] += time.perf_counter() - clock
-    clock = time.perf_counter()
-    contact_sheet(rows, run / "contact_sheet.png")
-    t["contact sheet"] += time.perf_counter() - clock
-    total = time.perf_counter() - t_all
+    with stage("assemble"):
+        assemble_film(videos, run / "film.mp4", args.fps)
+    with stage("contact sheet"):
+        contact_sheet(rows, run / "contact_sheet.png")
+    total, cpu_total = time.perf_counter() - t_all, _cpu() - cpu_all
+    load_after = os.getloadavg()
 
     info = video_info(run / "film.mp4")
     print(f"\nfilm: {info.frames} frames {info.width}x{info.height} @ {info.fps:g} fps, "
           f"{os.path.getsize(run / 'film.mp4') / 1e6:.1f} MB; memory bank {len(bank.keyframes)} keyframes")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    for stage in ("render", "write", "keyframes", "memory", "assemble", "contact sheet"):
-        per = f" ({t[stage] / len(SHOTS):.2f} s/shot)" if stage in ("render", "write", "keyframes") else ""
-        print(f"{stage:>14s}: {t[stage]:6.2f} s{per}")
-    print(f"{'total':>14s}: {total:6.2f} s")
+    print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
+    print(f"{'stage':>14s}  {'wall':>8s}  {'CPU':>8s}")
+    for name in ("render", "write", "keyframes", "memory", "assemble", "contact sheet"):
+        per = f"  ({t[name] / len(SHOTS):.2f} s/shot wall)" if name in ("render", "write", "keyframes") else ""
+        print(f"{name:>14s}: {t[name]:6.2f} s  {cpu[name]:6.2f} s{per}")
+    print(f"{'total':>14s}: {total:6.2f} s  {cpu_total:6.2f} s")
     cmd = [".venv/bin/python", "bench/preview_cpu.py", "--width", str(args.width), "--height", str(args.height),
            "--frames", str(args.frames), "--seed", str(args.seed), "--continuation", args.continuation]
     print("reproduce:", shlex.join(cmd))

@@ -42,24 +42,21 @@ def check_flags(args: argparse.Namespace) -> None:
         raise BatchError("--count goes with --theme (with INPUT, every line or script is a film)")
     if args.max_parallel is not None and args.max_parallel < 1:
         raise BatchError(f"--max-parallel {args.max_parallel}: give at least 1 (or leave it out: as resources allow)")
-    if args.gpus is not None and args.gpus < 0:
-        raise BatchError(f"--gpus {args.gpus}: give 0 or more GPUs per film")
     if args.shots is not None:
         from agents.planner.logline import check_shots
 
         check_shots(args.shots)
 
 
-def default_gpus(engine: str, models_dir: str | None, cluster_gpus: float) -> int:
-    """GPUs per film when --gpus is not given: 1 for the StoryMem engine (``auto`` selects it when a
-    weights folder is set and the cluster has GPUs), 0 for preview films."""
-    if engine == "storymem":
-        return 1
+def default_gpus(engine: str, models_dir: str | None, cluster_gpus: float, per_shot: int | None = None) -> int:
+    """GPUs each film holds: ``--gpus`` (GPUs per shot, default 1) for the StoryMem engine (``auto``
+    selects it when a weights folder is set and the cluster has GPUs), 0 for preview films."""
+    storymem = engine == "storymem"
     if engine == "auto" and cluster_gpus > 0:
         from engine.storymem.loading import resolve_models_dir
 
-        return 1 if resolve_models_dir(models_dir) is not None else 0
-    return 0
+        storymem = resolve_models_dir(models_dir) is not None
+    return (per_shot or 1) if storymem else 0
 
 
 def ray_timeout(address: str | None) -> float:
@@ -266,8 +263,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 started = driver.connect(address, timeout_s=ray_timeout(address))
                 import ray
 
-                gpus = args.gpus if args.gpus is not None else default_gpus(
-                    opts.engine, opts.models_dir, ray.cluster_resources().get("GPU", 0))
+                gpus = default_gpus(opts.engine, opts.models_dir, ray.cluster_resources().get("GPU", 0),
+                                    per_shot=args.gpus)
                 cluster = driver.cluster_resources(gpus)
                 index.gpus = gpus
                 where = (f"{'Ray cluster ' + address if address else 'a local Ray cluster'}: "

@@ -22,29 +22,35 @@ def _console() -> Console:
     return Console(stderr=False, highlight=False, soft_wrap=True)
 
 
-def _settings(args: argparse.Namespace) -> RunSettings:
-    if args.max_memory_size < 1:
-        raise argparse.ArgumentTypeError("--max-memory-size must be at least 1")
-    memory = MemorySettings(max_size=args.max_memory_size, sink_size=min(3, args.max_memory_size))
+def memory_settings(args: argparse.Namespace) -> MemorySettings:
+    """The memory bank settings from ``--max-memory-size`` (a sink of up to 3 keyframes)."""
+    return MemorySettings(max_size=args.max_memory_size, sink_size=max(0, min(3, args.max_memory_size)))
+
+
+def run_settings(args: argparse.Namespace, memory: MemorySettings | None = None) -> RunSettings:
+    """The run settings from the render flags (``cli.validate`` checks them before any command runs)."""
+    width, height = args.size or (832, 480)  # no --size: 832x480, or the reference image's aspect
     return RunSettings(
-        seed=args.seed, width=args.size[0], height=args.size[1], num_frames=args.frames, fps=args.fps,
-        continuation=args.continuation, max_retries=args.max_retries, memory=memory,
+        seed=args.seed, width=width, height=height, num_frames=args.frames, fps=args.fps,
+        continuation=args.continuation, max_retries=args.max_retries, memory=memory or memory_settings(args),
     )
 
 
-def _options(args: argparse.Namespace) -> BackendOptions:
+def backend_options(args: argparse.Namespace) -> BackendOptions:
     storymem = {"variant": args.continuation, "offload": args.offload, "memory_positions": args.memory_positions,
-                "steps": args.steps, "attention_backend": args.attention_backend}
+                "steps": args.steps, "attention_backend": args.attention_backend, "preset": args.preset,
+                "gpus": args.gpus, "step_cache": args.step_cache}
     return BackendOptions(
         engine=args.engine or "auto", models_dir=args.models, llm_model=args.llm_model,
         vlm_model=args.vlm_model, base_url=args.base_url, clip_checkpoint=args.clip_checkpoint,
+        planner_fallback=not getattr(args, "no_fallback", False),
         hpsv3_checkpoint=args.hpsv3, hpsv3_base=args.hpsv3_base,
         storymem={k: v for k, v in storymem.items() if v is not None},
     )
 
 
 def _default_out(name: str) -> Path:
-    base = Path("runs") / slug(name, fallback="film")
+    base = Path("runs") / slug(name, fallback="film", letters="any")
     out, n = base, 2
     while out.exists():
         out = base.with_name(f"{base.name}-{n}")
@@ -70,7 +76,7 @@ def summary(console: Console, run_dir: Path, m: RunManifest) -> None:
     table.add_column("role")
     table.add_column("ran")
     table.add_column("how to get the real one")
-    for role in ("planner", "engine", "critic", "embedder", "scorer"):
+    for role in ("planner", "engine", "critic", "embedder", "scorer", "identity"):
         info = m.backends.get(role)
         if info is None:
             continue
@@ -89,7 +95,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     console = _console()
     out = Path(args.out) if args.out else _default_out(Path(args.script).stem)
     with RichEvents(console, quiet=args.quiet) as events:
-        m = render_script(args.script, out, _settings(args), _options(args), bible_path=args.bible, events=events)
+        m = render_script(args.script, out, run_settings(args), backend_options(args), bible_path=args.bible,
+                          events=events, strict=args.strict, size_from_reference=args.size is None)
     summary(console, out, m)
     return 0 if m.status == "complete" else 1
 
@@ -98,7 +105,7 @@ def cmd_film(args: argparse.Namespace) -> int:
     console = _console()
     out = Path(args.out) if args.out else _default_out(args.logline[:40])
     with RichEvents(console, quiet=args.quiet) as events:
-        m = film_from_logline(args.logline, out, _settings(args), _options(args),
+        m = film_from_logline(args.logline, out, run_settings(args), backend_options(args),
                               shots=args.shots, style=args.style, events=events)
     summary(console, out, m)
     return 0 if m.status == "complete" else 1
@@ -108,7 +115,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     console = _console()
     run_dir = Path(args.run_dir)
     with RichEvents(console, quiet=args.quiet) as events:
-        m = resume_run(run_dir, events=events)
+        m = resume_run(run_dir, events=events, engine=getattr(args, "engine", None))
     summary(console, run_dir, m)
     return 0 if m.status == "complete" else 1
 
@@ -118,15 +125,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from agents.planner.logline import clean_logline
     from story.io import save_plan
 
+    from agents.director.rundir import RunError
+    from agents.planner.draft import draft_path_for
+    from story.io import bible_path_for
+
     console = _console()
-    planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url))
-    plan = planner.plan(clean_logline(args.logline), shots=args.shots, style=args.style)
+    for path in (Path(args.out), bible_path_for(args.out)):
+        if path.exists() and not getattr(args, "force", False):
+            raise RunError(f"{path} already exists; pass --force to overwrite it, or choose another -o")
+    logline = clean_logline(args.logline)
+    notices: list[str] = []
+    planner, info = build_planner(BackendOptions(llm_model=args.llm_model, base_url=args.base_url,
+                                                 planner_fallback=not args.no_fallback), notices)
+    with RichEvents(console, quiet=args.quiet) as events:
+        for n in notices:
+            events.notice(n)
+        plan = planner.plan(logline, shots=args.shots, style=args.style, draft=draft_path_for(args.out),
+                            events=events)
     bible_path = save_plan(plan, args.out)
     n = len(plan.script.shots())
     console.print(f"[bold green]Plan:[/] {args.out} ({n} shots in {len(plan.script.scenes)} scenes) and "
                   f"{bible_path} ({len(plan.bible.characters)} characters)")
-    console.print(f"planner: {info.name}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else ""))
-    console.print(f"render it with: python main.py render {args.out} --out runs/{slug(plan.script.story_name)}")
+    ran = "offline, after the model failed" if getattr(planner, "fell_back", None) else info.name
+    console.print(f"planner: {ran}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else
+                                       f" ({info.detail})"))
+    console.print(f"render it with: python main.py render {args.out} --out runs/{slug(plan.script.story_name, letters='any')}")
     return 0
 
 
@@ -135,6 +158,11 @@ def show_proposal(console: Console, p: dict) -> None:
     console.print(f"[bold]Proposed version {p['version']}[/] ({p['reviser']}): {p['summary'] or ''}")
     for e in p["edits"]:
         console.print(f"  - {e['op']}: " + ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "op"), highlight=False)
+    replaced = p.get("replacements") or []
+    if replaced:
+        console.print(f"[bold]Replaced[/] ({len(replaced)} occurrence(s)):")
+        for r in replaced:
+            console.print(f"  {r['where']}: {r['old']!r} -> {r['new']!r}   {r['after']}", highlight=False, markup=False)
     if p["diff"]:
         for line in p["diff"].splitlines():
             style = "green" if line.startswith("+") and not line.startswith("+++") else (
@@ -236,7 +264,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         mark = " (current)" if r.version == current and r is [x for x in records if x.version == current][-1] else ""
         what = r.action if r.action != "undo" else f"undo v{r.parent} -> v{r.version}"
-        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", r.film or "-", r.at)
+        film = f"pruned {r.pruned}" if r.pruned else (r.film or "-")
+        mark += " (pruned)" if r.pruned else ""
+        table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", film, r.at)
     console.print(table)
     return 0
 
@@ -256,6 +286,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return body(args)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from cli.doctor import cmd_doctor as doctor
+
+    return doctor(args)
+
+
 def dispatch(args: argparse.Namespace) -> int:
-    return {"render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
+    from cli.evaluate import cmd_eval, cmd_report
+    from cli.prune import cmd_prune
+
+    return {"eval": cmd_eval, "report": cmd_report, "prune": cmd_prune, "doctor": cmd_doctor, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
             "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo, "batch": cmd_batch}[args.command](args)

@@ -18,6 +18,7 @@ class RichEvents:
         )
         self._film = None
         self._shot = None
+        self._llm = None
 
         self._started = False
 
@@ -57,6 +58,19 @@ class RichEvents:
             self.progress.update(self._film, completed=index + 1)
         if status == "reused" and not self.quiet:
             self.progress.console.print(f"  shot {shot_id}: unchanged, reused")
+
+    def llm_progress(self, progress) -> None:
+        """A model answer streaming in: one line with its tokens and tokens/s, kept when it is done."""
+        if self.quiet:
+            return
+        self._start()
+        if self._llm is None:
+            self._llm = self.progress.add_task(progress.line(), total=None)
+        self.progress.update(self._llm, description=progress.line(), completed=progress.tokens)
+        if progress.done:
+            self.progress.remove_task(self._llm)
+            self._llm = None
+            self.progress.console.print(f"  {progress.line()}", highlight=False)
 
     def notice(self, message: str) -> None:
         if self.quiet:

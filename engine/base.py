@@ -20,6 +20,18 @@ class EngineError(RuntimeError):
     what is wrong and how to fix it, in one line."""
 
 
+class SettingsError(ValueError):
+    """A render setting a stage cannot handle, found before anything is rendered.
+
+    ``argument`` names what is wrong as the stage calls it (a :class:`RenderRequest` field such as
+    ``num_frames``, or an engine option such as ``steps``); the command line maps it to its flag
+    (``cli/validate.py``). The message says the allowed values and why, in one line."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
 @runtime_checkable
 class Engine(Protocol):
     """Renders one shot from a :class:`RenderRequest`."""

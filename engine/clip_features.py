@@ -91,8 +91,7 @@ class ClipEmbedder:
     def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device = "cpu", *, quick_gelu: bool | None = None, batch_size: int = 256):
         import open_clip
 
-        path = Path(checkpoint).expanduser()
-        file, config = self._resolve(path)
+        file, config = self.check_checkpoint(checkpoint)
         if quick_gelu is None:
             quick_gelu = bool(config.get("model_cfg", {}).get("quick_gelu", False))
         self.device = torch.device(device)
@@ -103,8 +102,9 @@ class ClipEmbedder:
                 quick_gelu = True
             else:
                 model = open_clip.create_model("ViT-B-32-quickgelu" if quick_gelu else "ViT-B-32", pretrained=str(file))
-        except (RuntimeError, KeyError, ValueError, OSError) as err:
-            raise EngineError(f"{file} is not an open_clip ViT-B-32 checkpoint ({str(err).splitlines()[0]}); get one with: {CLIP_DOWNLOAD}") from None
+        except Exception as err:  # torch/open_clip raise many kinds (unpickling, shapes, zip): all mean "not one"
+            first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+            raise EngineError(f"{file} is not an open_clip ViT-B-32 checkpoint ({first.strip()[:200]}); get one with: {CLIP_DOWNLOAD}") from None
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer("ViT-B-32")
         self.name = f"open_clip:ViT-B-32{'-quickgelu' if quick_gelu else ''}:{file.name}"
@@ -112,11 +112,35 @@ class ClipEmbedder:
         self._std = torch.tensor(CLIP_STD, device=self.device).view(1, 3, 1, 1)
         self._last: tuple[tuple, np.ndarray] | None = None
 
+    @classmethod
+    def check_checkpoint(cls, checkpoint: str | os.PathLike) -> tuple[Path, dict]:
+        """The checkpoint file and its open_clip config (``{}`` for a bare file), without loading it; raises
+        :class:`EngineError` when the path is missing or holds no model file (the command line checks
+        ``--clip-checkpoint`` with this before a run starts). A file must be a torch zip or TorchScript
+        archive, a legacy torch pickle, or a safetensors file."""
+        file, config = cls._resolve(Path(checkpoint).expanduser())
+        try:
+            with file.open("rb") as handle:
+                head = handle.read(16)
+        except OSError as err:
+            raise EngineError(f"CLIP checkpoint {file} cannot be read ({err.strerror}); get one with: {CLIP_DOWNLOAD}") from None
+        if not (_is_torch_zip(head, file) or _is_torch_pickle(head, file) or _is_safetensors(head, file)):
+            raise EngineError(
+                f"{file} is not a model checkpoint (not a torch, TorchScript or safetensors file); "
+                f"get an open_clip ViT-B-32 one with: {CLIP_DOWNLOAD}"
+            )
+        return file, config
+
     @staticmethod
     def _resolve(path: Path) -> tuple[Path, dict]:
         if path.is_dir():
             config_file = path / "open_clip_config.json"
-            config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+            try:
+                config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+            except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+                raise EngineError(f"{config_file} is not JSON; get the folder again with: {CLIP_DOWNLOAD}") from None
+            if not isinstance(config, dict):
+                raise EngineError(f"{config_file} is not a JSON object; get the folder again with: {CLIP_DOWNLOAD}")
             for name in _CHECKPOINT_FILES:
                 if (path / name).is_file():
                     return path / name, config
@@ -155,6 +179,45 @@ class ClipEmbedder:
         return float(self.model.logit_scale.exp())
 
 
+def _is_safetensors(head: bytes, file: Path) -> bool:
+    """A safetensors file: its header's length (8 bytes, little-endian), then that many bytes of JSON."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    size = int.from_bytes(head[:8], "little")
+    if not 0 < size < min(file.stat().st_size, 100_000_000):
+        return False
+    with file.open("rb") as handle:
+        handle.seek(8)
+        try:
+            return isinstance(json.loads(handle.read(size)), dict)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return False
+
+
+def _is_torch_zip(head: bytes, file: Path) -> bool:
+    """A ``torch.save`` or TorchScript archive: a zip holding a pickle (``data.pkl`` or ``constants.pkl``)."""
+    import zipfile
+
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return any(n.endswith(("/data.pkl", "/constants.pkl")) for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _is_torch_pickle(head: bytes, file: Path) -> bool:
+    """A legacy (pre-zip) ``torch.save`` file: loadable as plain tensors (rare; read in full to be sure)."""
+    if head[:1] != b"\x80":
+        return False
+    try:
+        torch.load(file, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 -- any failure means "not a checkpoint"
+        return False
+    return True
+
+
 def _is_torchscript(file: Path) -> bool:
     import zipfile
 
@@ -191,9 +254,12 @@ class HPSv3Scorer:
 
     name = "hpsv3"
 
-    def __init__(self, checkpoint: str | os.PathLike, base_model: str | os.PathLike, device: str = "cuda", *, threshold: float = HPSV3_THRESHOLD, batch_size: int = 8):
+    @staticmethod
+    def check(checkpoint: str | os.PathLike, base_model: str | os.PathLike) -> tuple[Path, Path]:
+        """The checkpoint file and base-model folder, or :class:`EngineError` when the ``hpsv3`` package or a
+        file is missing (without loading anything; the command line checks ``--hpsv3`` with this)."""
         try:
-            import hpsv3
+            import hpsv3  # noqa: F401
         except ImportError:
             raise EngineError(
                 "HPSv3 is not installed (pip install hpsv3, plus local weights); use ClipIQAScorer or the stats scorer instead"
@@ -207,6 +273,12 @@ class HPSv3Scorer:
                 f"HPSv3 weights missing: {', '.join(missing)}; get them with: huggingface-cli download MizzenAI/HPSv3 "
                 f"--local-dir DIR && huggingface-cli download Qwen/Qwen2-VL-7B-Instruct --local-dir DIR"
             )
+        return checkpoint, base_model
+
+    def __init__(self, checkpoint: str | os.PathLike, base_model: str | os.PathLike, device: str = "cuda", *, threshold: float = HPSV3_THRESHOLD, batch_size: int = 8):
+        checkpoint, base_model = self.check(checkpoint, base_model)
+        import hpsv3
+
         template = Path(hpsv3.__file__).parent / "config" / "HPSv3_7B.yaml"
         if not template.is_file():
             raise EngineError(f"the installed hpsv3 package has no {template}; reinstall hpsv3")

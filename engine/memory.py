@@ -21,7 +21,7 @@ from engine.base import FrameEmbedder, QualityScorer
 from engine.keyframes import KeyframeCandidates
 from engine.video import load_image, save_png
 from schemas.memory import Keyframe, MemorySettings, MemoryState
-from schemas.render import MemoryImage
+from schemas.render import MemoryImage, SceneRecord
 from schemas.script import parse_shot_id
 from story.files import atomic_write_json, inside, sha256_file, slug
 
@@ -176,7 +176,8 @@ class MemoryBank:
         return kf
 
     def admit(self, shot_id: str, frames: np.ndarray, candidates: KeyframeCandidates,
-              characters: Iterable[str], settings: MemorySettings | None = None) -> list[Keyframe]:
+              characters: Iterable[str], settings: MemorySettings | None = None,
+              scene: SceneRecord | None = None) -> list[Keyframe]:
         """Add a shot's keyframe candidates, skipping near-duplicates; returns those added.
 
         ``frames`` ``(N, H, W, 3)`` are the frames the candidates index (the saved shot). See
@@ -187,11 +188,12 @@ class MemoryBank:
                 raise ValueError(f"keyframe index {idx} is outside the shot's {len(frames)} frames")
         images = frames[list(candidates.indices)] if candidates.indices else frames[:0]  # (K, H, W, 3)
         return self.admit_images(shot_id, images, candidates.indices, candidates.embeddings, candidates.quality,
-                                 characters, settings)
+                                 characters, settings, scene=scene)
 
     def admit_images(self, shot_id: str, images: np.ndarray, frame_indices: Sequence[int], embeddings: np.ndarray,
                      quality: np.ndarray, characters: Iterable[str],
-                     settings: MemorySettings | None = None, version: int = 1) -> list[Keyframe]:
+                     settings: MemorySettings | None = None, version: int = 1,
+                     scene: SceneRecord | None = None) -> list[Keyframe]:
         """Add keyframe images ``(K, H, W, 3)`` of a shot (frame ``frame_indices[i]`` of the saved
         shot, vector ``embeddings[i]`` from the run's embedder, score ``quality[i]``), skipping
         near-duplicates; returns those added.
@@ -202,7 +204,8 @@ class MemoryBank:
         :meth:`remove_shot`), so admitting a shot again is safe. Files are
         ``memory/<id>.png`` with ids ``<shot_id>-k<n>`` (film version 1) or ``<shot_id>-v<version>-k<n>``
         (a later version re-rendering the shot), n = 1, 2, ... in admission order; earlier versions'
-        files are never deleted, so every version of the film stays restorable."""
+        files are never deleted, so every version of the film stays restorable. ``scene``: the world
+        the shot was drawn in, as its engine reported it (kept with each keyframe)."""
         parse_shot_id(shot_id)
         settings = settings or self.settings
         emb = np.asarray(embeddings, np.float32).reshape(len(frame_indices), -1) if len(frame_indices) else None
@@ -234,6 +237,7 @@ class MemoryBank:
             admitted.append(Keyframe(
                 id=kid, source="shot", shot_id=shot_id, frame_index=int(idx), path=rel, sha256=digest,
                 embedding=_store(vec), quality=round(float(qual[i]), EMBEDDING_DECIMALS), characters=list(characters),
+                scene=scene,
             ))
             existing.append(vec)
         self.state.keyframes.extend(admitted)
@@ -305,7 +309,7 @@ class MemoryBank:
                 raise ValueError(
                     f"memory image {path} changed since keyframe {k.id} was stored: restore it, or drop the keyframe"
                 )
-            out.append(MemoryImage(id=k.id, path=str(path), sha256=digest, characters=list(k.characters)))
+            out.append(MemoryImage(id=k.id, path=str(path), sha256=digest, characters=list(k.characters), scene=k.scene))
         return out
 
 

@@ -55,6 +55,30 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def check_tools() -> None:
+    """Raise ``ValueError`` (one line, with the fix) unless every tool the writers use works: an ffmpeg
+    that runs and has the libx264 encoder (shots, film), and Pillow with FreeType (the preview's captions
+    and the contact sheet's labels use its bundled TrueType font). Takes ~0.1 s (one ``ffmpeg -encoders``)."""
+    try:
+        exe = _ffmpeg()
+    except RuntimeError:
+        raise ValueError("ffmpeg was not found: pip install imageio-ffmpeg (it ships one), or set "
+                         "IMAGEIO_FFMPEG_EXE to an ffmpeg with libx264") from None
+    try:
+        proc = subprocess.run([exe, "-hide_banner", "-nostdin", "-encoders"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ValueError(f"ffmpeg {exe} does not run ({exc}); pip install imageio-ffmpeg, or set IMAGEIO_FFMPEG_EXE "
+                         "to a working ffmpeg") from None
+    if proc.returncode != 0 or not re.search(r"^\s*V\S*\s+libx264\s", proc.stdout, flags=re.M):
+        raise ValueError(f"ffmpeg {exe} has no libx264 encoder (H.264 is what shots and films are written in); "
+                         "use the ffmpeg imageio-ffmpeg ships, or set IMAGEIO_FFMPEG_EXE to one built with libx264")
+    from PIL import features
+
+    if not features.check("freetype2"):
+        raise ValueError("Pillow was built without FreeType, which the captions and the contact sheet need; "
+                         "pip install --force-reinstall pillow (the PyPI wheels have it)")
+
+
 def _check_frames(frames: np.ndarray) -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         shape = getattr(frames, "shape", None)
@@ -221,17 +245,19 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
 
 
 def assemble_film(shot_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, fps: int) -> None:
-    """Concatenate the shot files (moviepy) into one H.264 yuv420p MP4 at ``fps``, atomically.
+    """Concatenate the shot files into one H.264 yuv420p MP4 at ``fps``, atomically.
 
-    Every frame of every shot appears exactly once, in order. The shots must share one frame size.
-    moviepy decodes and chains the clips; frames are fed to the same encoder as :func:`write_video`
-    (moviepy's own writer forces ``yuva420p`` for libx264 in moviepy 2.1, which we don't want).
+    Every frame of every shot appears exactly once, in order. The shots must share one frame size
+    and rate. Shots that are all H.264 yuv420p (what :func:`write_video` writes) are joined without
+    re-encoding (ffmpeg's concat demuxer, stream copy: no generation loss, a fraction of a second);
+    the result is checked to hold every frame. Otherwise moviepy decodes and chains the clips and
+    the frames are fed to the same encoder as :func:`write_video` (moviepy's own writer forces
+    ``yuva420p`` for libx264 in moviepy 2.1, which we don't want).
     """
-    from moviepy import VideoFileClip, concatenate_videoclips
-
     if not shot_paths:
         raise ValueError("assemble_film needs at least one shot file")
-    infos = [video_info(p) for p in shot_paths]
+    probes = [_probe(p) for p in shot_paths]
+    infos = [i for i, _, _ in probes]
     sizes = {(i.width, i.height) for i in infos}
     if len(sizes) != 1:
         raise ValueError(f"shots have different frame sizes {sorted(sizes)}: render every shot at one size")
@@ -239,6 +265,43 @@ def assemble_film(shot_paths: Sequence[str | os.PathLike], out_path: str | os.Pa
     rates = sorted({i.fps for i in infos})
     if rates != [float(fps)]:
         raise ValueError(f"shots play at {rates} fps, the film at {fps}: render every shot at the film's rate")
+    if all((codec, pix) == ("h264", "yuv420p") for _, codec, pix in probes) and _concat_copy(
+            shot_paths, out_path, sum(i.frames for i in infos)):
+        return
+    _assemble_reencode(shot_paths, out_path, fps, infos, width, height)
+
+
+def _concat_copy(shot_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, frames: int) -> bool:
+    """Join H.264 shot files by stream copy into ``out_path`` (atomically); False, leaving nothing,
+    when ffmpeg fails or the result does not hold exactly ``frames`` frames."""
+    out = Path(out_path)
+    tmp, listing = temp_path_for(out), temp_path_for(out.with_suffix(".txt"))
+    quote = lambda p: "'" + str(Path(p).resolve()).replace("'", "'\\''") + "'"  # noqa: E731 - concat list syntax
+    listing.write_text("ffconcat version 1.0\n" + "".join(f"file {quote(p)}\n" for p in shot_paths))
+    try:
+        proc = subprocess.run(
+            [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0",
+             "-i", str(listing), "-map", "0:v:0", "-c", "copy", "-movflags", "+faststart", "-map_metadata", "-1",
+             "-fflags", "+bitexact", "-flags:v", "+bitexact", "-f", "mp4", str(tmp)],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0 or video_info(tmp).frames != frames:
+            tmp.unlink(missing_ok=True)
+            return False
+        atomic_replace(tmp, out)
+        return True
+    except ValueError:
+        tmp.unlink(missing_ok=True)
+        return False
+    finally:
+        listing.unlink(missing_ok=True)
+
+
+def _assemble_reencode(shot_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, fps: int,
+                       infos: Sequence[VideoInfo], width: int, height: int) -> None:
+    """:func:`assemble_film` by decoding every shot (moviepy) and encoding the film again."""
+    from moviepy import VideoFileClip, concatenate_videoclips
+
     clips = [VideoFileClip(str(p), audio=False).with_fps(fps) for p in shot_paths]
     try:
         # Each clip lasts exactly its frame count / fps, so frame i of the chain is shot frame i.

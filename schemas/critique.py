@@ -101,6 +101,32 @@ class Finding(BaseModel):
     """The measured value behind the finding, where there is one."""
 
 
+class IdentityEvidence(BaseModel):
+    """How far one cast character's face in the shot is from that character's earlier faces (dlib 128-d
+    descriptors; the director measures it with ``engine.scoring.identity``, the critic decides on it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    character: str
+    """Bible name of the character."""
+    status: Literal["match", "far", "no_face", "no_anchor"]
+    """``match``/``far``: the character's best face in the shot's keyframes is within / beyond ``threshold``
+    of its anchor; ``no_face``: the keyframes show no face given to it; ``no_anchor``: no earlier face to
+    compare with (no reference image and no earlier confident appearance)."""
+    distance: float | None = None
+    """Distance of the shot's best face of the character to its anchor (None without one)."""
+    threshold: float = 0.6
+    """Same-person boundary (dlib's)."""
+    anchor: str = ""
+    """Where the anchor came from: ``reference`` or ``first appearance in SS-KK``."""
+    keyframe: str | None = None
+    """The shot's keyframe candidate the face was found in."""
+    best_keyframes: list[str] = Field(default_factory=list, max_length=8)
+    """Bank keyframes of earlier shots whose face of the character is closest to the anchor, best first."""
+    in_memory: list[str] = Field(default_factory=list, max_length=64)
+    """Of ``best_keyframes``, those already in the shot's memory."""
+
+
 class CritiqueInput(BaseModel):
     """Everything a critic may look at for one shot (paths, not pixels)."""
 
@@ -134,6 +160,10 @@ class CritiqueInput(BaseModel):
     """For cut=false shots: path of the previous shot's last frame."""
     attempt: int = Field(default=1, ge=1)
     """1 for the first render of the shot, 2 for the first retry..."""
+    identity: list[IdentityEvidence] = Field(default_factory=list)
+    """Per cast character, its face against its earlier faces (empty: not measured, see ``identity_note``)."""
+    identity_note: str = ""
+    """Why identity was not measured (no face judge installed, no cast), when it was not."""
 
 
 class CritiqueReport(BaseModel):

@@ -34,7 +34,7 @@ class ReplaceText(_Edit):
     op: Literal["replace_text"] = "replace_text"
     """Discriminator."""
     old: str = Field(min_length=1, max_length=300)
-    """Phrase to find (case-insensitive)."""
+    """Phrase to find (case-insensitive; each match keeps its capitals: "Dawn" -> "Stormy dusk")."""
     new: str = Field(max_length=300)
     """Replacement."""
     shots: list[ShotRef] | None = None
@@ -189,3 +189,5 @@ class VersionRecord(BaseModel):
     """Shots rendered for this version (filled when the version is assembled)."""
     film: str | None = None
     """``film_vN.mp4`` once assembled."""
+    pruned: str | None = None
+    """ISO time ``prune`` removed the files only this version used (it can no longer be restored)."""

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.render import SceneRecord
+
 KeyframeSource = Literal["shot", "reference"]
 
 
@@ -39,6 +41,8 @@ class Keyframe(BaseModel):
     """Pinned keyframes stay in every later shot's memory, whatever the window."""
     dropped: bool = False
     """Dropped keyframes stay on disk for history but never condition a shot."""
+    scene: SceneRecord | None = None
+    """The world its shot was drawn in, as the engine reported it (None: not reported)."""
 
 
 class MemorySettings(BaseModel):

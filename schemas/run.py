@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.critique import CritiqueReport
 from schemas.memory import MemorySettings
-from schemas.render import RenderMode
+from schemas.render import SEED_LIMIT, RenderMode, SceneRecord
 
 MANIFEST_VERSION = 1
 
@@ -34,10 +34,15 @@ class ShotOutputs(BaseModel):
     """Frames in the saved shot."""
     tail: list[str] = Field(default_factory=list)
     """Lossless PNGs of the shot's last frames (last one last): the next shot's first/motion frames."""
+    tail_sha256: list[str] = Field(default_factory=list)
+    """Content hashes of ``tail``, in order (empty in manifests written before they were recorded)."""
     keyframes: list[str] = Field(default_factory=list)
     """Ids of the keyframes extracted from this shot and added to the bank."""
     candidates: list[str] = Field(default_factory=list)
     """Paths of extracted keyframe candidates (before deduplication against the bank)."""
+    scene: SceneRecord | None = None
+    """The world the shot was drawn in, as the engine reported it (the preview does; None otherwise):
+    the next shot's ``previous_scene`` and its keyframes' ``scene``."""
 
 
 class ShotDirectives(BaseModel):
@@ -97,6 +102,9 @@ class ShotState(BaseModel):
     """Wall time spent rendering this shot (all attempts)."""
     version: int = Field(default=1, ge=1)
     """Film version whose render produced the shot's current files."""
+    engine: str | None = None
+    """Engine that rendered the shot's current files (None in manifests written before it was
+    recorded: then ``RunSettings.engine``)."""
     error: str | None = None
     """Last engine error, if the shot failed."""
 
@@ -114,6 +122,8 @@ class BackendInfo(BaseModel):
     """Extra facts (model path, endpoint host, device)."""
     upgrade: str = ""
     """How to get the real backend, when an embedded default ran."""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """Every setting the backend ran with (the StoryMem engine: its preset and all it expanded to)."""
 
 
 class Usage(BaseModel):
@@ -138,8 +148,8 @@ class RunSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(default=0, ge=0)
-    """Base seed; shot k's first attempt uses seed + k."""
+    seed: int = Field(default=0, ge=0, lt=SEED_LIMIT)
+    """Base seed; shot k's first attempt uses seed + k (wrapped below 2**63)."""
     width: int = Field(default=832, ge=16, multiple_of=16)
     """Frame width."""
     height: int = Field(default=480, ge=16, multiple_of=16)
@@ -149,7 +159,10 @@ class RunSettings(BaseModel):
     fps: int = Field(default=16, ge=1)
     """Frames per second."""
     engine: str = "preview"
-    """Engine name."""
+    """Engine that runs this run's passes (the latest pass's; see ``ShotState.engine`` per shot)."""
+    engine_requested: str | None = None
+    """Engine the user asked for when the run was created (``auto``, ``preview``, ``storymem``); None
+    in manifests written before it was recorded."""
     continuation: Literal["mi2v", "mm2v"] = "mi2v"
     """How cut=false shots continue the previous one."""
     max_retries: int = Field(default=2, ge=0, le=10)
@@ -197,6 +210,11 @@ class RunManifest(BaseModel):
     """Content hash of the film."""
     contact_sheet: str | None = None
     """``contact_sheet.png`` once assembled."""
+    contact_sheet_sha256: str | None = None
+    """Content hash of the contact sheet (None in manifests written before it was recorded)."""
+    rerender: list[str] = Field(default_factory=list)
+    """Shots this version renders again: the forecast the person confirmed for a revision (empty for a
+    first render). Each is rendered once in this version, so what runs is what was announced."""
     usage: list[Usage] = Field(default_factory=list)
     """Token usage per model call."""
     notices: list[str] = Field(default_factory=list)

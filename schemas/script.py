@@ -18,6 +18,9 @@ from typing import Annotated, Iterator
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 MAX_PROMPT_CHARS = 2000
+MAX_SCENE_NUM = 9999
+"""Largest scene number: shot ids (``SS-KK``), keyframe ids (``SS-KK-vN-kN``, at most 64 characters) and the
+file names made from them stay short."""
 
 ShotId = Annotated[str, StringConstraints(pattern=r"^\d{2,}-\d{2,}$")]
 """A shot's id ``SS-KK``: scene number and 1-based shot index within the scene, zero-padded."""
@@ -53,8 +56,8 @@ class Scene(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scene_num: int = Field(ge=0)
-    """Sequential index of the scene; strictly increasing through the script."""
+    scene_num: int = Field(ge=0, le=MAX_SCENE_NUM)
+    """Sequential index of the scene; strictly increasing through the script; 0 to :data:`MAX_SCENE_NUM`."""
 
     video_prompts: list[str] = Field(min_length=1)
     """One text-to-video prompt per 5-second shot, 1-4 sentences, at most 2,000 characters."""

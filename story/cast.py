@@ -90,6 +90,31 @@ def _describe(sentence: str, anchor_end: int) -> tuple[str, str, str]:
     return appearance, attire, age_m.group(0) if age_m else ""
 
 
+_FEATURE_PLURALS = {"glasses", "curls", "braids", "freckles", "spectacles", "pigtails", "whiskers", "dreadlocks",
+                    "bangs", "eyes", "ears", "cheeks", "boots", "clothes", "jeans", "stripes", "spots", "wings", "paws"}
+
+
+def _with_phrase(tail: str) -> str:
+    """``with neat black hair`` from ``" with neat black hair sits by the window"``: the features
+    a role noun's first mention gives (``A boy with neat black hair sits``), up to the verb."""
+    m = re.match(r"\s*,?\s+with\s+([^,.;:!?]{3,80})", tail)
+    if not m:
+        return ""
+    words: list[str] = []
+    for w in m.group(1).split():
+        lw = w.lower().strip("'’")
+        verb = lw.endswith("s") and len(lw) > 3 and lw not in _KEEP_PLURAL and lw not in _FEATURE_PLURALS \
+            and not lw.endswith("ss")
+        if verb or lw.endswith("ly") or lw in ("who", "that", "as", "while", "is", "was", "in", "on", "at", "by", "to",
+                                                 "from"):
+            break
+        words.append(w)
+    words = words[:10]
+    while words and words[-1].lower() in ("and", "a", "an", "the", "with", "his", "her", "its", "their", "of"):
+        words.pop()
+    return ("with " + " ".join(words)) if words else ""
+
+
 def _proper_names(script: StoryScript) -> list[str]:
     counts: Counter[str] = Counter()
     for shot in script.iter_shots():
@@ -111,11 +136,69 @@ def _proper_names(script: StoryScript) -> list[str]:
     return names
 
 
+_CLAUSE = re.compile(r"(?:^|[.!?。！？；;:：,，、،\n]\s*)([^\s\d.,!?;:，。！？；：、،\"'“”()（）]{1,12})\s*[,，、،]")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_CJK_APPOSITIVE = re.compile(r"^[，,、]\s*((?:一|两|三)(?:个|位|名|只|头|条|匹)[^，。；]{1,30})")
+_CJK_ATTIRE = re.compile(r"(?:穿着|身穿|穿|戴着)([^，。；、]{1,20})")
+_CJK_PLACE = re.compile(r"[边里上下中前后外内街城河湖山海夜晚节]$")
+
+
+def _uncased_names(script: StoryScript) -> list[str]:
+    """Names in scripts without capital letters (Chinese, Japanese, Arabic, Hebrew, Thai ...): a
+    short word that opens a clause and is followed by a comma (``小梅，一个……的女孩``,
+    ``ليلى، فتاة ...``) and comes back in at least two shots. Words of cased scripts are left to
+    :func:`_proper_names`."""
+    prompts = [shot.prompt for shot in script.iter_shots()]
+    candidates: Counter[str] = Counter()
+    for p in prompts:
+        for m in _CLAUSE.finditer(p):
+            word = m.group(1)
+            if any(ch.isupper() or ch.islower() for ch in word if ch.isalpha() and ch.isascii()):
+                continue  # Latin: the capitalised-name reader's job
+            if any(c.isalpha() and (c.isupper() or c.islower()) for c in word):
+                continue  # another cased script (Cyrillic, Greek): capitals say what a name is
+            if _CJK.search(word) and (len(word) > 4 or _CJK_PLACE.search(word)):
+                continue  # a Chinese phrase or a place ("河边"), not a name
+            candidates[word] += 1
+    out = []
+    for word, _ in candidates.most_common():
+        shots_with = sum(word in p for p in prompts)
+        if shots_with >= 2 or (_CJK.search(word) and any(_CJK_APPOSITIVE.match(p[p.find(word) + len(word):])
+                                                          for p in prompts if word in p)):
+            out.append(word)
+    return out
+
+
+def _describe_uncased(prompt: str, name: str) -> tuple[str, str]:
+    """(appearance, attire) after the first mention of ``name`` in an uncased script."""
+    i = prompt.find(name)
+    tail = prompt[i + len(name):]
+    appearance = attire = ""
+    m = _CJK_APPOSITIVE.match(tail)
+    if m:
+        appearance = m.group(1).strip()
+    else:
+        m2 = re.match(r"\s*[,،]\s*([^,،.]{3,80})", tail)
+        if m2:
+            appearance = m2.group(1).strip()
+    a = _CJK_ATTIRE.search(tail[:80])
+    if a:
+        attire = a.group(1).strip()
+    return appearance[:120], attire[:80]
+
+
 def infer_bible(script: StoryScript) -> Bible:
-    """A best-effort bible: named characters first, then role nouns (``the cat``, ``the girl``)."""
+    """A best-effort bible: named characters first, then role nouns (``the cat``, ``the girl``).
+    Scripts without capital letters (Chinese and others) have their names read by
+    :func:`_uncased_names`."""
     shots = script.shots()
     found: dict[str, Character] = {}
     counts: Counter[str] = Counter()
+
+    for name in _uncased_names(script)[:MAX_CHARACTERS]:
+        first = next(shot.prompt for shot in shots if name in shot.prompt)
+        appearance, attire = _describe_uncased(first, name)
+        found[name.casefold()] = Character(name=name, appearance=appearance, attire=attire)
 
     names = _proper_names(script)
     full_names = {n for n in names if " " in n}
@@ -148,8 +231,10 @@ def infer_bible(script: StoryScript) -> Bible:
                 key = noun
                 if key not in found:
                     adjectives = m.group(1).strip()
-                    article = "an" if adjectives[:1].lower() in "aeiou" else "a"
-                    appearance = f"{article} {adjectives} {noun}" if adjectives else ""
+                    article = "an" if (adjectives or noun)[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+                    features = _with_phrase(sentence[m.end():])
+                    appearance = " ".join(w for w in (article, adjectives, noun, features) if w) \
+                        if adjectives or features else ""
                     _, attire, age = _describe(sentence, m.end())
                     found[key] = Character(
                         name=noun.capitalize(), appearance=appearance, attire=attire, age=age, aliases=[f"the {noun}"]
@@ -164,10 +249,18 @@ def infer_bible(script: StoryScript) -> Bible:
 
     cast: dict[str, list[str]] = {}
     previous: list[str] = []
+    scene_cast: dict[int, list[str]] = {}
     for shot in shots:
         here = [c.name for c in keep if is_mentioned(shot.prompt, c)]
+        seen = scene_cast.setdefault(shot.scene_num, [])
+        plural = re.search(r"\b(?:they|them|their|both|together|each other)\b|他们|她们|一起", shot.prompt, re.IGNORECASE)
+        if plural and len(here) < 2:
+            # "They walk together": everyone of the scene so far (the two who shared the last shots)
+            here = list(dict.fromkeys(here + [n for n in reversed(seen) if n not in here]))[:max(2, len(here))]
+            here = [c.name for c in keep if c.name in here]
         if not here and re.match(r"\s*(he|she|they|it|his|her|its|their)\b", shot.prompt, re.IGNORECASE):
             here = list(previous)
         cast[shot.id] = here
+        seen.extend(n for n in here if n not in seen)
         previous = here or previous
     return Bible(characters=keep, cast=cast)

@@ -32,7 +32,11 @@ def mention_span(prompt: str, character: Character) -> tuple[int, int] | None:
     for word in character.mentions():
         if not word.strip():
             continue
-        m = re.compile(r"(?<![\w])" + re.escape(word.strip()) + r"(?![\w])", re.IGNORECASE).search(prompt)
+        w = word.strip()
+        # Scripts written without spaces (Chinese, Japanese, Thai): a name is found inside a run of letters.
+        bounded = not re.search(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]", w)
+        pattern = r"(?<![\w])" + re.escape(w) + r"(?![\w])" if bounded else re.escape(w)
+        m = re.compile(pattern, re.IGNORECASE).search(prompt)
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), m.end())
     return best
@@ -47,10 +51,30 @@ def key_details(character: Character) -> list[str]:
     return [d for d in (character.appearance, character.attire) if d.strip()]
 
 
+_WORD = re.compile(r"\w+")
+_FUNCTION_WORDS = frozenset(
+    "a an the and or with in on of at to for by from wearing wears wore who is are his her their its".split()
+)
+"""Words a description can drop or reorder without changing what it describes."""
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(_norm(text)) if w not in _FUNCTION_WORDS}
+
+
+def has_detail(prompt: str, detail: str) -> bool:
+    """True if the prompt carries ``detail``: the phrase itself, or every content word of it (the
+    prompt may describe the character in its own order and words around them: ``a slim young man in
+    his 20s with short black hair`` carries ``a slim young man with short black hair``)."""
+    if _norm(detail) in _norm(prompt):
+        return True
+    words = _content_words(detail)
+    return bool(words) and words <= _content_words(prompt)
+
+
 def has_details(prompt: str, character: Character) -> bool:
-    """True if every key detail phrase of the character appears in the prompt."""
-    text = _norm(prompt)
-    return all(_norm(d) in text for d in key_details(character))
+    """True if every key detail of the character is in the prompt (:func:`has_detail`)."""
+    return all(has_detail(prompt, d) for d in key_details(character))
 
 
 def missing_details(prompt: str, characters: list[Character]) -> list[Character]:

@@ -92,11 +92,29 @@ def sha256_json(obj: Any) -> str:
 _SLUG_BAD = re.compile(r"[^a-z0-9]+")
 
 
-def slug(text: str, max_len: int = 40, fallback: str = "item") -> str:
-    """A file-name-safe slug of ``text`` (ASCII letters, digits, single dashes); never empty,
-    never ``.``/``..``, so a name derived from story text cannot escape its folder."""
-    norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    s = _SLUG_BAD.sub("-", norm).strip("-")[:max_len].strip("-")
+def slug(text: str, max_len: int = 40, fallback: str = "item", *, letters: str = "ascii") -> str:
+    """A file-name-safe slug of ``text``; never empty, never ``.``/``..``, so a name derived from
+    story text cannot escape its folder.
+
+    ``letters="ascii"``: ASCII letters, digits, single dashes (ids that schemas restrict to ASCII).
+    ``letters="any"``: Latin letters still fold to ASCII (``Élodie`` -> ``elodie``) but letters of
+    other scripts are kept (``灯笼与小女孩``, ``ليلى``), so a folder named from a Chinese or Arabic
+    title stays meaningful; separators, punctuation, symbols and emoji become dashes."""
+    if letters == "ascii":
+        norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+        s = _SLUG_BAD.sub("-", norm).strip("-")[:max_len].strip("-")
+        return s or fallback
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKC", text):
+        folded = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii").lower()
+        cat = unicodedata.category(ch)
+        if folded and folded.isalnum():
+            out.append(folded)
+        elif cat[0] in "LN" or (cat[0] == "M" and out and out[-1] != "-"):
+            out.append(ch.lower())
+        elif not (cat[0] == "M" and not folded):
+            out.append("-")
+    s = re.sub(r"-{2,}", "-", "".join(out)).strip("-")[:max_len].strip("-")
     return s or fallback
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from schemas.bible import Bible
 from schemas.plan import Plan
-from schemas.script import MAX_PROMPT_CHARS, StoryScript
+from schemas.script import MAX_PROMPT_CHARS, MAX_SCENE_NUM, Scene, StoryScript
 from story.files import atomic_write_json
 
 
@@ -35,8 +35,10 @@ def bible_path_for(script_path: str | Path) -> Path:
     return p.with_name(p.stem + ".bible.json")
 
 
-def read_json(path: str | Path, what: str = "file") -> Any:
-    """Load JSON, turning every failure into a one-line :class:`ScriptError`."""
+def read_json(path: str | Path, what: str = "file", *, json5: bool = False) -> Any:
+    """Load JSON, turning every failure into a one-line :class:`ScriptError`. With ``json5``, text that is
+    not JSON is read as JSON5 (comments, trailing commas, unquoted keys: what StoryMem's loader accepts);
+    a file that is neither is reported with the JSON error's line and column."""
     p = Path(path)
     if not p.exists():
         raise ScriptError(str(p), [f"{what} not found; check the path"])
@@ -51,9 +53,31 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
+        if json5:
+            import json5 as _json5
+
+            try:
+                return _json5.loads(text)
+            except (ValueError, RecursionError):
+                pass
+        kind, fix = ("JSON (nor JSON5)" if json5 else "JSON"), "fix the syntax"
+        if not json5 and _is_json5(text):
+            fix = "it is JSON5, which only a non-strict reading accepts (drop --strict)"
         raise ScriptError(
-            str(p), [f"is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); fix the syntax"]
+            str(p), [f"is not valid {kind} (line {e.lineno}, column {e.colno}: {e.msg}); {fix}"]
         ) from None
+    except RecursionError:
+        raise ScriptError(str(p), ["nests too deeply to be a story script or bible"]) from None
+
+
+def _is_json5(text: str) -> bool:
+    import json5 as _json5
+
+    try:
+        _json5.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _scene_label(raw: Any, index: int) -> str:
@@ -93,6 +117,8 @@ def _violations(err: ValidationError, raw: Any) -> list[str]:
             msg = "no scenes (rule: at least one shot)"
         elif e["type"] == "too_short" and e["loc"][-1:] == ("video_prompts",):
             msg = "no video prompts (rule: at least one shot)"
+        elif e["loc"][-1:] == ("scene_num",) and e["type"] in ("less_than_equal", "greater_than_equal"):
+            msg = f"scene number {e['input']} is out of range (rule: scene numbers are 0 to {MAX_SCENE_NUM}, so shot ids stay short)"
         out.append(f"{_describe(tuple(e['loc']), raw)}: {msg}")
     return out
 
@@ -160,9 +186,54 @@ def parse_script(raw: Any, source: str) -> StoryScript:
     return script
 
 
+def unknown_keys(raw: Any) -> list[str]:
+    """The keys of a script's JSON that are not ST-Bench fields, as ``key`` (top level) or
+    ``scenes[].key (scenes 1, 2)``, in first-seen order."""
+    if not isinstance(raw, dict):
+        return []
+    top = [k for k in raw if k not in StoryScript.model_fields]
+    per_scene: dict[str, list[str]] = {}
+    scenes = raw.get("scenes")
+    for i, sc in enumerate(scenes if isinstance(scenes, list) else []):
+        if isinstance(sc, dict):
+            for k in sc:
+                if k not in Scene.model_fields:
+                    per_scene.setdefault(k, []).append(_scene_label(raw, i).removeprefix("scene "))
+    return top + [f"scenes[].{k} (scene{'s' if len(where) > 1 else ''} {', '.join(where)})" for k, where in per_scene.items()]
+
+
+def _without_unknown_keys(raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    out = {k: v for k, v in raw.items() if k in StoryScript.model_fields}
+    if isinstance(out.get("scenes"), list):
+        out["scenes"] = [{k: v for k, v in sc.items() if k in Scene.model_fields} if isinstance(sc, dict) else sc
+                         for sc in out["scenes"]]
+    return out
+
+
+def read_script(path: str | Path, *, strict: bool = True) -> tuple[StoryScript, list[str]]:
+    """Load and validate an ST-Bench script; returns it and the keys that were ignored.
+
+    ``strict``: JSON only and no unknown key (the ST-Bench contract exactly). Otherwise the file is read as
+    StoryMem's loader reads it: JSON5, and keys that are not ST-Bench fields (another tool's per-scene
+    extras) are left out of the script and listed, never silently dropped."""
+    raw = read_json(path, "story script", json5=not strict)
+    if strict:
+        return parse_script(raw, Path(path).name), []
+    ignored = unknown_keys(raw)
+    try:
+        return parse_script(_without_unknown_keys(raw), Path(path).name), ignored
+    except ScriptError as e:
+        if ignored:  # a misspelt field shows up as missing: say which keys were not read
+            e.violations.append(f"ignored keys that are not ST-Bench fields: {', '.join(ignored)}")
+            raise ScriptError(e.source, e.violations) from None
+        raise
+
+
 def load_script(path: str | Path) -> StoryScript:
-    """Load and validate an ST-Bench script (older per-scene ``cut`` bools are normalised)."""
-    return parse_script(read_json(path, "story script"), Path(path).name)
+    """Load and validate an ST-Bench script strictly (older per-scene ``cut`` bools are normalised)."""
+    return read_script(path, strict=True)[0]
 
 
 def parse_bible(raw: Any, source: str, script: StoryScript | None = None) -> Bible:
@@ -182,9 +253,10 @@ def parse_bible(raw: Any, source: str, script: StoryScript | None = None) -> Bib
     return bible
 
 
-def load_bible(path: str | Path, script: StoryScript | None = None) -> Bible:
-    """Load and validate a bible file (and check its cast against ``script`` when given)."""
-    return parse_bible(read_json(path, "bible"), Path(path).name, script)
+def load_bible(path: str | Path, script: StoryScript | None = None, *, json5: bool = False) -> Bible:
+    """Load and validate a bible file (and check its cast against ``script`` when given); ``json5`` also
+    accepts JSON5 syntax (its keys stay strict: the bible is dailies' own format)."""
+    return parse_bible(read_json(path, "bible", json5=json5), Path(path).name, script)
 
 
 def save_script(script: StoryScript, path: str | Path) -> None:

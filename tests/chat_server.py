@@ -1,10 +1,16 @@
-"""A scripted stand-in for an OpenAI-compatible chat-completions server, on 127.0.0.1.
+"""A scripted stand-in for an OpenAI-compatible chat-completions server, on 127.0.0.1: for FAULT
+INJECTION only.
 
-No model can run on the machines these tests run on (no GPU, no model weights, no network), so the
-model-facing code is tested against this real HTTP server instead: the official ``openai`` client
-talks to it over TCP exactly as it would talk to OpenAI, vLLM, Ollama or llama.cpp, but every answer
-is scripted by the test. It answers ``POST /v1/chat/completions`` with the scripted steps in order
-(one step per request), ``GET /v1/models`` with its model list, and records every request (headers
+The planner and the reviser are tested against a real model behind a real server (llama.cpp's, with
+SmolLM2-135M-Instruct: tests/llama_server.py). This scripted server is for what a real model can't
+be made to do on demand: HTTP errors, rate limits, timeouts, answers that stall half-way, servers
+that ignore ``response_format``, answers that break the schema in one precise way, and exact
+assertions on the requests the client sends. The official ``openai`` client talks to it over TCP
+exactly as it would talk to OpenAI, vLLM, Ollama or llama.cpp, but every answer is scripted by the
+test. It answers ``POST /v1/chat/completions`` with the scripted steps in order (one step per
+request; as a server-sent-event stream when the request asks for ``stream``), ``GET /v1/models``
+with its model list (with ``max_model_len`` when ``context`` is set, like vLLM), ``GET /props``
+with ``n_ctx`` when ``props_context`` is set (like llama.cpp), and records every request (headers
 and JSON body) for assertions.
 
     with ChatServer([reply({"ok": True}), error(500), rate_limited(0.01), slow(2.0, reply("late"))]) as srv:
@@ -14,7 +20,9 @@ and JSON body) for assertions.
 
 Server-wide behaviours, which consume no step: ``reject_formats={"json_schema"}`` answers 400 to any
 request asking for that response format, like llama.cpp builds without schema support;
-``models=[...]`` with ``strict_models=True`` answers 404 for any other model, like vLLM.
+``models=[...]`` with ``strict_models=True`` answers 404 for any other model, like vLLM;
+``context=N`` refuses a request whose prompt (estimated at 4 characters per token) plus
+``max_tokens`` exceeds N tokens with llama.cpp's HTTP 400 ``exceed_context_size_error``.
 When the script runs out, the server answers 500 "no scripted response left".
 """
 
@@ -30,7 +38,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pytest
 
 __all__ = [
-    "ChatServer", "Recorded", "Step", "chat_server", "error", "rate_limited", "raw", "reply", "slow",
+    "ChatServer", "Recorded", "Step", "chat_server", "error", "rate_limited", "raw", "reply", "slow", "streaming",
 ]
 
 
@@ -47,6 +55,11 @@ class Step:
     content_type: str = "application/json"
     respond: Callable[["Recorded"], "Step"] | None = None
     """Compute the answer from the request instead (the result's own ``respond`` is ignored)."""
+    token_delay: float = 0.0
+    """Streamed answers: seconds between two chunks (a slow model that keeps writing)."""
+    stall_after: int | None = None
+    """Streamed answers: stop sending after this many chunks for ``stall`` seconds (a stuck server)."""
+    stall: float = 0.0
 
 
 def reply(
@@ -84,6 +97,13 @@ def reply(
         },
     }
     return Step(body=body, delay=delay)
+
+
+def streaming(step: Step, *, token_delay: float = 0.0, stall_after: int | None = None, stall: float = 0.0) -> Step:
+    """``step`` streamed slowly (``token_delay`` between chunks), or stalling after ``stall_after``
+    chunks for ``stall`` seconds; a request without ``stream`` gets it whole, after the same total time."""
+    return Step(status=step.status, body=step.body, headers=step.headers, delay=step.delay,
+                content_type=step.content_type, token_delay=token_delay, stall_after=stall_after, stall=stall)
 
 
 def error(status: int, message: str = "scripted failure", *, headers: dict[str, str] | None = None,
@@ -166,12 +186,16 @@ class ChatServer:
         models: Iterable[str] = ("scripted-model",),
         strict_models: bool = False,
         reject_formats: Iterable[str] = (),
+        context: int | None = None,
+        props_context: int | None = None,
     ) -> None:
         self._steps: list[Step] = list(steps)
         self._lock = threading.Lock()
         self.models = list(models)
         self.strict_models = strict_models
         self.reject_formats = set(reject_formats)
+        self.context = context
+        self.props_context = props_context
         self.requests: list[Recorded] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -231,9 +255,47 @@ class ChatServer:
                     server.requests.append(rec)
                 return rec
 
+            def _stream(self, step: Step, rec: Recorded) -> None:
+                """A chat completion as server-sent events: one chunk per word, then usage, then [DONE]."""
+                if step.delay:
+                    time.sleep(step.delay)
+                choice = step.body["choices"][0]
+                text = choice["message"].get("content") or ""
+                words = [w for w in text.replace(" ", " \0").split("\0") if w] or [""]
+                base = {"id": step.body.get("id", "chatcmpl-scripted"), "object": "chat.completion.chunk",
+                        "created": step.body.get("created", 0), "model": step.body.get("model", "scripted")}
+                events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                                "finish_reason": None}]}]
+                events += [{**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]}
+                           for w in words]
+                events.append({**base, "choices": [{"index": 0, "delta": {},
+                                                    "finish_reason": choice.get("finish_reason", "stop")}]})
+                if ((rec.body or {}).get("stream_options") or {}).get("include_usage"):
+                    events.append({**base, "choices": [], "usage": step.body.get("usage")})
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for k, ev in enumerate(events):
+                        if step.stall_after is not None and k == step.stall_after:
+                            time.sleep(step.stall)
+                        elif k and step.token_delay:
+                            time.sleep(step.token_delay)
+                        self.wfile.write(f"data: {json.dumps(ev)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
             def _send(self, step: Step) -> None:
                 if step.delay:
                     time.sleep(step.delay)
+                if step.token_delay or step.stall:  # a non-streaming client waits for the whole answer
+                    time.sleep(step.token_delay * 50 + step.stall)
                 body = step.body
                 if isinstance(body, (dict, list)):
                     data = json.dumps(body).encode()
@@ -256,9 +318,13 @@ class ChatServer:
             def do_GET(self) -> None:  # noqa: N802
                 rec = self._record()
                 if rec.path.rstrip("/").endswith("/models"):
-                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"}
+                    data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted",
+                             **({"max_model_len": server.context} if server.context else {})}
                             for m in server.models]
                     self._send(Step(body={"object": "list", "data": data}))
+                elif rec.path.rstrip("/") == "/props" and server.props_context:
+                    self._send(Step(body={"default_generation_settings": {"n_ctx": server.props_context},
+                                          "total_slots": 1}))
                 else:
                     self._send(error(404, f"no route {rec.path}"))
 
@@ -273,13 +339,27 @@ class ChatServer:
                 if rec.format_type in server.reject_formats:
                     self._send(error(400, f"response_format type '{rec.format_type}' is not supported"))
                     return
+                window = server.context or server.props_context
+                if window:
+                    need = len(json.dumps(rec.messages)) // 4 + int((rec.body or {}).get("max_tokens") or 0)
+                    if need > window:
+                        self._send(Step(status=400, body={"error": {
+                            "code": 400, "type": "exceed_context_size_error", "n_ctx": window,
+                            "n_prompt_tokens": need,
+                            "message": f"request ({need} tokens) exceeds the available context size "
+                                       f"({window} tokens), try increasing it"}}))
+                        return
                 with server._lock:
                     step = server._steps.pop(0) if server._steps else None
                 if step is None:
                     step = error(500, "chat_server: no scripted response left")
                 if step.respond is not None:
                     step = step.respond(rec)
-                self._send(step)
+                if (rec.body or {}).get("stream") and step.status == 200 and isinstance(step.body, dict) \
+                        and step.body.get("choices"):
+                    self._stream(step, rec)
+                else:
+                    self._send(step)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

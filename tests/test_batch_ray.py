@@ -276,7 +276,7 @@ def test_theme_with_the_offline_planner_on_a_local_cluster(tmp_path):
 
 def test_gpus_that_no_node_has_is_one_line_before_any_film(tmp_path, ray_address):
     out = tmp_path / "batch"
-    r = batch(str(_loglines(tmp_path)), "--out", str(out), "--ray-address", ray_address, "--gpus", "1", *TINY,
+    r = batch(str(_loglines(tmp_path)), "--out", str(out), "--ray-address", ray_address, *TINY, "--engine", "storymem",
               cwd=tmp_path)
     assert r.returncode == 2
     lines = [x for x in r.stderr.splitlines() if x.strip()]

@@ -25,7 +25,7 @@ from agents.runs import load_story
 from schemas import RunSettings
 from tests.chat_server import ChatServer, Step, error, reply
 from tests.test_director import THREE, THREE_BIBLE, write_story
-from tests.test_planner_llm import BIBLE, script
+from tests.test_planner_llm import plan_replies
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-SECRET-do-not-log-4242"
@@ -36,7 +36,7 @@ def review(action: dict) -> dict:
 
 
 def test_logline_to_film_with_llm_planner_and_vlm_critic_over_http(tmp_path):
-    steps = [reply(BIBLE), reply(script(4)),
+    steps = [*plan_replies(4),
              reply(review({"action": "rerender", "reason": "the whale is blurred"}))]
     steps += [reply(review({"action": "accept", "reason": "good"}))] * 4
     with ChatServer(steps) as srv:
@@ -54,11 +54,11 @@ def test_logline_to_film_with_llm_planner_and_vlm_critic_over_http(tmp_path):
     assert m["backends"]["planner"]["name"] == "llm:scripted-llm"
     assert m["backends"]["critic"]["name"] == "vlm:scripted-vl"
     assert "planner" in r.stdout and "llm:scripted-llm" in r.stdout and "vlm:scripted-vl" in r.stdout
-    # Token usage per call: 2 planner calls, 5 critic calls (one retry).
-    assert [u["role"] for u in m["usage"]] == ["planner", "planner"] + ["critic"] * 5
+    # Token usage per call: 4 planner calls (the outline, 3 scenes), 5 critic calls (one retry).
+    assert [u["role"] for u in m["usage"]] == ["planner"] * 4 + ["critic"] * 5
     assert m["shots"][0]["attempts"] == 2 and m["shots"][0]["directives"]["reroll"] == 1
     # Images reached the critic as data URLs; the key went to the server and nowhere else.
-    assert all(len(q.image_urls) >= 2 for q in requests[2:])
+    assert all(len(q.image_urls) >= 2 for q in requests[4:])
     assert requests[0].headers.get("authorization") == f"Bearer {SECRET}"
     assert SECRET not in r.stdout + r.stderr
     for p in run.rglob("*"):

@@ -83,12 +83,15 @@ def test_json_object_fallback_when_json_schema_rejected_and_remembered():
     with ChatServer([reply(GOOD), reply(GOOD)], reject_formats={"json_schema"}) as srv:
         client = make(srv)
         assert client.complete_structured(ASK, Pet, role="planner") == Pet(**GOOD)
-        assert [r.format_type for r in srv.chat_requests] == ["json_schema", "json_object"]
+        # json_schema with its limits, then the plain strict schema, then json_object
+        assert [r.format_type for r in srv.chat_requests] == ["json_schema", "json_schema", "json_object"]
+        limited, plain = (r.response_format["json_schema"]["schema"]["properties"]["name"] for r in srv.chat_requests[:2])
+        assert limited["maxLength"] == 20 and "maxLength" not in plain
         # the schema travels in the prompt when the endpoint can't take it as response_format
-        assert '"legs"' in srv.chat_requests[1].messages[0]["content"]
+        assert '"legs"' in srv.chat_requests[2].messages[0]["content"]
         assert client.format_mode == "json_object"
         client.complete_structured(ASK, Pet, role="planner")
-        assert [r.format_type for r in srv.chat_requests] == ["json_schema", "json_object", "json_object"]
+        assert [r.format_type for r in srv.chat_requests][3:] == ["json_object"]
 
 
 def test_plain_text_fallback_with_schema_in_prompt():
@@ -97,9 +100,9 @@ def test_plain_text_fallback_with_schema_in_prompt():
         client = make(srv)
         assert client.complete_structured(ASK, Pet, role="planner") == Pet(**GOOD)
         reqs = srv.chat_requests
-        assert [r.format_type for r in reqs] == ["json_schema", "json_object", "text"]
-        assert "response_format" not in reqs[2].body
-        system = reqs[2].messages[0]["content"]
+        assert [r.format_type for r in reqs] == ["json_schema", "json_schema", "json_object", "text"]
+        assert "response_format" not in reqs[3].body
+        system = reqs[3].messages[0]["content"]
         assert system.startswith("You name pets.") and "JSON Schema" in system and '"legs"' in system
         assert client.format_mode == "text"
 
@@ -262,7 +265,8 @@ def test_unknown_model_is_model_not_found_listing_served_models():
             client.complete_text(ASK, role="planner")
         msg = str(ei.value)
         assert "'gpt-9'" in msg and "qwen2.5-7b" in msg and "llava" in msg
-        assert [r.method for r in srv.requests] == ["POST", "GET"]
+        assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in srv.requests][-2:] == [
+            ("POST", "completions"), ("GET", "models")]
 
 
 def test_http_body_that_is_not_json(chat_server):
@@ -289,7 +293,7 @@ def test_no_key_sends_a_placeholder(chat_server):
     chat_server.script(reply("hello"))
     client = LLMClient(LLMConfig(model="m", base_url=chat_server.url))
     assert client.complete_text(ASK, role="planner") == "hello"
-    assert chat_server.requests[0].headers["authorization"] == "Bearer no-key-needed"
+    assert chat_server.chat_requests[0].headers["authorization"] == "Bearer no-key-needed"
 
 
 def test_config_from_env_precedence_and_secrecy():
@@ -369,3 +373,50 @@ def test_prompt_templates_are_strict():
     assert '{"$ref": "x"}' in out  # values are inserted verbatim, never re-expanded
     for name in prompts.names():
         prompts.placeholders(name)  # every shipped template parses
+
+
+# -- repair without the model, and checking that json_schema constrains ---------------------------
+
+def test_repair_fixes_limits_unknown_keys_and_defaults_and_reports_each():
+    from agents.llm.repair import repair
+    from schemas.edit import EditList
+
+    answer = {"edits": [{"op": "replace_text", "old": "night", "new": "rainy night " + "very " * 80, "shots": None,
+                         "why": "the model added this"}] * 70, "summary": "x"}
+    fixed, notes = repair(answer, EditList.model_json_schema())
+    EditList.model_validate(fixed)
+    assert len(fixed["edits"]) == 64 and "why" not in fixed["edits"][0]
+    assert len(fixed["edits"][0]["new"]) <= 300 and fixed["edits"][0]["new"].endswith("very")  # a word boundary
+    assert notes[0] == "edits: kept the first 64 of 70 items"
+    assert "edits.0: dropped the unknown field 'why'" in notes
+    assert any(n.startswith("edits.0.new: shortened from") for n in notes)
+    # a missing optional field takes its default; a missing required one is left for the model
+    fixed, notes = repair({"edits": [{"op": "insert_shot", "anchor": "01-01", "prompt": "p"}]}, EditList.model_json_schema())
+    assert fixed["edits"][0]["where"] == "after" and fixed["edits"][0]["cut"] is True
+    assert "edits.0.where: missing, set to its default 'after'" in notes
+    assert repair({"edits": [{"op": "edit_prompt"}]}, EditList.model_json_schema())[1] == [
+        "summary: missing, set to its default ''"]
+    assert repair({"x": 1}, Pet.model_json_schema()) == ({}, ["(answer): dropped the unknown field 'x'"])
+
+
+def test_a_server_that_ignores_the_schema_is_noticed_and_repaired(chat_server):
+    chat_server.script(reply({"name": "Rexford the Magnificent Hound", "legs": 4, "color": "brown"}),
+                       reply({"name": "Rex", "legs": 4}))
+    client = make(chat_server)
+    assert client.complete_structured(ASK, Pet, role="planner") == Pet(name="Rexford the", legs=4)
+    assert client.constrains is False and len(chat_server.chat_requests) == 1
+    said = " | ".join(client.notices)
+    assert "did not constrain the answer" in said and "name: shortened from 29 to at most 20" in said
+    assert "dropped the unknown field 'color'" in said
+    # from now on the schema also goes into the prompt
+    client.complete_structured(ASK, Pet, role="planner")
+    assert '"legs"' in chat_server.chat_requests[1].messages[0]["content"]
+
+
+def test_a_retry_that_outgrows_the_context_drops_the_failed_answer(chat_server):
+    chat_server.script(reply("x" * 1500), reply(GOOD))
+    client = make(chat_server, context_window=900)
+    assert client.complete_structured(ASK, Pet, role="planner", max_tokens=64) == Pet(**GOOD)
+    retry = chat_server.chat_requests[1]
+    assert [m["role"] for m in retry.messages] == ["system", "user", "user"]  # no assistant answer kept
+    assert "not valid JSON" in retry.messages[-1]["content"]

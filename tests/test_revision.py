@@ -203,7 +203,7 @@ def test_cli_revise_unparseable_is_one_line_and_history_undo_commands(tmp_path):
 def test_structural_edits_keep_shot_identity(tmp_path):
     run = render(tmp_path, ALL_CUTS, MemorySettings(max_size=3, sink_size=3))
     v1 = files(run)
-    request = ("insert after 02-02: A gull steals a fish from the stall. Close-up, bright light.; "
+    request = ("insert after 02-02: A gull steals a fish from the stall. Close-up, bright light.\n"
                "delete 8; move 7 before 03-01; continue 7")
     proposal, approved, m = revise_run(run, request, yes)
     ids = [s.shot_id for s in m.shots]
@@ -220,8 +220,8 @@ def test_structural_edits_keep_shot_identity(tmp_path):
 
 def test_grammar_and_errors():
     g = GrammarReviser()
-    e = g.edits('shot 3: New prompt.; replace "red coat" with "blue coat" in 2, 02-01; reroll 5; '
-                "drop keyframe 02-01-k1; character Mia: attire = a blue coat; insert before 1: Opening.; "
+    e = g.edits('shot 3: New prompt.\nreplace "red coat" with "blue coat" in 2, 02-01; reroll 5; '
+                "drop keyframe 02-01-k1\ncharacter Mia: attire = a blue coat\ninsert before 1: Opening.\n"
                 "move 4 after 6; delete 02-02; cut 3; continue 4; pin keyframe ref-mia-0; reference Mia: /tmp/x.png")
     ops = [x.op for x in e.edits]
     assert ops == ["edit_prompt", "replace_text", "reroll", "drop_keyframe", "edit_character", "insert_shot",

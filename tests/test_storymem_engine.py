@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import pytest
+import torch
 
 from engine.base import Engine, EngineError
 from engine.storymem.engine import StoryMemEngine
@@ -65,10 +66,11 @@ def _request(mode: str, images: list[str], seed: int = 3, **kwargs) -> RenderReq
 def test_engine_implements_the_protocol(engine):
     assert isinstance(engine, Engine) and engine.name == "storymem"
     line = engine.describe()
-    assert "\n" not in line and "MI2V" in line and "released" in line
+    assert "\n" not in line and "MI2V" in line and "memory positions paper" in line and "preset exact" in line
     settings = engine.settings()
-    assert settings["variant"] == "mi2v" and settings["m2v_sampler"]["shift"] == 4.0
-    assert settings["t2v_sampler"]["boundary_ratio"] == 0.875
+    assert settings["variant"] == "mi2v" and settings["preset"]["m2v"]["shift"] == 4.0
+    assert settings["preset"]["t2v"]["boundary_ratio"] == 0.875 and settings["preset"]["overrides"] == ["steps=2"]
+    assert settings["memory_positions"] == "paper" and settings["step_lora"] is None
 
 
 @pytest.mark.parametrize("mode", ["t2v", "m2v", "mi2v"])
@@ -111,10 +113,12 @@ def test_mm2v_needs_the_mm2v_lora(engine, models, images):
         mm2v.render_shot(_request("t2v", images))
 
 
-def test_paper_positions_change_memory_shots_only(models, engine, images):
-    paper = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, memory_positions="paper")
-    assert not np.array_equal(paper.render_shot(_request("m2v", images)), engine.render_shot(_request("m2v", images)))
-    assert np.array_equal(paper.render_shot(_request("t2v", images)), engine.render_shot(_request("t2v", images)))
+def test_paper_positions_are_the_default_and_change_memory_shots_only(models, engine, images):
+    """The paper's negative RoPE shift is the default (StoryMem issue #17); ``released`` stays selectable."""
+    assert engine.memory_positions == "paper"
+    released = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, memory_positions="released")
+    assert not np.array_equal(released.render_shot(_request("m2v", images)), engine.render_shot(_request("m2v", images)))
+    assert np.array_equal(released.render_shot(_request("t2v", images)), engine.render_shot(_request("t2v", images)))
 
 
 def test_t2v_experts_are_released_when_asked(models, images):
@@ -140,3 +144,60 @@ def test_bad_settings_are_refused(models):
         StoryMemEngine(models["diffusers"], offload="disk")
     with pytest.raises(ValueError, match="CUDA"):
         StoryMemEngine(models["diffusers"], offload="group", device="cpu")
+
+
+# ---------------------------------------------------------------------------- presets
+
+
+@pytest.fixture(scope="module")
+def turbo_models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("turbo-models")
+    return {
+        "lightx2v": build_tiny_models(root / "x", "diffusers", ("mi2v",), step_loras="lightx2v"),
+        "lightning": build_tiny_models(root / "l", "original", ("mi2v",), step_loras="lightning"),
+    }
+
+
+@pytest.mark.parametrize("layout", ["lightx2v", "lightning"])
+def test_turbo_composes_the_step_lora_per_expert(turbo_models, images, layout):
+    engine = StoryMemEngine(turbo_models[layout], variant="mi2v", preset="turbo")
+    steps = []
+    frames = engine.render_shot(_request("mi2v", images), progress=lambda d, t: steps.append(d))
+    assert frames.shape == (F, H, W, 3) and steps == [1, 2, 3, 4]
+    assert engine.render_shot(_request("t2v", images)).shape == (F, H, W, 3)
+    s = engine.settings()
+    assert s["preset"]["preset"] == "turbo" and s["preset"]["m2v"]["cfg"] is False
+    assert s["step_lora"]["i2v"]["layout"] == layout and s["step_lora"]["t2v"]["layout"] == layout
+    assert s["step_lora"]["i2v"]["release"] == layout and "i2v" in Path(s["step_lora"]["i2v"]["high"]).as_posix().lower()
+    assert "untested by the StoryMem authors" in s["step_lora_composition"] and "untested" in engine.describe()
+    assert s["linear"] == "fp8" and s["fp8_kernel"] == "scaled_mm"
+
+
+def test_turbo_without_step_loras_names_the_download(models):
+    with pytest.raises(EngineError, match="lightx2v/Wan2.2-Distill-Loras") as err:
+        StoryMemEngine(models["diffusers"], variant="mi2v", preset="turbo")
+    assert "\n" not in str(err.value) and "4-step distill LoRA for I2V and T2V" in str(err.value)
+
+
+def test_fast_uses_fp8_linears_in_the_blocks(models, images):
+    from engine.storymem.fp8 import Float8RowwiseLinear
+
+    engine = StoryMemEngine(models["diffusers"], variant="mi2v", preset="fast", steps=2, need_t2v=False)
+    frames = engine.render_shot(_request("m2v", images))
+    expert = engine._pipeline("m2v").transformer
+    assert isinstance(expert.blocks[0].attn1.to_q, Float8RowwiseLinear)
+    assert isinstance(expert.proj_out, torch.nn.Linear) and not isinstance(expert.proj_out, Float8RowwiseLinear)
+    assert frames.shape == (F, H, W, 3) and set(engine.last_timings) == {
+        "encode_prompt", "encode_memory", "encode_video_condition", "denoise", "decode"}
+    with pytest.raises(ValueError, match="offload 'none'"):
+        StoryMemEngine(models["diffusers"], preset="fast", offload="model", device="cpu")
+
+
+def test_step_cache_at_threshold_zero_changes_nothing(models, engine, images):
+    """diffusers' First Block Cache with threshold 0 computes every block: the frames are the uncached ones
+    (so the cache's overhead can be measured alone with random weights)."""
+    cached = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, step_cache=0.0)
+    assert np.array_equal(cached.render_shot(_request("mi2v", images)), engine.render_shot(_request("mi2v", images)))
+    assert cached.settings()["step_cache"] == {"kind": "first-block", "threshold": 0.0}
+    with pytest.raises(ValueError, match="step_cache"):
+        StoryMemEngine(models["diffusers"], step_cache=-1.0)

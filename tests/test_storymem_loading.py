@@ -159,3 +159,35 @@ def test_storymem_available_says_why_not(tiny, tmp_path, monkeypatch):
     assert ok and "Wan2.2-I2V-A14B (original)" in reason
     ok, reason = storymem_available(tiny["original"], variant="mm2v")
     assert not ok and "Wan2.2-MM2V-A14B" in reason
+
+
+@pytest.mark.parametrize("convert", [("high", "low"), ("low",)])
+def test_lora_as_safetensors_is_found_and_loads_the_same(tiny, tmp_path, convert):
+    """Some StoryMem downloads hold backbone_*_noise.safetensors instead of the .pth files (issue 8)."""
+    from safetensors.torch import save_file
+
+    from engine.storymem.lora import load_lora_file
+
+    models = _copy(tiny, "original", tmp_path)
+    folder = models / "StoryMem" / "Wan2.2-MI2V-A14B"
+    originals = {w: load_lora_file(folder / f"backbone_{w}_noise.pth") for w in ("high", "low")}
+    for which in convert:
+        pth = folder / f"backbone_{which}_noise.pth"
+        save_file({k: v.contiguous() for k, v in originals[which].items()}, str(pth.with_suffix(".safetensors")))
+        pth.unlink()
+    paths = discover_models(models, variant="mi2v")
+    assert {w: getattr(paths.lora, w).suffix for w in ("high", "low")} == {
+        w: ".safetensors" if w in convert else ".pth" for w in ("high", "low")}
+    for which in ("high", "low"):
+        loaded = load_lora_file(getattr(paths.lora, which))
+        assert set(loaded) == set(originals[which])
+        assert all(torch.equal(loaded[k], v) for k, v in originals[which].items())
+    assert available_variants(models) == ["mi2v"]
+
+
+def test_lora_in_neither_form_is_reported_with_both_names(tiny, tmp_path):
+    models = _copy(tiny, "original", tmp_path)
+    (models / "StoryMem" / "Wan2.2-MI2V-A14B" / "backbone_high_noise.pth").unlink()
+    with pytest.raises(EngineError) as err:
+        discover_models(models, variant="mi2v")
+    assert "backbone_high_noise.pth is missing (nor is there a backbone_high_noise.safetensors)" in str(err.value)

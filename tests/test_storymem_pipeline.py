@@ -160,7 +160,7 @@ def test_paper_positions_reach_the_rope(m2v):
 
 def test_zero_condition_is_encoded_once(m2v, monkeypatch):
     """The reference VAE-encodes 81 zero frames every M2V shot; the result only depends on the shape."""
-    m2v._zero_condition_cache.clear()
+    m2v.clear_caches()
     frames_encoded = []
     encode = m2v.vae.encode
     monkeypatch.setattr(m2v.vae, "encode", lambda x, *a, **k: frames_encoded.append(x.shape) or encode(x, *a, **k))
@@ -245,3 +245,50 @@ def test_check_inputs_names_the_argument(m2v, kwargs, argument):
 def test_t2v_experts_refuse_memory(t2v):
     with pytest.raises(ValueError, match="memory_images"):
         _run(t2v, memory_images=[_image(1)])
+
+
+# ---------------------------------------------------------------------------- reused encodings, framing, timing
+
+
+def test_reused_encodings_equal_fresh_ones(m2v):
+    """The prompt embeddings and memory latents a later shot reuses are the tensors a fresh encoding gives,
+    so a shot renders the same frames with a warm cache as with a cold one."""
+    m2v.clear_caches()
+    memory = [_image(11), _image(12)]
+    cold = _run(m2v, memory_images=memory, first_frame=_image(13))
+    calls = []
+    encode_prompt, vae_encode = m2v.encode_prompt, m2v._vae_encode
+    m2v.encode_prompt = lambda *a, **k: calls.append("prompt") or encode_prompt(*a, **k)
+    m2v._vae_encode = lambda video, *a, **k: calls.append(tuple(video.shape)) or vae_encode(video, *a, **k)
+    try:
+        warm = _run(m2v, memory_images=memory, first_frame=_image(13))
+        assert calls == [(1, 3, F, H, W)]  # only the first-frame condition: prompts and memory were reused
+        assert np.array_equal(warm, cold)
+        cached = m2v.encode_memory(m2v.to_pixels(memory, H, W), torch.device("cpu"))
+        m2v.clear_caches()
+        fresh = m2v.encode_memory(m2v.to_pixels(memory, H, W), torch.device("cpu"))
+        assert torch.equal(cached, fresh)
+        assert torch.equal(m2v.prompt_embeddings("a girl walks", torch.device("cpu")), encode_prompt(["a girl walks"], torch.device("cpu")))
+    finally:
+        del m2v.encode_prompt, m2v._vae_encode
+
+
+def test_images_of_another_aspect_are_centre_cropped_not_squashed(m2v):
+    """A square picture becomes the centre 48x48... of a 64x48 frame? No: the centre 4:3 band of it, resized."""
+    square = np.zeros((64, 64, 3), dtype=np.uint8)
+    square[:8] = 255  # a white band at the top, outside the centre 4:3 crop (rows 8..56)
+    square[-8:] = 255
+    pixels = m2v.to_pixels([square], 48, 64)  # (1, 3, 48, 64)
+    assert pixels.shape == (1, 3, 48, 64)
+    assert float(pixels.max()) == -1.0  # nothing of the bands survives: cropped, not squashed
+    squashed = torch.nn.functional.interpolate(torch.from_numpy(square).permute(2, 0, 1)[None].float() / 127.5 - 1, size=(48, 64), mode="bicubic")
+    assert float(squashed.max()) > 0.9  # what squashing would have kept
+    wide = np.random.default_rng(0).integers(0, 256, size=(48, 96, 3), dtype=np.uint8)
+    expected = torch.from_numpy(wide[:, 16:80].copy()).permute(2, 0, 1).float() / 255.0 * 2 - 1
+    torch.testing.assert_close(m2v.to_pixels([wide], 48, 64)[0], expected)  # same size after the crop: no resize
+
+
+def test_stage_timings_cover_the_call(m2v):
+    _run(m2v, memory_images=[_image(1)], first_frame=_image(2))
+    assert set(m2v.timings) == {"encode_prompt", "encode_memory", "encode_video_condition", "denoise", "decode"}
+    assert all(v >= 0 for v in m2v.timings.values()) and m2v.timings["denoise"] > 0

@@ -156,3 +156,26 @@ def test_contact_sheet_layout(tmp_path):
     assert np.abs(centre(2, 1, True) - colours["green"]).max() < 4
     # Row 1 has no keyframes: its first keyframe cell is not a thumbnail of any colour.
     assert all(np.abs(centre(1, 0, False) - c).max() > 60 for c in colours.values())
+
+
+def test_assemble_film_joins_h264_shots_without_re_encoding(tmp_path):
+    """The film decodes to exactly the frames its shots decode to (a stream copy, no generation
+    loss), whatever characters the folder's name holds; shots in another codec are re-encoded."""
+    folder = tmp_path / "it's a film"
+    shots = []
+    for s, n in enumerate((9, 5, 13)):
+        shots.append(folder / f"s'{s}.mp4")
+        write_video(gradient_frames(n, shift=s * 7), shots[-1], fps=16)
+    assemble_film(shots, folder / "film.mp4", fps=16)
+    assert np.array_equal(read_video(folder / "film.mp4"), np.concatenate([read_video(p) for p in shots]))
+    assert sorted(p.name for p in folder.iterdir()) == sorted([p.name for p in shots] + ["film.mp4"])  # no leftovers
+    import subprocess
+
+    import imageio_ffmpeg
+
+    other = folder / "mpeg4.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(shots[1]), "-c:v", "mpeg4",
+                    str(other)], check=True)
+    assert video_format(other)[0] == "mpeg4"
+    assemble_film([shots[0], other], folder / "mixed.mp4", fps=16)
+    assert video_info(folder / "mixed.mp4").frames == 14 and video_format(folder / "mixed.mp4") == ("h264", "yuv420p")

@@ -8,7 +8,9 @@ Checks, each with a threshold stated below:
 - memory copy: a hard-cut shot whose every keyframe is a near copy of one memory keyframe;
 - duplicates: keyframes that duplicate the bank are reported (the bank drops them anyway);
 - explicit details: a bible character named in the prompt without its appearance/attire
-  (StoryMem's remedy for multi-character confusion) -> InjectDetails.
+  (StoryMem's remedy for multi-character confusion) -> InjectDetails;
+- identity: a cast character's face far from its earlier faces (``agents/critic/identity.py``,
+  threshold 0.6 on dlib's face descriptor) -> SwapKeyframes / InjectDetails / Rerender.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from agents.critic.identity import identity_check
 from agents.critic.preflight import details_preflight
 from engine.features import StatsQualityScorer
 from schemas.bible import Bible
@@ -150,15 +153,20 @@ class HeuristicCritic:
                         f"{min(sims):.3f}): the shot repeats an earlier one", value=min(sims),
             ))
 
-        # Decide: fix the prompt first, then the memory, then resample.
+        identity_findings, identity_verdict = identity_check(inp)
+        findings += identity_findings
+
+        # Decide: fix the prompt first, then the memory, then identity, then resample.
         if missing:
             names = [c.name for c in missing]
             verdict = InjectDetails(characters=names, reason=f"{', '.join(names)} named without bible details")
         elif copied:
             verdict = SwapKeyframes(drop=copied, reason="the shot copied these memory keyframes")
+        elif identity_verdict is not None:
+            verdict = identity_verdict
         elif continuity_broken or technical:
             bad = [f.check for f in findings if f.severity == "major"]
             verdict = Rerender(reason=f"{', '.join(bad)} check failed; resample with a new seed")
         else:
-            verdict = Accept(reason="continuity, sharpness, exposure and memory checks passed")
+            verdict = Accept(reason="continuity, sharpness, exposure, memory and identity checks passed")
         return CritiqueReport(critic=self.name, attempt=inp.attempt, stage="shot", findings=findings, verdict=verdict)

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import prompts
+from agents.critic.identity import identity_check
 from agents.critic.preflight import details_preflight
 from agents.critic.base import CriticError
 from agents.llm import LLMClient, LLMError
@@ -92,12 +93,17 @@ class VLMCritic:
         """Judge the rendered shot; :class:`CriticError` if the VLM can't."""
         messages = self.build_messages(inp)
         try:
-            return self.client.complete_structured(
+            report = self.client.complete_structured(
                 messages, VLMReview, role="critic", shot_id=inp.shot_id,
                 postprocess=lambda review: self.check(review, inp),
             )
         except LLMError as err:
             raise CriticError(f"VLM critic {self.name} failed on shot {inp.shot_id}: {err}") from err
+        # The measured face identity check applies whatever the model saw (it overrides only an accept).
+        findings, verdict = identity_check(inp)
+        if verdict is not None and report.verdict.action == "accept":
+            return report.model_copy(update={"findings": [*report.findings, *findings][:12], "verdict": verdict})
+        return report
 
     def check(self, review: VLMReview, inp: CritiqueInput) -> CritiqueReport:
         """The report, once the verdict is checked against the shot (``ValueError`` if it can't be)."""

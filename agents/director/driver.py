@@ -4,6 +4,13 @@
 pausing at the review node for the person's answer. A missing or unreadable checkpoint database
 never loses work: the graph restarts from ``plan`` and every shot whose accepted files still match
 its inputs is reused as is (that is what the input hashes are for).
+
+The manifest is the source of truth, the checkpoint only a hint of where the graph was. Checkpoints
+are written synchronously (LangGraph's ``durability="sync"``: the default "async" writes them in a
+background thread, so on a loaded machine a kill could leave the checkpoint several nodes behind the
+manifest), and a checkpoint is continued only when it stands in the render loop: a revision pass
+whose commit landed (the manifest is at the new version) but whose checkpoint still shows ``propose``
+or ``review`` is finished by a fresh render pass, never by asking the revision again.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from agents.director import versions
+from agents.trace import traced
 from agents.director.graph import build_graph
 from agents.director.nodes import DirectorNodes
 from agents.director.revision import RevisionNodes
@@ -26,6 +34,11 @@ from agents.director.runtime import Runtime
 from schemas.run import RunManifest
 
 RECURSION_LIMIT = 100_000
+DURABILITY = "sync"
+"""Checkpoint after every node before the next one starts (see the module docstring)."""
+RENDER_LOOP = frozenset({"plan", "prepare", "render", "extract", "critique", "apply_verdict", "update_memory",
+                         "assemble"})
+"""Nodes a checkpoint may be continued at by ``drive`` (the revision nodes never are)."""
 
 
 def thread_id(manifest: RunManifest) -> str:
@@ -72,7 +85,7 @@ def _session(rt: Runtime, *, account: Callable[[], bool] = lambda: True) -> Iter
     t0 = time.perf_counter()
     saver, conn = _open_saver(rt)
     try:
-        yield build_graph(DirectorNodes(rt), RevisionNodes(rt), checkpointer=saver)
+        yield build_graph(traced(DirectorNodes(rt)), traced(RevisionNodes(rt)), checkpointer=saver)
     except BaseException:
         run.reload()  # keep only what the nodes saved themselves
         raise
@@ -90,15 +103,27 @@ def _session(rt: Runtime, *, account: Callable[[], bool] = lambda: True) -> Iter
 
 def drive(rt: Runtime, *, fresh: bool = False) -> RunManifest:
     """Run the graph to the end of the film. ``fresh`` starts a new pass from ``plan``; otherwise
-    an unfinished checkpoint is continued (and a finished or missing one starts a new pass)."""
+    an unfinished checkpoint of the render loop is continued, and anything else (a finished pass, a
+    revision's checkpoint, none, an unreadable one) starts a new render pass on a new thread, which
+    reuses every finished shot."""
     with _session(rt) as graph:
-        config = _config(thread_id(rt.run.manifest))
+        m = rt.run.manifest
+        config = _config(thread_id(m))
         try:
-            pending = bool(graph.get_state(config).next)
+            snap = graph.get_state(config)
+            following = set(snap.next or ())
+            used = bool(snap.values)
         except Exception as e:  # unreadable checkpoint: a fresh pass reuses every finished shot
             rt.events.notice(f"could not read the checkpoint ({type(e).__name__}: {e}); continuing from the manifest")
-            pending = False
-        graph.invoke(None if pending and not fresh else {}, config)
+            following, used = set(), True
+        if not fresh and following and following <= RENDER_LOOP:
+            graph.invoke(None, config, durability=DURABILITY)
+        else:
+            if used:
+                m.thread = f"{m.run_id}-v{m.version}-{uuid.uuid4().hex[:6]}"
+                rt.run.save()
+                config = _config(m.thread)
+            graph.invoke({}, config, durability=DURABILITY)
     return rt.run.manifest
 
 
@@ -110,11 +135,12 @@ def revise(rt: Runtime, request: str, confirm: Callable[[dict], bool]) -> tuple[
     thread = f"{run.manifest.run_id}-v{target}-{uuid.uuid4().hex[:6]}"
     config = _config(thread)
     with _session(rt, account=lambda: run.manifest.version == target) as graph:
-        out = graph.invoke({"revision_request": request, "target_version": target, "thread": thread}, config)
+        out = graph.invoke({"revision_request": request, "target_version": target, "thread": thread}, config,
+                           durability=DURABILITY)
         pending = out.get("__interrupt__") if isinstance(out, dict) else None
         if not pending:
             raise RuntimeError("the revision pass ended without reaching review")
         proposal = pending[0].value
         approved = bool(confirm(proposal))
-        graph.invoke(Command(resume=approved), config)
+        graph.invoke(Command(resume=approved), config, durability=DURABILITY)
     return proposal, approved, run.manifest

@@ -60,6 +60,22 @@ class _Entry:
 
 
 @dataclass
+class Replacement:
+    """One occurrence a ``replace`` changed."""
+
+    where: str
+    """The shot as the film was (``01-03``), ``01-03 first frame``, or a bible field (``Elias.attire``)."""
+    old: str
+    """The matched text, as it was written."""
+    new: str
+    """What replaced it (capitals of the match kept)."""
+    before: str
+    """The match in context (about 30 characters each side)."""
+    after: str
+    """The replacement in the same context."""
+
+
+@dataclass
 class Draft:
     """A film after edits, before anything is written."""
 
@@ -76,6 +92,8 @@ class Draft:
     references: list[tuple[str, str]] = field(default_factory=list)
     """(character, image path) added as memory on commit."""
     notes: list[str] = field(default_factory=list)
+    replacements: list[Replacement] = field(default_factory=list)
+    """Every occurrence ``replace`` edits changed, shot by shot, then the bible."""
 
 
 def _resolve(ref: str, by_id: dict[str, _Entry], order: list[_Entry]) -> _Entry:
@@ -91,8 +109,39 @@ def _mentioned(prompt: str, bible: Bible) -> list[str]:
     return [c.name for c in bible.characters if is_mentioned(prompt, c)]
 
 
-def _replace(text: str, old: str, new: str) -> str:
-    return re.sub(re.escape(old), lambda _: new, text, flags=re.IGNORECASE)
+def _cased(c: str) -> bool:
+    return c.isupper() or c.islower()
+
+
+def match_case(matched: str, new: str) -> str:
+    """``new`` with the capitals of ``matched``: ALL CAPS stays all caps (two cased letters or
+    more), a capital first letter stays capital; otherwise ``new`` as the user wrote it (never
+    lowered: "the whale" -> "Moby Dick" keeps its capitals)."""
+    cased = [c for c in matched if _cased(c)]
+    if len(cased) >= 2 and all(c.isupper() for c in cased):
+        return new.upper()
+    if cased and cased[0].isupper():
+        i = next((i for i, c in enumerate(new) if _cased(c)), None)
+        if i is not None:
+            return new[:i] + new[i].title() + new[i + 1:]
+    return new
+
+
+def _replace(text: str, old: str, new: str, where: str | None = None, found: list[Replacement] | None = None) -> str:
+    """``text`` with every case-insensitive occurrence of ``old`` replaced by ``new`` (capitals
+    of each match kept); each occurrence is appended to ``found`` when given."""
+    out, last = [], 0
+    for m in re.finditer(re.escape(old), text, flags=re.IGNORECASE):
+        repl = match_case(m.group(0), new)
+        out.append(text[last:m.start()])
+        if found is not None:
+            pre = ("…" if m.start() > 30 else "") + text[max(0, m.start() - 30):m.start()]
+            post = text[m.end():m.end() + 30] + ("…" if m.end() + 30 < len(text) else "")
+            found.append(Replacement(where=where or "", old=m.group(0), new=repl,
+                                     before=pre + m.group(0) + post, after=pre + repl + post))
+        out.append(repl)
+        last = m.end()
+    return "".join(out) + text[last:]
 
 
 def apply_edits(
@@ -116,6 +165,7 @@ def apply_edits(
     deleted: list[str] = []
     keyframe_ops: list[tuple[str, str]] = []
     references: list[tuple[str, str]] = []
+    replacements: list[Replacement] = []
     inserted = 0
 
     def char(name: str) -> Character:
@@ -145,24 +195,25 @@ def apply_edits(
             e.cast = cast_for(edit.prompt, e.cast)
         elif isinstance(edit, ReplaceText):
             targets = [_resolve(r, by_id, first_order) for r in edit.shots] if edit.shots else list(entries)
-            hits = 0
+            found: list[Replacement] = []
             for e in targets:
-                new = _replace(e.prompt, edit.old, edit.new)
+                new = _replace(e.prompt, edit.old, edit.new, e.key, found)
                 if new != e.prompt:
-                    e.prompt, e.prompt_changed, hits = new, True, hits + 1
+                    e.prompt, e.prompt_changed = new, True
                     e.cast = cast_for(new, e.cast)
                 if e.first_frame_prompt:
-                    e.first_frame_prompt = _replace(e.first_frame_prompt, edit.old, edit.new)
+                    e.first_frame_prompt = _replace(e.first_frame_prompt, edit.old, edit.new,
+                                                    f"{e.key} first frame", found)
             if edit.shots is None:
                 for c in characters:
                     for f in ("appearance", "attire", "age", "style"):
                         value = getattr(c, f)
-                        new = _replace(value, edit.old, edit.new)
+                        new = _replace(value, edit.old, edit.new, f"{c.name}.{f}", found)
                         if new != value:
                             setattr(c, f, new)
-                            hits += 1
-            if not hits:
+            if not found:
                 raise EditError(f'"{edit.old}" appears in no prompt{"" if edit.shots else " and nowhere in the bible"}')
+            replacements.extend(found)
         elif isinstance(edit, InsertShot):
             anchor = _resolve(edit.anchor, by_id, first_order)
             inserted += 1
@@ -281,7 +332,8 @@ def apply_edits(
             origin[sid] = e.key
         states.append(st)
     return Draft(script=new_script, bible=new_bible, shots=states, origin=origin, deleted=deleted,
-                 keyframe_ops=keyframe_ops, references=references, notes=draft_notes)
+                 keyframe_ops=keyframe_ops, references=references, notes=draft_notes,
+                 replacements=replacements)
 
 
 def predict_rerender(
@@ -292,8 +344,16 @@ def predict_rerender(
     keyframes: list[Keyframe],
     settings: MemorySettings,
     select,
+    *,
+    damaged: set[str] = frozenset(),
 ) -> list[str]:
-    """New shot ids that will be rendered again (the rest are reused byte for byte)."""
+    """New shot ids that will be rendered again (the rest are reused byte for byte).
+
+    ``damaged``: old shot ids whose files are not intact (:mod:`integrity`); they are rendered again.
+    A shot rendered again is assumed to add at least one new keyframe to the bank (its real count is
+    only known after rendering; it may add none when every candidate duplicates the bank), so the
+    forecast is the set of shots whose memory may change; the director renders exactly this set
+    (``RunManifest.rerender``) and nothing else, so what runs is what was announced."""
     old_by_id = {s.shot_id: s for s in old_shots}
     old_prompts = {s.id: s for s in old_script.shots()}
     ops = {kid: op for op, kid in draft.keyframe_ops}
@@ -324,7 +384,7 @@ def predict_rerender(
         old_shot = old_prompts.get(origin) if origin else None
         mine = by_shot.get(origin, []) if origin else []
         redo = (
-            old is None or old.status != "accepted" or old_shot is None
+            old is None or old.status != "accepted" or old_shot is None or origin in damaged
             or shot.prompt != old_shot.prompt or shot.cut != old_shot.cut
             or st.directives.model_dump() != old.directives.model_dump()
             or [c.model_dump() for c in draft.bible.in_shot(shot.id)] != [c.model_dump() for c in old_bible.in_shot(origin)]

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
 from agents.critic.base import CriticError
 from agents.director import versions
+from agents.director.identity import identity_evidence
+from agents.director.integrity import shot_intact
 from agents.director.requests import (
     build_request,
     choose_memory,
@@ -27,6 +30,7 @@ from agents.director.rundir import RunDir, RunError
 from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
 from engine.base import EngineError
+from report import refresh_report
 from engine.keyframes import extract_candidates
 from engine.memory import MemoryBank, select_memory
 from engine.video import (
@@ -46,8 +50,7 @@ from schemas.critique import (
     Rerender,
     SwapKeyframes,
 )
-from schemas.edit import VersionRecord
-from schemas.memory import Keyframe
+from schemas.memory import Keyframe, MemoryState
 from schemas.render import MOTION_FRAMES, RenderRequest
 from schemas.run import ShotOutputs, ShotState
 from schemas.script import Shot
@@ -55,6 +58,19 @@ from story.files import atomic_write_json, sha256_file
 
 SAMPLE_POINTS = (0.0, 0.5, 1.0)
 """Where in a saved shot the critic's sample frames are taken (first, middle, last)."""
+
+
+def save_shot_files(frames: np.ndarray, request: RenderRequest, video: Path, tail: list[Path]) -> tuple[str, list[str], int]:
+    """Write a rendered shot: its last frames as lossless PNGs at ``tail`` (the next shot's first or
+    motion frames) and the video with the request's repeated conditioning frames dropped.
+    ``frames``: ``(F, H, W, 3)`` uint8. Returns (video SHA-256, tail SHA-256s, frames in the video)."""
+    tail_sha = []
+    for frame, path in zip(frames[-len(tail):] if tail else [], tail):  # (H, W, 3) each
+        save_png(frame, path)
+        tail_sha.append(sha256_file(path))
+    saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
+    write_video(saved, video, request.fps)
+    return sha256_file(video), tail_sha, int(saved.shape[0])
 
 
 class DirectorNodes:
@@ -99,14 +115,21 @@ class DirectorNodes:
             self.run.manifest.notices.append(message)
         self.rt.events.notice(message)
 
-    def _video_intact(self, st: ShotState) -> bool:
-        out = st.outputs
-        if not out.video or not out.video_sha256:
-            return False
-        path = self.run.path(out.video)
-        return path.exists() and sha256_file(path) == out.video_sha256 and all(
-            self.run.path(t).exists() for t in out.tail
-        )
+    def _intact(self, st: ShotState) -> bool:
+        """The shot's video, tail frames and keyframes are as recorded (:mod:`integrity`)."""
+        return shot_intact(self.run, st, {k.id: k for k in self.bank.state.keyframes})
+
+    def _text_notices(self) -> None:
+        """The engine's notices about the text this film draws (the preview: scripts no installed
+        font covers among its prompts, names and character details), once the plan exists."""
+        notices = getattr(self.rt.backends.engine, "notices", None)
+        if notices is None:
+            return
+        bible = self.run.bible()
+        texts = [s.prompt for s in self._shots()] + [st.directives.prompt or "" for st in self.run.manifest.shots]
+        texts += [" ".join((c.name, c.appearance, c.attire)) for c in bible.characters]
+        for line in notices([t for t in texts if t]):
+            self._notice(line)
 
     def _critic(self):
         b = self.rt.backends
@@ -128,19 +151,28 @@ class DirectorNodes:
             req, planner = self.rt.plan_request, self.rt.backends.planner
             if req is None or planner is None:
                 raise RunError(f"{run.root} has no script and no logline to plan from; start a new run")
-            plan = planner.plan(req.logline, shots=req.shots, style=req.style)
+            draft = run.root / "plan.draft.json"  # a plan cut short resumes from its steps
+            plan = planner.plan(req.logline, shots=req.shots, style=req.style, draft=draft, events=self.rt.events)
             self._record_usage(planner)
+            for n in getattr(planner, "notices", []):
+                if n not in run.manifest.notices:
+                    run.manifest.notices.append(n)
+            info = run.manifest.backends.get("planner")
+            if getattr(planner, "fell_back", None) and info is not None:
+                info.detail = (info.detail + "; failed, the offline planner wrote the plan").lstrip("; ")
             run.set_plan(plan.script, plan.bible)
         if not (run.root / "memory" / "bank.json").exists():
-            bank = MemoryBank.create(
-                run.root, run.manifest.settings.memory,
-                self.rt.backends.embedder.name, self.rt.backends.scorer.name,
-            )
+            # Built in memory and saved once, references included: bank.json exists only complete
+            # (a kill while the references are added leaves no bank, and the next pass starts over).
+            be = self.rt.backends
+            bank = MemoryBank(run.root, MemoryState(settings=run.manifest.settings.memory, embedder=be.embedder.name,
+                                                    scorer=be.scorer.name))
             for character in run.bible().characters:
                 for ref in character.reference_images:
-                    bank.add_reference(character.name, run.path(ref), self.rt.backends.embedder, self.rt.backends.scorer)
+                    bank.add_reference(character.name, run.path(ref), be.embedder, be.scorer, save=False)
             bank.save()
             self._bank = bank
+        self._text_notices()
         run.manifest.status = "rendering"
         run.save()
         shots = self._shots()
@@ -152,32 +184,46 @@ class DirectorNodes:
             "total_retries": run.manifest.total_retries,
         }
 
-    def prepare(self, state: DirectorState) -> dict:
-        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+    def request_for(self, cursor: int) -> RenderRequest:
+        """The request of the shot at ``cursor`` from the run as it is now (script, bible, memory
+        bank, the shot's directives, its predecessor's tail frames); the same inputs give the same
+        request. A memory image or tail frame that is gone is a one-line :class:`RunError`."""
         run, settings = self.run, self.run.manifest.settings
         shots, bible = self._shots(), run.bible()
-        cursor, attempt = state["cursor"], state.get("attempt", 1)
         shot, st = shots[cursor], self._state(cursor)
-
         history = self._history(shots, cursor)
         memory = choose_memory(history, st.directives, settings.memory, select_memory)
         mode = shot_mode(shot, bool(memory), settings.continuation)
         tail: list[str] = []
+        previous_scene = None
         if mode in ("mi2v", "mm2v"):
             prev = self._state(cursor - 1)
+            previous_scene = prev.outputs.scene
             tail = [str(run.path(t)) for t in prev.outputs.tail]
             if len(tail) < (MOTION_FRAMES if mode == "mm2v" else 1) or not all(run.path(t).exists() for t in prev.outputs.tail):
-                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; re-render it")
-        cast = bible.in_shot(shot.id)
+                raise RunError(f"shot {shot.id} continues {prev.shot_id}, whose last frames are missing; "
+                               f"run `python main.py doctor {run.root} --repair`")
+        try:
+            images = self.bank.as_memory_images(memory)
+        except ValueError as e:
+            raise RunError(f"{e}; or run `python main.py doctor {run.root} --repair`") from None
+        return build_request(
+            shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode, memory=images, tail=tail,
+            seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
+                           st.directives.reroll),
+            settings=settings, characters=bible.in_shot(shot.id), negative_prompt=settings.negative_prompt,
+            previous_scene=previous_scene,
+        )
+
+    def prepare(self, state: DirectorState) -> dict:
+        """Build the shot's request (memory, mode, prompt, seed), run the critic's preflight, hash it."""
+        run = self.run
+        shots, bible = self._shots(), run.bible()
+        cursor, attempt = state["cursor"], state.get("attempt", 1)
+        shot, st = shots[cursor], self._state(cursor)
 
         def make() -> RenderRequest:
-            return build_request(
-                shot=shot, prompt=shot_prompt(shot, st.directives, bible), mode=mode,
-                memory=self.bank.as_memory_images(memory), tail=tail,
-                seed=shot_seed(st.seed_base if st.seed_base is not None else settings.seed + shot.index,
-                               st.directives.reroll),
-                settings=settings, characters=cast, negative_prompt=settings.negative_prompt,
-            )
+            return self.request_for(cursor)
 
         request = make()
         critic = self._critic()
@@ -200,7 +246,13 @@ class DirectorNodes:
             st.directives.reroll += 1
             request = make()
             h = input_hash(request, self.rt.backends.engine_fingerprint)
-        reuse = st.status == "accepted" and st.input_hash == h and self._video_intact(st)
+        m = run.manifest
+        announced = st.shot_id in m.rerender and st.version != m.version  # not yet re-rendered in this version
+        intact = st.status == "accepted" and self._intact(st)
+        reuse = intact and st.input_hash == h and not announced
+        if intact and st.input_hash != h and m.version > 1 and st.version != m.version and not announced:
+            self._notice(f"v{m.version}: shot {st.shot_id} is rendered again although the forecast reused it "
+                         "(its inputs changed)")
         if not reuse:
             if st.status == "accepted":
                 # Accepted in an earlier version, but its inputs changed: a fresh start in this version.
@@ -220,7 +272,7 @@ class DirectorNodes:
         run = self.run
         request = RenderRequest.model_validate(state["request"])
         st = self._state(state["cursor"])
-        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._video_intact(st):
+        if st.status == "rendered" and st.input_hash == state["input_hash"] and self._intact(st):
             return {}  # rendered before a crash: the files are this request's
         version = run.manifest.version
         video_rel = RunDir.shot_video(st.shot_id, version)
@@ -232,33 +284,36 @@ class DirectorNodes:
                 shutil.copy2(video, keep)
 
         t0 = time.perf_counter()
-        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
-        expected = (request.num_frames, request.height, request.width, 3)
-        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
-            raise EngineError(
-                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
-                f"frames for shot {st.shot_id}; expected uint8 {expected}"
-            )
+        frames = self.render_frames(request)
         tail_dir = RunDir.shot_tail_dir(st.shot_id, version)
-        tail = []
-        for i, frame in enumerate(frames[-MOTION_FRAMES:]):  # (H, W, 3) each, lossless PNG
-            rel = f"{tail_dir}/{i}.png"
-            save_png(frame, run.path(rel))
-            tail.append(rel)
-        saved = frames[request.repeated_frames:]  # (F - repeated, H, W, 3)
-        write_video(saved, video, request.fps)
+        tail = [f"{tail_dir}/{i}.png" for i in range(min(MOTION_FRAMES, len(frames)))]
+        video_sha, tail_sha, count = save_shot_files(frames, request, video, [run.path(t) for t in tail])
         seconds = time.perf_counter() - t0
 
+        record = getattr(self.rt.backends.engine, "scene_record", None)  # engines that draw worlds report them
         st.outputs = ShotOutputs(
-            video=video_rel, video_sha256=sha256_file(video), frame_count=int(saved.shape[0]), tail=tail
+            video=video_rel, video_sha256=video_sha, frame_count=count, tail=tail, tail_sha256=tail_sha,
+            scene=record(request) if record is not None else None,
         )
         st.status = "rendered"
         st.version = version
+        st.engine = self.rt.backends.engine.name
         st.attempts = max(st.attempts, state.get("attempt", 1))
         st.render_seconds += seconds
         st.error = None
         run.save()
         return {}
+
+    def render_frames(self, request: RenderRequest) -> np.ndarray:
+        """The engine's frames for ``request``, checked: uint8 ``(F, H, W, 3)``."""
+        frames = self.rt.backends.engine.render_shot(request, progress=self.rt.events.render_progress)
+        expected = (request.num_frames, request.height, request.width, 3)
+        if not isinstance(frames, np.ndarray) or frames.shape != expected or frames.dtype != np.uint8:
+            raise EngineError(
+                f"engine {self.rt.backends.engine.name} returned {getattr(frames, 'shape', type(frames))} "
+                f"frames for shot {request.shot_id}; expected uint8 {expected}"
+            )
+        return frames
 
     def extract(self, state: DirectorState) -> dict:
         """Keyframe candidates (semantic selection + quality), sample frames, similarity to memory."""
@@ -302,12 +357,27 @@ class DirectorNodes:
         run.save()
         return {}
 
+    def _analysis(self, state: DirectorState) -> dict:
+        """The shot's ``work/SS-KK/analysis.json`` (keyframe candidates, samples); a derived file, so
+        when it or one of its images is gone it is extracted again from the shot's video."""
+        st = self._state(state["cursor"])
+        path = self.run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json")
+        try:
+            analysis = json.loads(path.read_text(encoding="utf-8"))
+            images = [c["path"] for c in analysis["candidates"]] + list(analysis["samples"])
+            if all(self.run.path(p).is_file() for p in images):
+                return analysis
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        self.extract(state)
+        return json.loads(path.read_text(encoding="utf-8"))
+
     def critique(self, state: DirectorState) -> dict:
         """Ask the critic (falling back to the heuristic one if it fails) and record its report."""
         run, st = self.run, self._state(state["cursor"])
         shots, bible = self._shots(), run.bible()
         shot = shots[state["cursor"]]
-        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        analysis = self._analysis(state)
         by_id = {k.id: k for k in self.bank.state.keyframes}
         prev_last = None
         if not shot.cut and state["cursor"] > 0:
@@ -326,6 +396,9 @@ class DirectorNodes:
             previous_last_frame=prev_last,
             attempt=state.get("attempt", 1),
         )
+        inp.identity, inp.identity_note = identity_evidence(
+            run, self.bank, [s.id for s in shots[: state["cursor"]]], st.shot_id, bible.cast.get(st.shot_id, []),
+            inp.keyframes, inp.memory_ids, self.rt.backends.identity)
         try:
             report = self._critic().critique(inp)
         except CriticError as e:
@@ -374,7 +447,7 @@ class DirectorNodes:
         if state.get("reuse"):
             self.rt.events.shot_finished(st.shot_id, cursor, "reused")
             return {"cursor": cursor + 1, "attempt": 1, "reuse": False, "verdict": None}
-        analysis = json.loads(run.path(f"{RunDir.work_dir(st.shot_id)}/analysis.json").read_text())
+        analysis = self._analysis(state)
         bank = self.bank
         cands = analysis["candidates"]
         frames = np.stack([load_image(run.path(c["path"])) for c in cands]) if cands else None  # (K, H, W, 3)
@@ -386,6 +459,7 @@ class DirectorNodes:
             quality=np.asarray([c["quality"] for c in cands], dtype=np.float32),
             characters=run.bible().cast.get(st.shot_id, []),
             version=run.manifest.version,
+            scene=st.outputs.scene,
         ) if cands else bank.remove_shot(st.shot_id, save=False, keep_files=True) and []
         bank.save()
         if state.get("verdict") not in (None, "accept"):
@@ -409,19 +483,17 @@ class DirectorNodes:
             ContactRow(
                 shot_id=st.shot_id,
                 label=f"{st.shot_id}  {st.mode}  x{st.attempts}",
-                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes if k in by_id],
-                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id],
+                keyframes=[run.path(by_id[k].path) for k in st.outputs.keyframes
+                           if k in by_id and run.path(by_id[k].path).is_file()],
+                memory=[run.path(by_id[k].path) for k in st.memory_ids if k in by_id and run.path(by_id[k].path).is_file()],
             )
             for st in m.shots
         ]
         contact_sheet(rows, run.root / RunDir.CONTACT_SHEET)
         m.film, m.film_sha256, m.contact_sheet = RunDir.FILM, sha256_file(film), RunDir.CONTACT_SHEET
+        m.contact_sheet_sha256 = sha256_file(run.root / RunDir.CONTACT_SHEET)
         m.status = "complete"
         run.save()
-        # Keep this version (film_vN.mp4 + versions/vN/) and say what it rendered.
-        versions.snapshot(run)
-        rendered = [st.shot_id for st in m.shots if st.version == m.version]
-        if not any(r.version == m.version for r in versions.history(run)):
-            versions.append_history(run, VersionRecord(version=m.version, action="render", at=versions.now()))
-        versions.update_history(run, m.version, rerendered=rendered, film=versions.film_path(m.version))
+        versions.finish(run)  # keep this version (film_vN.mp4 + versions/vN/) and say what it rendered
+        refresh_report(run.root)  # RUN/report.html; derived from the folder, never raises
         return {"done": True}

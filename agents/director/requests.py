@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from schemas.bible import Bible, Character
 from schemas.memory import Keyframe, MemorySettings
-from schemas.render import MemoryImage, RenderMode, RenderRequest
+from schemas.render import MAX_REQUEST_PROMPT, SEED_LIMIT, MemoryImage, RenderMode, RenderRequest, SceneRecord
 from schemas.run import RunSettings, ShotDirectives
 from schemas.script import Shot
 from story.details import inject_details
@@ -20,8 +20,9 @@ RESEED_STRIDE = 1_000_003
 
 def shot_seed(seed_base: int, reroll: int) -> int:
     """A shot renders with its own base seed (run seed + position at creation, as StoryMem's
-    seed + i), moved by re-rolls."""
-    return seed_base + reroll * RESEED_STRIDE
+    seed + i), moved by re-rolls; wrapped below :data:`SEED_LIMIT`, so any run seed the settings
+    accept gives valid seeds for every shot and re-roll (unchanged for every seed that does not wrap)."""
+    return (seed_base + reroll * RESEED_STRIDE) % SEED_LIMIT
 
 
 def shot_mode(shot: Shot, has_memory: bool, continuation: RenderMode) -> RenderMode:
@@ -40,7 +41,11 @@ def shot_prompt(shot: Shot, directives: ShotDirectives, bible: Bible) -> str:
             wanted.append(bible.character(name))
         except KeyError:
             continue
-    return inject_details(base, wanted, cast=wanted)
+    prompt = inject_details(base, wanted, cast=wanted)
+    while len(prompt) > MAX_REQUEST_PROMPT and wanted:
+        wanted = wanted[:-1]  # the details that fit, in the order they were asked for (never an over-long request)
+        prompt = inject_details(base, wanted, cast=wanted)
+    return prompt
 
 
 def choose_memory(
@@ -78,8 +83,10 @@ def build_request(
     settings: RunSettings,
     characters: list[Character],
     negative_prompt: str | None,
+    previous_scene: SceneRecord | None = None,
 ) -> RenderRequest:
-    """Assemble the request; ``tail`` is the previous shot's last frames (absolute PNG paths)."""
+    """Assemble the request; ``tail`` is the previous shot's last frames (absolute PNG paths),
+    ``previous_scene`` the world the previous shot was drawn in (continuations only)."""
     extra: dict = {}
     if negative_prompt:
         extra["negative_prompt"] = negative_prompt
@@ -87,6 +94,8 @@ def build_request(
         extra["first_frame"] = tail[-1]
     elif mode == "mm2v":
         extra["motion_frames"] = tail[-5:]
+    if mode in ("mi2v", "mm2v") and previous_scene is not None:
+        extra["previous_scene"] = previous_scene
     return RenderRequest(
         shot_id=shot.id,
         prompt=prompt,
@@ -105,10 +114,15 @@ def build_request(
 def input_hash(request: RenderRequest, engine_fingerprint: str) -> str:
     """Hash of everything that determines the shot's frames: prompt, mode, seed, size, the
     content of its first/motion frames, the ids and content hashes of its memory, the characters
-    it draws, and the engine's identity and settings. Paths and the shot's id do not count (a
-    renumbered shot with the same inputs renders the same frames)."""
+    it draws, the scene records it is given (the previous shot's and its memory's) and the engine's
+    identity and settings. Paths and the shot's id do not count (a renumbered shot with the same
+    inputs renders the same frames); an absent scene record leaves the hash as it was before
+    records existed (runs of engines that report none keep their hashes)."""
     payload = request.model_dump(mode="json", exclude={"shot_id"})
-    payload["memory"] = [(m.id, m.sha256) for m in request.memory]
+    payload["memory"] = [(m.id, m.sha256) if m.scene is None else (m.id, m.sha256, m.scene.model_dump(mode="json"))
+                         for m in request.memory]
+    if payload.get("previous_scene") is None:
+        payload.pop("previous_scene", None)
     payload["first_frame"] = sha256_file(request.first_frame) if request.first_frame else None
     payload["motion_frames"] = [sha256_file(p) for p in request.motion_frames]
     payload["engine"] = engine_fingerprint

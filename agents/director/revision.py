@@ -8,12 +8,14 @@ every shot whose input hash is unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from langgraph.types import interrupt
 
 from agents.director import versions
 from agents.director.edits import Draft, apply_edits, diff, predict_rerender
+from agents.director.integrity import damaged_shots
 from agents.director.rundir import RunDir, RunError, copy_references
 from agents.director.runtime import Runtime
 from agents.director.state import DirectorState
@@ -46,7 +48,9 @@ class RevisionNodes:
         edits = self.rt.reviser.edits(state["revision_request"], context)
         usage = getattr(getattr(self.rt.reviser, "client", None), "usage", None)
         draft, bank = self._draft(edits)
-        rerender = predict_rerender(script, bible, m.shots, draft, bank.keyframes, m.settings.memory, select_memory)
+        damaged = damaged_shots(run, m.shots, bank.keyframes)
+        rerender = predict_rerender(script, bible, m.shots, draft, bank.keyframes, m.settings.memory, select_memory,
+                                    damaged=damaged)
         proposal = {
             "request": state["revision_request"],
             "reviser": self.rt.reviser.name,
@@ -56,6 +60,7 @@ class RevisionNodes:
             "rerender": rerender,
             "reuse": [s.id for s in draft.script.shots() if s.id not in rerender],
             "notes": draft.notes,
+            "replacements": [dataclasses.asdict(r) for r in draft.replacements],
             "version": state["target_version"],
             "usage": [u.model_dump(mode="json") for u in usage or []],
         }
@@ -101,6 +106,7 @@ class RevisionNodes:
 
         manifest = old.model_copy(deep=True, update={
             "version": target, "status": "rendering", "shots": draft.shots, "thread": state["thread"],
+            "rerender": list(state["proposal"]["rerender"]),
         })
         for n in draft.notes:
             manifest.notices.append(f"v{target}: {n}")

@@ -9,7 +9,7 @@ from agents.director.state import DirectorState
 
 def start(state: DirectorState) -> Literal["plan", "propose"]:
     """A pass with a request is a revision; otherwise a render (or its continuation)."""
-    return "propose" if state.get("revision_request") else "plan"
+    return "propose" if state.get("revision_request") is not None else "plan"  # "" is a (refused) request
 
 
 def after_review(state: DirectorState) -> Literal["commit", "__end__"]:

@@ -74,10 +74,39 @@ class RunDir:
         self.root = Path(root).resolve()
         self.manifest = manifest
         self._lock_fd: int | None = None
+        self._lock_depth = 0
+        self._start: tuple[bool, set[str]] | None = None
+        """(made the folder, names there before) while this process is creating the run."""
 
     # -- creation and opening -------------------------------------------------------------
     STAGING = {"refs", SCRIPT, BIBLE, LOCK}
     """What an interrupted creation can leave before the manifest exists (safe to write over)."""
+
+    @classmethod
+    def leftovers(cls, root: Path) -> str:
+        """What a folder without a manifest holds: ``empty`` (nothing but hidden files), ``staging``
+        (what an interrupted creation leaves: a render writes over it) or ``other`` (anything else:
+        no command writes over it). ``render`` and ``resume`` both decide from this, so they agree."""
+        names = [p.name for p in root.iterdir() if not p.name.startswith(".")] if root.is_dir() else []
+        if not names:
+            return "empty"
+        return "staging" if all(n in cls.STAGING for n in names) else "other"
+
+    @classmethod
+    def _refuse_existing(cls, root: Path) -> None:
+        """The refusals of ``create`` for a folder that holds a run or other files."""
+        if (root / cls.MANIFEST).exists():
+            raise RunError(
+                f"{root} already holds a run; continue it with `python main.py resume {root}` "
+                "or choose another --out"
+            )
+        if cls.leftovers(root) == "other":
+            raise RunError(cls._not_a_run(root))
+
+    @staticmethod
+    def _not_a_run(root: Path) -> str:
+        return (f"{root} is a non-empty folder that is not a run (no {RunDir.MANIFEST}); no command writes over "
+                "its files: render into a new or empty --out")
 
     @classmethod
     def create(
@@ -91,25 +120,22 @@ class RunDir:
         references_base: Path | None = None,
         options: dict | None = None,
     ) -> "RunDir":
-        """Make a new run directory (refusing to overwrite an existing run or a non-empty folder).
+        """Make a new run directory and return it **locked** (the caller unlocks; :meth:`abandon`
+        undoes a start that fails before any shot is rendered).
 
-        Everything is written before ``manifest.json``, whose presence makes the folder a run, so a
-        crash during creation leaves no half-made run (running the same command again works)."""
+        Exclusive: the run's lock is taken before anything is written, so of two commands creating
+        the same ``--out`` at once one wins and the other gets a one-line :class:`RunError`.
+        Atomic: everything is written before ``manifest.json``, whose presence makes the folder a
+        run, so a kill during creation leaves no half-made run (running the same command again works)."""
         root = Path(root)
         if root.exists() and not root.is_dir():
             raise RunError(f"--out {root} is a file, not a folder; choose a folder path")
-        if (root / cls.MANIFEST).exists():
-            raise RunError(
-                f"{root} already holds a run; continue it with `python main.py resume {root}` "
-                "or choose another --out"
-            )
-        if root.is_dir() and any(p for p in root.iterdir() if not p.name.startswith(".") and p.name not in cls.STAGING):
-            raise RunError(f"--out {root} is a non-empty folder that is not a run; choose an empty or new folder")
+        made_root = not root.exists()
+        before = {p.name for p in root.iterdir()} if not made_root else set()
+        if not made_root:
+            cls._refuse_existing(root)  # before the lock file is made: a refused folder is not touched
         try:
             root.mkdir(parents=True, exist_ok=True)
-            probe = root / f".write-test-{uuid.uuid4().hex}"
-            probe.write_bytes(b"")
-            probe.unlink()
         except OSError as e:
             raise RunError(f"cannot write to --out {root} ({e.strerror or e}); choose a writable folder") from None
         manifest = RunManifest(
@@ -120,12 +146,53 @@ class RunDir:
             options=options or {},
         )
         run = cls(root, manifest)
-        if script is not None:
-            bible = copy_references(bible or Bible(), references_base, run.root)
-            run.set_plan(script, bible)
-        else:
-            run.save()
+        run.lock()
+        try:
+            cls._refuse_existing(root)  # again, under the lock: another process may have just made it
+            try:
+                probe = root / f".write-test-{uuid.uuid4().hex}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as e:
+                raise RunError(f"cannot write to --out {root} ({e.strerror or e}); choose a writable folder") from None
+            run._start = (made_root, before)
+            if script is not None:
+                bible = copy_references(bible or Bible(), references_base, run.root)
+                run.set_plan(script, bible)
+            else:
+                run.save()
+        except BaseException:
+            if run._start is not None:
+                run.abandon()
+            run.unlock()
+            raise
         return run
+
+    def abandon(self) -> bool:
+        """Undo the creation of this run when it failed before any shot was rendered: remove what the
+        start wrote (the folder too, when it made it), so the same ``--out`` works when the command is
+        run again. Call it under the lock, from the process that created the run. Returns whether
+        anything was removed (False: a shot was rendered, the run stays for ``resume``)."""
+        if self._start is None:
+            return False
+        made_root, before = self._start
+        try:
+            on_disk = RunDir.open(self.root).manifest
+        except RunError:
+            on_disk = self.manifest
+        if any(st.outputs.video for st in on_disk.shots) or (self.root / "versions").exists():
+            return False
+        for p in list(self.root.iterdir()) if self.root.is_dir() else []:
+            if p.name in before:
+                continue
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+        if made_root:
+            try:
+                self.root.rmdir()
+            except OSError:
+                pass
+        self._start = None
+        return True
 
     @classmethod
     def open(cls, root: str | Path) -> "RunDir":
@@ -135,11 +202,14 @@ class RunDir:
             raise RunError(f"{root} is not a folder; pass the RUN_DIR a previous `render` created")
         mpath = root / cls.MANIFEST
         if not mpath.exists():
-            if (root / cls.SCRIPT).exists() or (root / "refs").exists():
+            kind = cls.leftovers(root)
+            if kind == "staging":
                 raise RunError(
                     f"{root} was interrupted while it was being created (no {cls.MANIFEST} yet); "
-                    "run the same render command again"
+                    "run the same render command again (it writes over what is there)"
                 )
+            if kind == "other":
+                raise RunError(cls._not_a_run(root))
             raise RunError(f"{root} is not a dailies run (no {cls.MANIFEST}); pass the folder given to --out")
         try:
             data = json.loads(mpath.read_text(encoding="utf-8"))
@@ -162,10 +232,16 @@ class RunDir:
 
     # -- locking --------------------------------------------------------------------------
     def lock(self) -> None:
-        """Take the run's exclusive lock (released by the OS if the process dies); re-entrant."""
+        """Take the run's exclusive lock (released by the OS if the process dies). Re-entrant: each
+        ``lock`` needs its ``unlock``; the last one releases it."""
         if self._lock_fd is not None:
+            self._lock_depth += 1
             return
-        fd = os.open(self.root / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        path = self.root / self.LOCK
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise RunError(f"{self.root} was removed while this command started; run it again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -173,15 +249,28 @@ class RunDir:
             if e.errno in (errno.EAGAIN, errno.EACCES):
                 raise RunError(f"{self.root} is in use by another dailies process; wait for it to finish") from None
             raise
+        # The lock file may have been removed (a failed start cleaning up) between open and flock.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            raise RunError(f"{self.root} was removed while this command started; run it again")
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
+        self._lock_depth = 1
 
     def unlock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock_fd is None:
+            return
+        self._lock_depth -= 1
+        if self._lock_depth > 0:
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        os.close(self._lock_fd)
+        self._lock_fd = None
 
     def sweep_temporaries(self) -> list[str]:
         """Delete half-written temporary files a killed process left (``.<name>.<random>.tmp*``).

@@ -22,6 +22,9 @@ class Events(Protocol):
     def render_progress(self, done: int, total: int) -> None: ...
     def shot_finished(self, shot_id: str, index: int, status: str) -> None: ...
     def notice(self, message: str) -> None: ...
+    def llm_progress(self, progress) -> None:
+        """A model answer streaming in: ``progress`` is an :class:`agents.llm.Progress` (label, tokens,
+        tokens/s, done). Optional: callers look it up with ``getattr``."""
 
 
 class NullEvents:
@@ -30,6 +33,7 @@ class NullEvents:
     def render_progress(self, done: int, total: int) -> None: ...
     def shot_finished(self, shot_id: str, index: int, status: str) -> None: ...
     def notice(self, message: str) -> None: ...
+    def llm_progress(self, progress) -> None: ...
 
 
 @dataclass
@@ -52,6 +56,9 @@ class Backends:
     scorer: QualityScorer
     planner: Planner | None = None
     info: dict[str, BackendInfo] = field(default_factory=dict)
+    identity: object | None = None
+    """``engine.scoring.identity.IdentityScorer`` when dlib's face models are installed (the critic's
+    identity check), else None."""
     engine_fingerprint: str = ""
     """Identity and settings of the engine that change its output (part of every input hash)."""
 

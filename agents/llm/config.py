@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from agents.llm.errors import ConfigError
+from agents.llm.errors import ConfigError, EndpointUnreachable
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_KEY_PLACEHOLDER = "no-key-needed"
@@ -70,7 +71,9 @@ class LLMConfig:
     api_key: Secret | None = field(default=None, repr=False)
     """The key, if any (local servers usually need none)."""
     timeout: float = 120.0
-    """Seconds to wait for one HTTP answer."""
+    """Inactivity timeout in seconds: how long the client waits for the next byte of an answer (the
+    first token included), never a limit on the whole answer. Answers are streamed, so a slow model
+    that keeps producing tokens is never cut off; a server that stalls is."""
     max_retries: int = 3
     """Retries after a timeout, a connection error, HTTP 429 or 5xx (so up to 1 + this attempts)."""
     backoff: float = 1.0
@@ -86,7 +89,12 @@ class LLMConfig:
     temperature: float | None = None
     """Sampling temperature; None sends none (some models reject any value)."""
     max_tokens: int | None = None
-    """Completion token limit; None sends none."""
+    """Completion token limit; None sends none (but a known context window still caps it)."""
+    context_window: int | None = None
+    """The model's context size in tokens; None: read from the server (llama.cpp ``/props``, vLLM's
+    ``max_model_len`` in ``/v1/models``) when the first request is fitted, unknown when it says nothing."""
+    stream: bool = True
+    """Stream answers (progress in tokens and tokens/s, inactivity timeout); False for servers that can't."""
 
     def __post_init__(self) -> None:
         if not self.model or not self.model.strip():
@@ -95,6 +103,13 @@ class LLMConfig:
             object.__setattr__(self, "api_key", Secret(self.api_key) if self.api_key else None)
         if self.base_url is not None:
             parts = urlsplit(self.base_url)
+            try:
+                parts.port
+            except ValueError:
+                raise ConfigError(
+                    f"base URL {self.base_url.split('@')[-1]!r} has a port outside 0-65535: use e.g. "
+                    "http://127.0.0.1:8000/v1"
+                ) from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(
                     f"base URL {safe_url(self.base_url)!r} is not an http(s) URL: "
@@ -107,6 +122,8 @@ class LLMConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.backoff < 0 or self.max_backoff < 0 or self.max_retry_after < 0:
             raise ConfigError("backoff delays must be >= 0")
+        if self.context_window is not None and self.context_window < 256:
+            raise ConfigError(f"context_window must be at least 256 tokens, got {self.context_window}")
 
     @property
     def url(self) -> str:
@@ -129,6 +146,23 @@ class LLMConfig:
     def with_(self, **changes: object) -> "LLMConfig":
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @staticmethod
+    def base_url_from_env(
+        base_url: str | None = None,
+        *,
+        role: Literal["llm", "vlm"] = "llm",
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[str | None, str | None]:
+        """(base URL, where it came from) by the precedence of :meth:`from_env`: the argument
+        (``--base-url``), ``DAILIES_<ROLE>_BASE_URL``, ``OPENAI_BASE_URL``; (None, None) when none is set."""
+        env = os.environ if env is None else env
+        prefix = ROLE_ENV_PREFIX[role]
+        for value, source in ((base_url, "--base-url"), (env.get(f"{prefix}_BASE_URL"), f"{prefix}_BASE_URL"),
+                              (env.get("OPENAI_BASE_URL"), "OPENAI_BASE_URL")):
+            if value and value.strip():
+                return value.strip(), source
+        return None, None
 
     @classmethod
     def from_env(
@@ -178,3 +212,19 @@ class LLMConfig:
             api_key=Secret(key) if key else None,
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+def check_reachable(config: LLMConfig, timeout: float = 3.0) -> None:
+    """Raise :class:`EndpointUnreachable` unless something accepts a TCP connection at the endpoint's host
+    and port (the check a run makes before its first model call; it sends nothing, so no key leaves)."""
+    parts = urlsplit(config.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EndpointUnreachable(
+            f"cannot reach {safe_url(config.url)} (model {config.model}): {reason}; start the server or set "
+            "OPENAI_BASE_URL / --base-url to where it listens"
+        ) from None

@@ -55,6 +55,18 @@ class BadOutput(LLMError):
     """The model's answers never validated against the expected schema."""
 
 
+class ContextOverflow(EndpointError):
+    """The request does not fit the model's context window (the server said so, or the client knows
+    the window and the prompt leaves too little room for the answer).
+
+    ``n_ctx`` is the window in tokens when known, ``needed`` the tokens the request would take."""
+
+    def __init__(self, message: str, *, n_ctx: int | None = None, needed: int | None = None) -> None:
+        super().__init__(message)
+        self.n_ctx = n_ctx
+        self.needed = needed
+
+
 _KEYLIKE = re.compile(r"\b(sk|pk|rk|key|tok)[-_][A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
 

@@ -3,7 +3,11 @@
 Three ways to ask for JSON, tried in this order (the client remembers what an endpoint supports):
 
 1. ``json_schema``: ``response_format={"type": "json_schema", ...}`` with a strict-mode schema derived
-   from the pydantic model (OpenAI, vLLM, recent llama.cpp and Ollama constrain decoding with it);
+   from the pydantic model (OpenAI, vLLM, recent llama.cpp and Ollama constrain decoding with it).
+   It first carries the length and count limits (``maxItems``, ``maxLength``, ``minimum``...),
+   which llama.cpp and vLLM compile into the grammar, so a small model cannot write seven
+   characters where six are allowed; a server that rejects those keywords (OpenAI's strict mode
+   rejects some) is asked again with the plain strict schema, and the client remembers;
 2. ``json_object``: ``response_format={"type": "json_object"}`` plus the schema in the prompt;
 3. ``text``: no response_format, the schema in the prompt.
 
@@ -28,6 +32,12 @@ _DROP_KEYS = {
     "maxItems", "maxLength", "maxProperties", "maximum", "minItems", "minLength", "minProperties",
     "minimum", "multipleOf", "pattern", "propertyNames", "title", "uniqueItems",
 }
+CONSTRAINT_KEYS = {
+    "maxItems", "minItems", "maxLength", "minLength", "maximum", "minimum", "exclusiveMaximum",
+    "exclusiveMinimum", "pattern",
+}
+"""Limits a grammar-constrained server (llama.cpp, vLLM) enforces while decoding; sent in the first
+``json_schema`` attempt (see the module docstring)."""
 
 
 def prompt_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -40,16 +50,18 @@ def schema_name(model: type[BaseModel]) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", model.__name__)[:64] or "Response"
 
 
-def strict_schema(model: type[BaseModel]) -> tuple[dict[str, Any], bool]:
-    """A strict-mode JSON schema for ``model`` and whether strict mode can express it.
+def strict_schema(model: type[BaseModel] | dict[str, Any], *, constraints: bool = False) -> tuple[dict[str, Any], bool]:
+    """A strict-mode JSON schema for ``model`` (a pydantic model or its JSON schema) and whether
+    strict mode can express it. With ``constraints`` the limits of :data:`CONSTRAINT_KEYS` are kept.
 
     Every object gets ``additionalProperties: false`` and all its properties required, ``oneOf``
     becomes ``anyOf``, ``const`` becomes a one-value ``enum``, ``$ref`` with sibling keys is inlined,
     and unsupported keywords are dropped. A free-form mapping (``dict[str, X]``) can't be strict:
     then the schema is still returned, with ``False``, and sent with ``strict: false``.
     """
-    root = copy.deepcopy(model.model_json_schema())
+    root = copy.deepcopy(model if isinstance(model, dict) else model.model_json_schema())
     defs = root.get("$defs", {})
+    drop = _DROP_KEYS - CONSTRAINT_KEYS if constraints else _DROP_KEYS
     ok = [True]
 
     def resolve(ref: str) -> dict[str, Any]:
@@ -67,7 +79,7 @@ def strict_schema(model: type[BaseModel]) -> tuple[dict[str, Any], bool]:
             node = merged
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in _DROP_KEYS:
+            if key in drop:
                 continue
             if key == "oneOf":
                 out["anyOf"] = fix(value)
@@ -98,10 +110,14 @@ def strict_schema(model: type[BaseModel]) -> tuple[dict[str, Any], bool]:
     return fix(root), ok[0]
 
 
-def response_format(mode: str, model: type[BaseModel]) -> dict[str, Any] | None:
-    """The ``response_format`` request field for ``mode`` (None for plain text)."""
+def response_format(mode: str, model: type[BaseModel], *, constraints: bool = False,
+                    schema: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The ``response_format`` request field for ``mode`` (None for plain text).
+
+    ``schema``: a JSON schema to send instead of ``model``'s own (a tighter one, e.g. with the valid
+    shot ids as an enum); the answer is still validated by ``model``."""
     if mode == "json_schema":
-        schema, strict = strict_schema(model)
+        schema, strict = strict_schema(schema if schema is not None else model, constraints=constraints)
         return {
             "type": "json_schema",
             "json_schema": {"name": schema_name(model), "schema": schema, "strict": strict},
@@ -164,3 +180,21 @@ def validation_message(err: BaseException, limit: int = 2500) -> str:
         text = str(err)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
+
+
+def schema_violation(data: Any, sent_schema: dict[str, Any]) -> str | None:
+    """Why ``data`` breaks the JSON schema that was sent as ``response_format`` (None if it fits).
+
+    A server that really constrains decoding never returns such an answer (unless it was cut off
+    at the token limit), so one that does has ignored the schema."""
+    import jsonschema
+
+    try:
+        validator = jsonschema.Draft202012Validator(sent_schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    except (jsonschema.exceptions.SchemaError, RecursionError):  # a schema we built: not the server's fault
+        return None
+    if error is None:
+        return None
+    where = ".".join(str(p) for p in error.absolute_path) or "(answer)"
+    return f"{where}: {error.message[:160]}"

@@ -19,14 +19,18 @@ time of day, who is in which shot, continuity) before spending GPU hours:
    figure sprite with parallax, weather particles and the overlays.
 5. MI2V starts exactly on ``first_frame`` and MM2V exactly on the five ``motion_frames``; the next
    frames continue the camera (MI2V) or the measured motion (MM2V) on that image while blending
-   into the new shot over about a second.
+   into the new shot over about a second. The new shot's world is the previous shot's, redrawn
+   from the scene record the request carries (``previous_scene``, reported by
+   :meth:`PreviewEngine.scene_record` after that shot's render), its camera starting where the
+   previous one stopped.
 
 Everything is a function of the request and the bytes of the images it references.
 
 Modules: ``prompt`` (:class:`ShotLook`), ``palette`` (scene colours), ``colour`` (colour helpers),
 ``looks`` (character looks), ``legend`` (the cast legend), ``captions`` (caption, header, overlays),
 ``figures`` (characters), ``drawing`` (the static layers and particles), ``camera`` (camera paths
-and continuation), ``engine`` (:class:`PreviewEngine`, :class:`PreviewConfig`).
+and continuation), ``continuity`` (scene records), ``scene`` (the scene grammar), ``props``,
+``fonts`` (text in any script), ``engine`` (:class:`PreviewEngine`, :class:`PreviewConfig`).
 """
 
 from engine.preview.camera import ZOOM_MARGIN

@@ -60,10 +60,22 @@ _PARALLAX = {"pan_left": True, "pan_right": True, "orbit": True, "track": True, 
 """Camera moves whose figure layer moves differently from the background (drawn as two layers)."""
 
 
-def _camera_path(look: ShotLook, F: int, W: int, H: int, margin: float, rng: np.random.Generator) -> _CameraPath:
-    """The camera move of a shot in world coordinates (the base view is centred)."""
+def _camera_path(look: ShotLook, F: int, W: int, H: int, margin: float, rng: np.random.Generator,
+                 start_view: tuple[float, float, float] | None = None) -> _CameraPath:
+    """The camera move of a shot in world coordinates: from the centred base view, or for a
+    continuation from ``start_view`` (centre offset from the world centre in frame sizes, scale),
+    where the previous shot's camera stopped; the move is kept inside the world."""
     WW, WH = W * (1 + margin), H * (1 + margin)
     cx, cy = WW / 2 + rng.uniform(-0.01, 0.01) * W, WH / 2 + rng.uniform(-0.01, 0.01) * H
+    if start_view is not None:
+        path = _camera_path(look, F, W, H, margin, rng)
+        sx, sy, ss = WW / 2 + start_view[0] * W, WH / 2 + start_view[1] * H, start_view[2]
+        ex = sx + (path.end[0] - path.start[0])
+        ey = sy + (path.end[1] - path.start[1])
+        es = min(1.0 + margin * 0.9, max(0.6, ss * path.end[2] / path.start[2]))
+        ex = min(max(ex, es * W / 2), WW - es * W / 2)
+        ey = min(max(ey, es * H / 2), WH - es * H / 2)
+        return _CameraPath((sx, sy, ss), (ex, ey, es), F, path.parallax, path.scale_power, path.shake)
     pan, tilt = 0.12 * W, 0.1 * H
     kind = look.camera
     start, end = (cx, cy, 1.0), (cx, cy, 1.0)
@@ -113,10 +125,11 @@ def _continue_camera(image: np.ndarray, path: _CameraPath, t0: int, t: int) -> n
 
 
 def _affine(image: np.ndarray, a: float, bx: float, by: float) -> np.ndarray:
-    """Sample ``image`` at ``(a*x + bx, a*y + by)`` with bilinear filtering and clamped edges."""
+    """Sample ``image`` ``(H, W, 3)`` or ``(H, W)`` at ``(a*x + bx, a*y + by)`` with bilinear filtering
+    and clamped edges."""
     H, W = image.shape[:2]
     pad = int(max(8, abs(bx) + 2, abs(by) + 2, abs(1 - a) * max(W, H) + 2))
-    padded = Image.fromarray(np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge"))
+    padded = Image.fromarray(np.pad(image, ((pad, pad), (pad, pad)) + ((0, 0),) * (image.ndim - 2), mode="edge"))
     out = padded.transform((W, H), Image.Transform.AFFINE, (a, 0, bx + pad, 0, a, by + pad), Image.Resampling.BILINEAR)
     return np.asarray(out)
 

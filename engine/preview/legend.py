@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.preview.captions import _font
+from engine.preview.captions import _font, caption_band_max
 from engine.preview.colour import RGB, _hash_bytes, snap
 from engine.preview.looks import SLOTS, Look
 
@@ -90,6 +90,32 @@ def read_legend(image: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, 
     return found
 
 
+def legend_entries(image: np.ndarray) -> int:
+    """How many cast legend entries ``image`` ``(H, W, 3)`` shows (0: none)."""
+    geo = LegendGeometry(image.shape[0])
+    for entry in range(MAX_LEGEND):
+        _, _, x_end, y_end = geo.chip_box(entry, len(SLOTS) + 1)
+        sx0, sy0, sx1, sy1 = geo.separator_box(entry)
+        if y_end > image.shape[0] or x_end > image.shape[1] or image[sy0:sy1, sx0:sx1].max() > 60:
+            return entry
+    return MAX_LEGEND
+
+
+def overlay_areas(image: np.ndarray) -> np.ndarray:
+    """Where a preview frame ``(H, W, 3)`` may carry its overlays, ``(H, W)`` uint8 (255 there): the
+    cast legend it shows (top left), the header row (top) and the tallest caption band (bottom).
+    A continuation never moves these into its picture (they belong to the previous shot)."""
+    H, W = image.shape[:2]
+    out = np.zeros((H, W), np.uint8)
+    n = legend_entries(image)
+    if n:
+        geo = LegendGeometry(H)
+        out[:min(H, geo.chip_box(n - 1, 0)[3] + geo.margin), :int(W * 0.6)] = 255
+    out[:int(max(7, round(H / 40.0)) * 1.6) + 1] = 255  # the header
+    out[H - caption_band_max(W, H):] = 255
+    return out
+
+
 def sample_reference(image: np.ndarray) -> dict[str, RGB]:
     """Colours of a single-character image without a legend (a reference photo): the body (top)
     from the median of a centre box, the hair from a box at the top centre."""
@@ -99,12 +125,31 @@ def sample_reference(image: np.ndarray) -> dict[str, RGB]:
     return {"top": snap(np.median(body, axis=0)), "hair": snap(np.median(hair, axis=0))}
 
 
-def _legend_overlay(looks: list[Look], W: int, H: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+def _fit(text: str, font, width: float) -> str:
+    """``text`` cut at a word (with an ellipsis) to fit ``width`` px."""
+    if font.getlength(text) <= width:
+        return text
+    words = text.split(" ")
+    while len(words) > 1 and font.getlength(" ".join(words) + "…") > width:
+        words.pop()
+    out = " ".join(words)
+    while len(out) > 1 and font.getlength(out + "…") > width:
+        out = out[:-1]
+    return out.rstrip(" ,;") + "…"
+
+
+def _legend_overlay(looks: list[Look], W: int, H: int,
+                    details: dict[str, str] | None = None) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """The legend: per character its chips, its name and its details (the bible's appearance and
+    attire, cut to fit about half the frame width)."""
     geo = LegendGeometry(H)
     shown = looks[:MAX_LEGEND]
     font = _font(geo.chip * 0.8)
     text_x = geo.chip_box(0, len(SLOTS) + 2)[0] + geo.gap
-    width = min(W, int(text_x + max(font.getlength(lk.name) for lk in shown) + geo.gap * 2))
+    room = max(0.0, W * 0.55 - text_x)
+    texts = {lk.name: _fit(f"{lk.name} · {details[lk.name]}" if details and details.get(lk.name) else lk.name, font, room)
+             if font.getlength(lk.name) < room else lk.name for lk in shown}
+    width = min(W, int(text_x + max(font.getlength(texts[lk.name]) for lk in shown) + geo.gap * 2))
     height = min(H, geo.chip_box(len(shown) - 1, 0)[3] + geo.margin)
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
@@ -116,6 +161,6 @@ def _legend_overlay(looks: list[Look], W: int, H: int) -> tuple[int, int, np.nda
             x0, y0, x1, y1 = geo.chip_box(e, k)
             d.rectangle([x0, y0, x1 - 1, y1 - 1], fill=c + (255,))
         y0 = geo.chip_box(e, 0)[1]
-        d.text((text_x, y0 + geo.chip / 2), lk.name, font=font, fill=(235, 235, 235, 255), anchor="lm")
+        font.draw(d, (text_x, y0 + geo.chip / 2), texts[lk.name], fill=(235, 235, 235, 255), anchor="lm")
     arr = np.asarray(img, np.float32)
     return 0, 0, arr[..., :3], arr[..., 3:] / 255.0

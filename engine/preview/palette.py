@@ -43,6 +43,22 @@ GROUND_COLOURS: dict[str, tuple[RGB, RGB]] = {
 }
 WALL, FLOOR = (214, 198, 176), (150, 106, 72)
 
+# place -> (far ground, near ground) where it differs from its family's
+PLACE_GROUND: dict[str, tuple[RGB, RGB]] = {
+    "sea": ((50, 110, 160), (40, 95, 140)), "harbour": ((55, 115, 160), (120, 90, 60)),
+    "beach": ((60, 120, 170), (220, 200, 155)), "lighthouse": ((60, 120, 170), (200, 185, 150)),
+    "river": ((105, 150, 75), (80, 130, 60)), "market": ((110, 100, 95), (80, 75, 72)),
+}
+# interior place -> (wall, floor)
+INTERIOR_COLOURS: dict[str, tuple[RGB, RGB]] = {
+    "library": ((150, 110, 75), (110, 75, 50)), "kitchen": ((230, 220, 195), (185, 180, 170)),
+    "subway": ((205, 210, 212), (95, 98, 104)), "castle": ((128, 122, 114), (96, 90, 84)),
+    "classroom": ((222, 215, 190), (160, 120, 80)), "spaceship": ((150, 160, 172), (78, 84, 96)),
+    "cafe": ((190, 140, 100), (120, 80, 55)), "office": ((215, 215, 210), (120, 120, 125)),
+    "bedroom": ((200, 185, 205), (150, 110, 80)), "church": ((175, 165, 150), (120, 110, 100)),
+    "room": (WALL, FLOOR),
+}
+
 # mood -> (tint, tint strength, saturation factor, brightness factor)
 MOOD_GRADES: dict[str, tuple[RGB, float, float, float]] = {
     "warm": ((255, 170, 90), 0.18, 1.05, 1.02), "cold": ((120, 170, 255), 0.20, 0.90, 0.97),

@@ -4,8 +4,11 @@ weather (English words plus a few Chinese ones; unknown words give a neutral loo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Sequence
+
+from engine.preview.scene import PLACE_BY_KEY, Scene, read_scene, strip_details
+from schemas.bible import Character
 
 FRAMING_WORDS: list[tuple[str, str]] = [
     (r"\b(?:extreme |medium |tight )?close[\s-]?ups?\b", "close"),
@@ -52,7 +55,7 @@ TIME_WORDS: list[tuple[str, str]] = [
     (r"\bmoon(?:light|lit)\b|月光", "moonlight"),
 ]
 
-SETTING_WORDS: list[tuple[str, str]] = [
+SETTING_WORDS: list[tuple[str, str]] = [  # the ground families of the old reading (kept for callers)
     (r"\bunderwater\b|\bocean floor\b|\bseabed\b|\bcoral(?:s)?\b|\breef\b|水下|海底", "underwater"),
     (r"\bouter space\b|\bin space\b|\bdeep space\b|\bgalaxy\b|\bnebula\b|\blunar surface\b|太空|宇宙", "space"),
     (r"\b(?:living |bed|class|bath|throne |dining |control |waiting )?rooms?\b|\bkitchen\b|\bstudio\b", "interior"),
@@ -120,33 +123,69 @@ class ShotLook:
     time: str = "neutral"
     """A key of :data:`TIME_PALETTES`."""
     setting: str = "stage"
-    """``interior``, ``garden``, ``forest``, ``city``, ``water``, ``desert``, ``mountain``, ``snow``,
-    ``underwater``, ``space`` or ``stage`` (none named)."""
+    """The ground palette family: ``interior``, ``garden``, ``forest``, ``city``, ``water``,
+    ``desert``, ``mountain``, ``snow``, ``underwater``, ``space`` or ``stage`` (none named)."""
     moods: tuple[str, ...] = ()
     """Mood/weather keys of :data:`MOOD_GRADES`, in order of mention (at most four)."""
     space_view: bool = False
     """An interior whose window shows space (spacecraft)."""
+    scene: Scene = field(default_factory=Scene)
+    """Place, props, weather, action and creatures (:mod:`engine.preview.scene`)."""
+
+    @property
+    def place(self) -> str:
+        return self.scene.place
+
+    @property
+    def interior(self) -> bool:
+        return self.scene.interior
 
     @classmethod
-    def from_prompt(cls, prompt: str) -> "ShotLook":
-        """Read framing, camera, time, setting and moods from the prompt's words."""
+    def from_prompt(cls, prompt: str, characters: Sequence[Character] = ()) -> "ShotLook":
+        """Read framing, camera, time, moods and the scene from the prompt's words (the characters'
+        injected details removed first, so a ``forest-green parka`` never sets the place)."""
+        text = strip_details(prompt, characters)
+        scene = read_scene(text, characters)
         moods: list[str] = []
-        for _, _, value in _matches(prompt, MOOD_WORDS):
+        for _, _, value in _matches(text, MOOD_WORDS):
             if value not in moods:
                 moods.append(value)
-        setting = first_match(prompt, SETTING_WORDS, "stage")
-        if setting == "stage" and "snow" in moods:
-            setting = "snow"
+        for w in scene.weather:
+            if w in ("rain", "snow", "fog") and w not in moods:
+                moods.append(w)
+        moods = [m for m in moods if m not in ("rain", "snow", "fog") or m in scene.weather]
+        family = scene.family if scene.place != "stage" else "stage"
+        if scene.interior:
+            family = "interior"
         return cls(
-            framing=first_match(prompt, FRAMING_WORDS, "medium"),
-            camera=first_match(prompt, CAMERA_WORDS, "drift"),
-            time=first_match(prompt, TIME_WORDS, "neutral"),
-            setting=setting,
+            framing=first_match(text, FRAMING_WORDS, "medium"),
+            camera=first_match(text, CAMERA_WORDS, "drift"),
+            time=first_match(text, TIME_WORDS, "neutral"),
+            setting=family,
             moods=tuple(moods[:4]),
-            space_view=setting == "interior" and bool(SPACE_VIEW.search(prompt)),
+            space_view=scene.interior and (scene.place == "spaceship" or bool(SPACE_VIEW.search(text))),
+            scene=scene,
         )
 
+    def at_place(self, place: str) -> "ShotLook":
+        """This shot's look set in ``place`` (a shot that names none, kept where its memory was)."""
+        p = PLACE_BY_KEY.get(place)
+        interior = p.interior if p else False
+        family = "interior" if interior else (p.family if p else "stage")
+        return replace(self, setting=family, scene=replace(self.scene, place=place, interior=interior))
+
+    def continuing(self, place: str, framing: str, time: str, flags: dict[str, bool]) -> "ShotLook":
+        """This shot's look continuing a previous shot's place, framing and time (cut=false)."""
+        p = PLACE_BY_KEY.get(place)
+        interior = p.interior if p else False
+        family = "interior" if interior else (p.family if p else "stage")
+        moods = tuple(m for m in self.moods if m not in ("rain", "snow", "fog", "neon"))
+        moods = moods + tuple(m for m in ("rain", "snow", "fog", "neon") if flags.get(m) or m in self.moods)
+        scene = replace(self.scene, place=place, interior=interior)
+        return replace(self, framing=framing, time=time, setting=family, moods=moods[:4],
+                       space_view=flags.get("space_view", False), scene=scene)
+
     def summary(self) -> str:
-        """``wide · pan left · dusk · city`` (for the frame's header)."""
-        parts = [self.framing, self.camera.replace("_", " "), self.time, self.setting, *self.moods]
+        """``wide · pan left · dusk · street`` (for the frame's header)."""
+        parts = [self.framing, self.camera.replace("_", " "), self.time, self.scene.place, self.scene.action, *self.moods]
         return " · ".join(p for p in parts if p not in ("neutral", "stage"))

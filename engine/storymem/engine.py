@@ -5,35 +5,45 @@ shared by two :class:`~engine.storymem.pipeline.StoryMemPipeline` instances buil
 pipeline (Wan2.2-T2V-A14B experts, for a ``t2v`` first shot) and the M2V pipeline (Wan2.2-I2V-A14B
 experts with the StoryMem LoRA fused, for ``m2v``/``mi2v``/``mm2v``). On a GPU the T2V experts are released
 before the I2V experts load, unless ``keep_t2v`` says otherwise.
+
+A speed preset (:mod:`engine.storymem.presets`: ``exact``, ``fast``, ``turbo``) decides the sampler, the LoRAs,
+the linear layers' arithmetic, the attention backend and compilation; :meth:`StoryMemEngine.settings` records
+every setting it expanded to. Several GPUs per shot: :mod:`engine.storymem.parallel` runs one of these engines
+per GPU, each given a :class:`~engine.storymem.parallel.ParallelContext`.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import PIL.Image
 import torch
 
-from engine.base import EngineError, ProgressFn
+from engine.base import EngineError, ProgressFn, SettingsError
 from engine.storymem.loading import (
     BaseModelPaths,
     ModelPaths,
+    StepLoraPaths,
     discover_models,
+    discover_step_loras,
     load_expert,
     load_text_encoder,
     load_vae,
 )
-from engine.storymem.lora import convert_storymem_lora, fuse_storymem_lora, load_lora_file
+from engine.storymem.limits import check_request
+from engine.storymem.lora import LoraUpdate, convert_step_lora, convert_storymem_lora, load_lora_file, storymem_update
 from engine.storymem.offload import OFFLOAD_MODES, MemoryPlan
+from engine.storymem.presets import DEFAULT_PRESET, PRESET_NAMES, UNTESTED_COMPOSITION, SamplerSpec, expand
 from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE
-from engine.storymem.scheduling import M2V_SAMPLER, T2V_SAMPLER, SamplerSettings, make_scheduler
+from engine.storymem.scheduling import scheduler_for
 from schemas.render import RenderRequest
 
 _MODES_NEEDING_VARIANT = {"mi2v": "mi2v", "mm2v": "mm2v"}
+DEFAULT_MEMORY_POSITIONS = "paper"
+"""The paper's negative RoPE shift: the maintainer confirmed (StoryMem issue #17) that the LoRA was trained with
+it and that the first release had missed it (docs/storymem-engine.md)."""
 
 
 class StoryMemEngine:
@@ -41,13 +51,14 @@ class StoryMemEngine:
 
     ``models_dir`` (or ready ``paths`` from :func:`~engine.storymem.loading.discover_models`) holds the
     weights. ``variant``: which StoryMem LoRA to load (``mi2v`` renders m2v and mi2v shots, ``mm2v`` renders
-    m2v and mm2v). ``memory_positions``: ``released`` or ``paper`` (see :mod:`engine.storymem.rope`).
-    ``offload``: ``none``, ``model`` or ``group`` (see :mod:`engine.storymem.offload`). ``steps``,
-    ``guidance``, ``shift``: the M2V sampler (40, 3.5, 4.0 as the reference); the T2V first shot uses the
-    same steps and guidance with ``t2v_shift`` (12.0) and ``t2v_boundary`` (0.875) as StoryMem's pipeline
-    does. ``attention_backend``: a diffusers backend name (e.g. ``_native_cudnn``) or None for the default.
-    ``compile``: ``torch.compile`` the transformer blocks (regional compilation). ``device``/``dtype``:
-    default CUDA + bfloat16 when available, else CPU + float32 (tiny test models)."""
+    m2v and mm2v). ``preset``: ``exact`` (default), ``fast`` or ``turbo`` (:mod:`engine.storymem.presets`);
+    ``steps``, ``attention_backend`` and ``compile`` override it. ``memory_positions``: ``paper`` (default) or
+    ``released`` (:mod:`engine.storymem.rope`). ``offload``: ``none``, ``model`` or ``group``
+    (:mod:`engine.storymem.offload`). ``step_cache``: a First Block Cache threshold (diffusers' cache hook;
+    its speed-up depends on trained weights) or None. ``device``/``dtype``: default CUDA + bfloat16 when
+    available, else CPU + float32 (tiny test models). ``parallel``: this rank's share of a multi-GPU shot
+    (set by :mod:`engine.storymem.parallel`). Raises ``ValueError`` for a bad setting and :class:`EngineError`
+    for missing weights, before anything heavy is loaded."""
 
     name = "storymem"
 
@@ -57,78 +68,147 @@ class StoryMemEngine:
         *,
         paths: ModelPaths | None = None,
         variant: str = "mi2v",
-        memory_positions: str = "released",
+        preset: str = DEFAULT_PRESET,
+        memory_positions: str = DEFAULT_MEMORY_POSITIONS,
         offload: str = "none",
-        steps: int = M2V_SAMPLER.steps,
-        guidance: float = M2V_SAMPLER.guidance,
-        shift: float = M2V_SAMPLER.shift,
-        boundary: float = M2V_SAMPLER.boundary_ratio,
-        t2v_shift: float = T2V_SAMPLER.shift,
-        t2v_boundary: float = T2V_SAMPLER.boundary_ratio,
+        steps: int | None = None,
         memory_stride: int = PAPER_MEMORY_STRIDE,
         attention_backend: str | None = None,
         compile: bool | None = None,
+        step_cache: float | None = None,
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
         keep_t2v: bool | None = None,
         keep_both_experts: bool | None = None,
         need_t2v: bool = True,
+        parallel=None,
     ):
+        if preset not in PRESET_NAMES:
+            raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
         if memory_positions not in MEMORY_POSITIONS:
             raise ValueError(f"memory_positions must be one of {MEMORY_POSITIONS}, got {memory_positions!r}")
         if offload not in OFFLOAD_MODES:
             raise ValueError(f"offload must be one of {OFFLOAD_MODES}, got {offload!r}")
         if compile and offload == "group":
             raise ValueError("compile=True does not combine with offload 'group' (its hooks sit inside the blocks)")
-        if paths is None:
-            if models_dir is None:
-                raise ValueError("pass models_dir or paths")
-            paths = discover_models(models_dir, variant=variant, need_t2v=need_t2v)
-        elif paths.lora.variant != variant:
-            raise ValueError(f"paths hold the {paths.lora.variant} LoRA but variant is {variant!r}")
-        self.paths = paths
-        self.variant = variant
-        self.memory_positions = memory_positions
-        self.memory_stride = memory_stride
-        self.m2v_sampler = SamplerSettings(steps=steps, shift=shift, guidance=guidance, guidance_2=guidance, boundary_ratio=boundary)
-        self.t2v_sampler = SamplerSettings(
-            steps=steps, shift=t2v_shift, guidance=guidance, guidance_2=guidance, boundary_ratio=t2v_boundary
-        )
+        if step_cache is not None and not step_cache >= 0:
+            raise ValueError(f"step_cache must be a threshold >= 0, got {step_cache!r}")
         self.device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if dtype is None:
             dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         self.dtype = dtype
-        self.attention_backend = attention_backend
-        self.compile = (self.device.type == "cuda" and offload == "none") if compile is None else compile
+        if step_cache is not None and compile:
+            raise ValueError("step_cache does not combine with compile=True (its hooks wrap the blocks)")
+        self.expanded = expand(
+            preset, self.device, steps=steps, attention_backend=attention_backend,
+            compile=False if step_cache is not None else compile, offload=offload, dtype=dtype,
+        )  # fmt: skip
+        if self.expanded.linear == "fp8" and offload != "none":
+            raise ValueError(f"--preset {preset} uses FP8 linear layers, which need offload 'none' (got {offload!r})")
+        self.paths = self._find_models(models_dir, paths, variant, need_t2v)
+        self.variant = variant
+        self.preset = preset
+        self.memory_positions = memory_positions
+        self.memory_stride = memory_stride
+        self.step_cache = step_cache
         self.keep_t2v = (self.device.type != "cuda") if keep_t2v is None else keep_t2v
         self.plan = MemoryPlan(offload, self.device, keep_both_experts)
+        self.parallel = parallel
         self.lora_scale: float | None = None
+        self.step_loras: dict[str, StepLoraPaths] = {}
+        self.step_lora_layouts: dict[str, str] = {}
+        self.notes: list[str] = list(self.expanded.notes)
+        self.last_timings: dict[str, float] = {}
+        if self.expanded.step_lora:
+            self.step_loras = self._find_step_loras(need_t2v)
 
-        self.tokenizer, self.text_encoder = load_text_encoder(paths.i2v, dtype)
-        self.vae = load_vae(paths.i2v)
+        self.tokenizer, self.text_encoder, self.vae = self._load_shared()
         self.plan.place_shared(self.text_encoder, self.vae)
         self._pipelines: dict[str, object] = {}
 
+    # ------------------------------------------------------------------ weights (overridable: bench/engine_gpu.py)
+
+    def _find_models(self, models_dir, paths: ModelPaths | None, variant: str, need_t2v: bool) -> ModelPaths:
+        if paths is None:
+            if models_dir is None:
+                raise ValueError("pass models_dir or paths")
+            return discover_models(models_dir, variant=variant, need_t2v=need_t2v)
+        if paths.lora.variant != variant:
+            raise ValueError(f"paths hold the {paths.lora.variant} LoRA but variant is {variant!r}")
+        return paths
+
+    def _find_step_loras(self, need_t2v: bool) -> dict[str, StepLoraPaths]:
+        return discover_step_loras(self.paths.models_dir, ("i2v", "t2v") if need_t2v else ("i2v",))
+
+    def _load_shared(self):
+        tokenizer, text_encoder = load_text_encoder(self.paths.i2v, self.dtype)
+        return tokenizer, text_encoder, load_vae(self.paths.i2v)
+
+    def _updates(self, kind: str, which: str) -> list[LoraUpdate]:
+        """The LoRAs fused into one expert: the StoryMem LoRA (M2V), then the step-distill LoRA (turbo)."""
+        updates = []
+        if kind == "m2v":
+            path = getattr(self.paths.lora, which)
+            lora = convert_storymem_lora(load_lora_file(path), source=str(path))
+            # alpha=None: alpha = r, the released convention (r = alpha = 128 -> scale 128/sqrt(128) = 11.31)
+            update = storymem_update(lora, alpha=None, use_rslora=True, source=str(path))
+            self.lora_scale = update.scale
+            updates.append(update)
+        if self.expanded.step_lora:
+            step = self.step_loras["i2v" if kind == "m2v" else "t2v"]
+            path = getattr(step, which)
+            pairs, layout = convert_step_lora(load_lora_file(path), source=str(path))
+            self.step_lora_layouts[kind] = layout
+            updates.append(LoraUpdate(pairs=pairs, scale=1.0, source=str(path)))
+        return updates
+
+    def _build_expert(self, kind: str, which: str, updates: list[LoraUpdate]):
+        base: BaseModelPaths = self.paths.i2v if kind == "m2v" else self.paths.t2v
+        notes: list[str] = []
+        expert = load_expert(base, which, self.dtype, updates, compute_device=self.device, notes=notes)
+        self.notes += [n for n in notes if n not in self.notes]
+        return expert
+
     # ------------------------------------------------------------------ models
 
-    def _load_experts(self, base: BaseModelPaths, with_lora: bool) -> list:
-        experts = []
-        for which, lora_path in (("high", self.paths.lora.high), ("low", self.paths.lora.low)):
-            expert = load_expert(base, which, self.dtype)
-            if with_lora:
-                lora = convert_storymem_lora(load_lora_file(lora_path), source=str(lora_path))
-                # alpha=None: alpha = r, the released convention (r = alpha = 128 -> scale 128/sqrt(128) = 11.31)
-                self.lora_scale = fuse_storymem_lora(
-                    expert, lora, alpha=None, use_rslora=True, compute_device=self.device, source=str(lora_path)
-                )
-            if self.attention_backend:
-                expert.set_attention_backend(self.attention_backend)
-            experts.append(expert)
+    def _load_experts(self, kind: str) -> list:
+        experts = [self._build_expert(kind, which, self._updates(kind, which)) for which in ("high", "low")]
         self.plan.place_experts(experts)
-        if self.compile:
-            for expert in experts:
-                expert.compile_repeated_blocks(fullgraph=True)
+        e = self.expanded
+        for expert in experts:
+            if e.linear == "fp8":
+                from engine.storymem.fp8 import quantize_linears
+
+                quantize_linears(expert, e.fp8_kernel)
+            backend = self._attention_backend(expert)
+            if backend:
+                from diffusers.models.attention_dispatch import _AttentionBackendRegistry
+
+                active = _AttentionBackendRegistry._active_backend
+                expert.set_attention_backend(backend)
+                _AttentionBackendRegistry.set_active_backend(active)  # diffusers also sets it globally: keep it local
+            if self.step_cache is not None:
+                from diffusers import FirstBlockCacheConfig
+
+                expert.enable_cache(FirstBlockCacheConfig(threshold=self.step_cache))
         return experts
+
+    def _attention_backend(self, expert) -> str | None:
+        """The preset's attention backend for ``expert``, or None (default SDPA) where cuDNN attention cannot run:
+        it needs bf16/fp16 and a head size that is a multiple of 8 (the tiny test models in float32 do not)."""
+        backend = self.expanded.attention_backend
+        if backend == "_native_cudnn" and (
+            self.dtype not in (torch.bfloat16, torch.float16) or expert.config.attention_head_dim % 8
+        ):
+            note = (f"cuDNN attention needs bf16/fp16 and a head size divisible by 8 ({str(self.dtype).removeprefix('torch.')}, "
+                    f"{expert.config.attention_head_dim}): default SDPA instead")  # fmt: skip
+            if note not in self.notes:
+                self.notes.append(note)
+            return None
+        return backend
+
+    def sampler(self, kind: str) -> SamplerSpec:
+        return self.expanded.m2v if kind == "m2v" else self.expanded.t2v
 
     def _pipeline(self, kind: str):
         from engine.storymem.pipeline import StoryMemPipeline
@@ -139,19 +219,24 @@ class StoryMemEngine:
             self.release_t2v()
         if kind == "t2v" and self.paths.t2v is None:
             raise EngineError("a t2v shot needs Wan2.2-T2V-A14B, which was not loaded (need_t2v=False)")
-        base = self.paths.i2v if kind == "m2v" else self.paths.t2v
-        sampler = self.m2v_sampler if kind == "m2v" else self.t2v_sampler
-        high, low = self._load_experts(base, with_lora=(kind == "m2v"))
+        sampler = self.sampler(kind)
+        high, low = self._load_experts(kind)
         pipe = StoryMemPipeline(
             tokenizer=self.tokenizer,
             text_encoder=self.text_encoder,
             vae=self.vae,
-            scheduler=make_scheduler(sampler.shift),
+            scheduler=scheduler_for(sampler.solver, sampler.shift),
             transformer=high,
             transformer_2=low,
             boundary_ratio=sampler.boundary_ratio,
-        )
+        )  # installs the positional RoPE: context parallelism must come after it (it splits the `rope` outputs)
         pipe.set_execution_device(self.device)
+        if self.parallel is not None:
+            self.parallel.apply(pipe, cfg=sampler.cfg)
+        if self.expanded.compile:
+            for expert in pipe.experts:
+                # torchao's FP8 tensors did not finish compiling with fullgraph=True (docs/BENCHMARKS.md)
+                expert.compile_repeated_blocks(fullgraph=self.expanded.linear != "fp8")
         self._pipelines[kind] = pipe
         return pipe
 
@@ -168,9 +253,18 @@ class StoryMemEngine:
 
     # ------------------------------------------------------------------ rendering
 
-    def render_shot(self, request: RenderRequest, progress: ProgressFn | None = None) -> np.ndarray:
+    def render_shot(
+        self, request: RenderRequest, progress: ProgressFn | None = None, output_type: str = "np", steps: int | None = None
+    ):
         """All ``request.num_frames`` frames ``(F, H, W, 3)`` uint8, including the leading frames that repeat
-        the previous shot (MI2V: 1, MM2V: 5). Same request, same frames (on the same device and software)."""
+        the previous shot (MI2V: 1, MM2V: 5). Same request, same frames (on the same device and software).
+        ``output_type="latent"`` returns the video latents instead (ranks other than 0 of a multi-GPU shot);
+        ``steps`` overrides the sampler's step count for this shot (warm-ups in benchmarks). Seconds per stage:
+        :attr:`last_timings`."""
+        try:
+            self.check_request(request)
+        except SettingsError as err:
+            raise EngineError(f"shot {request.shot_id}: {err}") from None
         needed = _MODES_NEEDING_VARIANT.get(request.mode)
         if needed and needed != self.variant:
             raise EngineError(
@@ -179,11 +273,12 @@ class StoryMemEngine:
             )
         kind = "t2v" if request.mode == "t2v" else "m2v"
         pipe = self._pipeline(kind)
-        sampler = self.t2v_sampler if kind == "t2v" else self.m2v_sampler
+        sampler = self.sampler(kind)
+        steps = steps or sampler.steps
 
         def on_step(_pipe, step, _t, _tensors):
             if progress is not None:
-                progress(step + 1, sampler.steps)
+                progress(step + 1, steps)
             return {}
 
         conditions = {}
@@ -203,11 +298,11 @@ class StoryMemEngine:
                 height=request.height,
                 width=request.width,
                 num_frames=request.num_frames,
-                num_inference_steps=sampler.steps,
+                num_inference_steps=steps,
                 guidance_scale=sampler.guidance,
-                guidance_scale_2=sampler.guidance_2,
+                guidance_scale_2=sampler.guidance,
                 generator=generator,
-                output_type="np",
+                output_type=output_type,
                 callback_on_step_end=on_step,
                 **conditions,
             )
@@ -216,35 +311,65 @@ class StoryMemEngine:
                 f"out of GPU memory rendering {request.shot_id} at {request.width}x{request.height}x"
                 f"{request.num_frames}; use offload 'model' or 'group' ({str(err).splitlines()[0]})"
             ) from None
+        finally:
+            self.last_timings = dict(pipe.timings)
         return output.frames[0]
+
+    def check_request(self, request: RenderRequest) -> None:
+        """:class:`~engine.base.SettingsError` if this engine cannot render ``request`` (its LoRA variant, the
+        frame size and length; :func:`engine.storymem.limits.check_request`)."""
+        check_request(request, variant=self.variant, steps=self.sampler("m2v").steps)
 
     # ------------------------------------------------------------------ reporting
 
     def settings(self) -> dict:
-        """The engine's explicit settings, for the run manifest."""
+        """The engine's explicit settings, for the run manifest: the preset and everything it expanded to."""
+        e = self.expanded
         return {
             "engine": self.name,
+            "preset": e.record(),
             "models": self.paths.describe(),
             "variant": self.variant,
             "memory_positions": self.memory_positions,
             "memory_stride": self.memory_stride,
             "offload": self.plan.mode,
-            "m2v_sampler": asdict(self.m2v_sampler) | {"solver": "unipc-flow"},
-            "t2v_sampler": asdict(self.t2v_sampler) | {"solver": "unipc-flow"},
             "lora_scale": self.lora_scale,
-            "attention_backend": self.attention_backend or "default",
-            "compile": self.compile,
+            "step_lora": {
+                kind: {"release": s.release, "high": str(s.high), "low": str(s.low),
+                       "layout": self.step_lora_layouts.get("m2v" if kind == "i2v" else "t2v")}
+                for kind, s in self.step_loras.items()
+            } or None,
+            "step_lora_composition": UNTESTED_COMPOSITION if e.step_lora else None,
+            "step_cache": None if self.step_cache is None else {"kind": "first-block", "threshold": self.step_cache},
+            "attention_backend": self._attention_used(),
+            "compile": e.compile,
+            "linear": e.linear,
+            "fp8_kernel": e.fp8_kernel,
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
-        }
+            "parallel": None if self.parallel is None else self.parallel.record(),
+            "notes": list(self.notes),
+        }  # fmt: skip
+
+    def _attention_used(self) -> str:
+        if any(n.startswith("cuDNN attention needs") for n in self.notes):
+            return "default"
+        return self.expanded.attention_backend or "default"
 
     def describe(self) -> str:
+        e = self.expanded
+        s = e.m2v
         scale = f", rsLoRA scale {self.lora_scale:.2f}" if self.lora_scale else ""
-        s = self.m2v_sampler
+        cfg = f"CFG {s.guidance}" if s.cfg else "no CFG"
+        linear = f"FP8 linears ({e.fp8_kernel})" if e.linear == "fp8" else f"{e.linear} linears"
+        step = f"; + 4-step distill LoRA ({UNTESTED_COMPOSITION})" if e.step_lora else ""
+        gpus = f", {self.parallel.describe()}" if self.parallel is not None else ""
         return (
-            f"storymem: Wan2.2-A14B + StoryMem {self.variant.upper()} LoRA{scale} ({self.paths.describe()}); "
-            f"{self.device} {str(self.dtype).removeprefix('torch.')}, offload {self.plan.describe()}, "
-            f"memory positions {self.memory_positions}, {s.steps} steps shift {s.shift} guidance {s.guidance}"
+            f"storymem preset {e.preset} ({s.steps} steps {s.solver} shift {s.shift}, {cfg}, {linear}, attention "
+            f"{self._attention_used()}{', compiled' if e.compile else ''}{step}): Wan2.2-A14B + StoryMem "
+            f"{self.variant.upper()} LoRA{scale} ({self.paths.describe()}); {self.device} "
+            f"{str(self.dtype).removeprefix('torch.')}{gpus}, offload {self.plan.describe()}, memory positions "
+            f"{self.memory_positions}"
         )
 
 
@@ -254,3 +379,4 @@ def _read_image(path: str | None, what: str) -> PIL.Image.Image:
             return image.convert("RGB")
     except (OSError, ValueError, TypeError) as err:
         raise EngineError(f"cannot read {what} {path}: {err}") from None
+

@@ -7,7 +7,8 @@ A models folder ``DIR`` holds (the StoryMem README's layout, ``./models``)::
     DIR/Wan2.2-I2V-A14B-Diffusers/  or the diffusers layout: model_index.json transformer/ transformer_2/
                                     vae/ text_encoder/ tokenizer/
     DIR/Wan2.2-T2V-A14B[-Diffusers]/  the same for text-to-video (the first shot)
-    DIR/StoryMem/Wan2.2-MI2V-A14B/  backbone_high_noise.pth backbone_low_noise.pth (or Wan2.2-MM2V-A14B/)
+    DIR/StoryMem/Wan2.2-MI2V-A14B/  backbone_high_noise.pth backbone_low_noise.pth (or Wan2.2-MM2V-A14B/;
+                                    either file may be .safetensors instead)
 
 The folder comes from ``--models DIR``, else ``$DAILIES_MODELS``, else ``models_dir`` in
 ``~/.config/dailies/config.json`` (:func:`resolve_models_dir`). Nothing is ever fetched: a missing or
@@ -47,6 +48,9 @@ STORYMEM_REPO = "Kevin-thu/StoryMem"
 STORYMEM_FOLDER = "StoryMem"
 LORA_FOLDERS: dict[str, str] = {"mi2v": "Wan2.2-MI2V-A14B", "mm2v": "Wan2.2-MM2V-A14B"}
 LORA_FILES = {"high": "backbone_high_noise.pth", "low": "backbone_low_noise.pth"}
+"""The StoryMem release's LoRA file per expert."""
+LORA_SUFFIXES = (".pth", ".safetensors")
+"""Either form of each LoRA file is accepted (some downloads hold ``backbone_*_noise.safetensors``)."""
 ORIGINAL_VAE = "Wan2.1_VAE.pth"
 ORIGINAL_T5 = "models_t5_umt5-xxl-enc-bf16.pth"
 ORIGINAL_TOKENIZER = "google/umt5-xxl"
@@ -235,9 +239,22 @@ def _find_base(models_dir: Path, kind: Kind) -> tuple[BaseModelPaths | None, lis
 
 
 def _find_lora(models_dir: Path, variant: str) -> tuple[LoraPaths | None, list[str]]:
+    """Each expert's LoRA file as ``.pth`` (the release) or ``.safetensors``, the first usable one; else the
+    problems (a present but broken file is named, a missing one as the release's ``.pth`` name)."""
     folder = models_dir / STORYMEM_FOLDER / LORA_FOLDERS[variant]
-    paths = {which: folder / name for which, name in LORA_FILES.items()}
-    problems = [p for path in paths.values() if (p := _file_problem(path))]
+    paths: dict[str, Path] = {}
+    problems: list[str] = []
+    for which, name in LORA_FILES.items():
+        candidates = [folder / (Path(name).stem + suffix) for suffix in LORA_SUFFIXES]
+        usable = [c for c in candidates if _file_problem(c) is None]
+        if usable:
+            paths[which] = usable[0]
+            continue
+        present = [c for c in candidates if c.exists()]
+        if present:
+            problems += [_file_problem(c) for c in present]
+        else:
+            problems.append(f"{candidates[0]} is missing (nor is there a {candidates[1].name})")
     if problems:
         return None, problems
     return LoraPaths(variant=variant, high=paths["high"], low=paths["low"]), []
@@ -276,6 +293,68 @@ def discover_models(models_dir: str | os.PathLike, *, variant: str = "mi2v", nee
             f"Download with: {' && '.join(commands)}"
         )
     return ModelPaths(models_dir=models_dir, i2v=found["i2v"], t2v=found.get("t2v"), lora=lora)
+
+
+STEP_LORA_FOLDERS = {"lightx2v": "Wan2.2-Distill-Loras", "lightning": "Wan2.2-Lightning"}
+"""Where the step-distill LoRAs of ``--preset turbo`` go under the models folder (each the Hugging Face
+repository ``lightx2v/<folder>``, downloaded whole or file by file)."""
+
+
+@dataclass(frozen=True)
+class StepLoraPaths:
+    """The 4-step distill LoRA of one base model (``i2v`` or ``t2v``): a file per expert."""
+
+    kind: Kind
+    high: Path
+    low: Path
+    release: str
+    """``lightx2v`` (lightx2v/Wan2.2-Distill-Loras) or ``lightning`` (lightx2v/Wan2.2-Lightning)."""
+
+
+def _step_lora_candidates(models_dir: Path, kind: Kind) -> list[StepLoraPaths]:
+    found = []
+    distill = models_dir / STEP_LORA_FOLDERS["lightx2v"]
+    if distill.is_dir():
+        files = sorted(f for f in distill.glob("*.safetensors") if kind in f.name.lower())
+        high = [f for f in files if "high_noise" in f.name.lower()]
+        low = [f for f in files if "low_noise" in f.name.lower()]
+        if high and low:
+            found.append(StepLoraPaths(kind=kind, high=high[-1], low=low[-1], release="lightx2v"))
+    lightning = models_dir / STEP_LORA_FOLDERS["lightning"]
+    if lightning.is_dir():
+        for folder in sorted(lightning.glob(f"Wan2.2-{kind.upper()}-A14B-4steps*"), reverse=True):
+            high, low = folder / "high_noise_model.safetensors", folder / "low_noise_model.safetensors"
+            if high.is_file() and low.is_file():
+                found.append(StepLoraPaths(kind=kind, high=high, low=low, release="lightning"))
+                break
+    return found
+
+
+def discover_step_loras(models_dir: str | os.PathLike, kinds: tuple[str, ...] = ("i2v", "t2v")) -> dict[str, StepLoraPaths]:
+    """The 4-step distill LoRAs for each of ``kinds`` under ``models_dir``: ``Wan2.2-Distill-Loras/`` (files
+    named ``*{i2v,t2v}*{high,low}_noise*.safetensors``) first, else ``Wan2.2-Lightning/Wan2.2-{I2V,T2V}-A14B-
+    4steps*/{high,low}_noise_model.safetensors``. Raises :class:`EngineError` naming what is missing and the
+    download command."""
+    models_dir = Path(models_dir).expanduser()
+    out, missing = {}, []
+    for kind in kinds:
+        candidates = _step_lora_candidates(models_dir, kind)
+        if candidates:
+            out[kind] = candidates[0]
+        else:
+            missing.append(kind)
+    if missing:
+        problems = []
+        for kind in missing:
+            for path in (models_dir / STEP_LORA_FOLDERS["lightx2v"], models_dir / STEP_LORA_FOLDERS["lightning"]):
+                problems.append(f"{kind.upper()} high/low-noise files in {path} are missing")
+        command = _download_command("lightx2v/Wan2.2-Distill-Loras", models_dir / STEP_LORA_FOLDERS["lightx2v"])
+        raise EngineError(
+            f"--preset turbo needs the Wan2.2-A14B 4-step distill LoRA for {' and '.join(k.upper() for k in missing)} "
+            f"({'; '.join(problems)}). Download with: {command} (or lightx2v/Wan2.2-Lightning into "
+            f"{models_dir / STEP_LORA_FOLDERS['lightning']})"
+        )
+    return out
 
 
 def available_variants(models_dir: str | os.PathLike) -> list[str]:
@@ -331,6 +410,15 @@ def quiet_progress():
                 module.enable_progress_bar()
 
 
+def _safetensors_files(folder: Path, stem: str) -> list[Path]:
+    """``<stem>.safetensors``, or the shards its ``.safetensors.index.json`` lists."""
+    single = folder / f"{stem}.safetensors"
+    if single.is_file():
+        return [single]
+    index = json.loads((folder / f"{stem}.safetensors.index.json").read_text(encoding="utf-8"))
+    return [folder / shard for shard in sorted(set(index["weight_map"].values()))]
+
+
 def _read_safetensors(folder: Path, stem: str) -> dict[str, "torch.Tensor"]:
     from safetensors.torch import load_file
 
@@ -356,11 +444,12 @@ def _cast_like_diffusers(model, dtype: "torch.dtype") -> None:
 
 
 def _load_into(model_cls, config: dict, state_dict: dict, source: Path):
-    """Build ``model_cls(**config)`` without allocating, then take the tensors of ``state_dict``."""
+    """Build ``model_cls(**config)`` (or ``model_cls.from_config(config)`` for a diffusers config) without
+    allocating, then take the tensors of ``state_dict``."""
     from accelerate import init_empty_weights
 
     with init_empty_weights():
-        model = model_cls(**config)
+        model = model_cls.from_config(config) if "_class_name" in config else model_cls(**config)
     expected, given = set(model.state_dict()), set(state_dict)
     if expected != given:
         missing, extra = sorted(expected - given), sorted(given - expected)
@@ -372,22 +461,64 @@ def _load_into(model_cls, config: dict, state_dict: dict, source: Path):
     return model.eval().requires_grad_(False)
 
 
-def load_expert(base: BaseModelPaths, which: Literal["high", "low"], dtype: "torch.dtype"):
-    """One expert as a ``WanTransformer3DModel`` on the CPU in ``dtype`` (norms/time embedder in float32)."""
+def _keeps_fp32(model_cls, key: str) -> bool:
+    keep = getattr(model_cls, "_keep_in_fp32_modules", None) or []
+    return any(k in key.split(".") for k in keep)
+
+
+def load_expert(
+    base: BaseModelPaths,
+    which: Literal["high", "low"],
+    dtype: "torch.dtype",
+    loras: "list | tuple" = (),
+    *,
+    compute_device: "torch.device | str | None" = None,
+    notes: list[str] | None = None,
+):
+    """One expert as a ``WanTransformer3DModel`` on the CPU in ``dtype`` (norms/time embedder in float32, as
+    diffusers loads them), with ``loras`` (:class:`~engine.storymem.lora.LoraUpdate`) fused into the weights as
+    stored, in float32, before the one cast to ``dtype`` (adding a small update to weights already rounded to
+    bf16 loses much of it). ``compute_device`` forms the LoRA products (default CPU). Notes about the fusion
+    (e.g. skipped layers) are appended to ``notes``."""
+    import torch
     from diffusers import WanTransformer3DModel
+    from safetensors import safe_open
+    from safetensors.torch import load_file
 
     from engine.storymem.convert import convert_original_transformer, transformer_config_from_original
+    from engine.storymem.lora import fuse_into_state_dict
 
     folder = base.expert_dir(which)
-    if base.layout == "diffusers":
-        with quiet_progress():
-            model = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
-        return model.eval().requires_grad_(False)
-    config = transformer_config_from_original(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-    state = convert_original_transformer(_read_safetensors(folder, "diffusion_pytorch_model"))
-    model = _load_into(WanTransformer3DModel, config, state, folder)
-    _cast_like_diffusers(model, dtype)
-    return model
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    convert = (lambda sd: sd) if base.layout == "diffusers" else convert_original_transformer
+    if base.layout != "diffusers":
+        config = transformer_config_from_original(config)
+    files = _safetensors_files(folder, "diffusion_pytorch_model")
+    shapes = None
+    if loras:  # every layer's shape first (no data read), so each shard is fused and cast on its own
+        meta = {}
+        for file in files:
+            with safe_open(str(file), framework="pt") as handle:
+                meta.update({k: torch.empty(handle.get_slice(k).get_shape(), device="meta") for k in handle.keys()})
+        meta = convert(meta)
+        shapes = {k[: -len(".weight")]: tuple(v.shape) for k, v in meta.items() if k.endswith(".weight") and v.dim() == 2}
+        layers = 1 + max(int(k.split(".")[1]) for k in meta if k.startswith("blocks."))
+    state: dict = {}
+    found: list[str] = []
+    for file in files:  # one shard at a time: host memory holds the cast model plus one shard as stored
+        shard = convert(load_file(str(file), device="cpu"))
+        target = {k: (torch.float32 if _keeps_fp32(WanTransformer3DModel, k) else dtype) for k in shard}
+        if loras:
+            for note in fuse_into_state_dict(shard, list(loras), num_blocks=layers, dtype_of=target.__getitem__,
+                                             compute_device=compute_device, shapes=shapes):  # fmt: skip
+                if note not in found:
+                    found.append(note)
+        for key, tensor in shard.items():
+            state[key] = tensor.to(target[key]) if tensor.is_floating_point() and tensor.dtype != target[key] else tensor
+        del shard
+    if notes is not None:
+        notes.extend(found)
+    return _load_into(WanTransformer3DModel, config, state, folder)
 
 
 def load_vae(base: BaseModelPaths, dtype: "torch.dtype | None" = None):

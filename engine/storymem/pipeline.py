@@ -18,10 +18,20 @@ An M2V shot of ``F`` pixel frames (``f = (F-1)/4 + 1`` latent frames) with ``M``
 5. memory frames sit at temporal RoPE positions ``0..M-1`` (``released``) or ``-M*S..-S`` (``paper``);
 6. the high-noise expert denoises while ``t >= boundary``, the low-noise expert after, each with CFG;
 7. the first ``M`` latent frames are dropped and the rest decoded into the ``F`` frames of the shot.
+
+Images whose aspect differs from the shot's are centre-cropped to it before the resize, never squashed.
+Encodings are reused where their inputs are equal (the prompt and negative prompt embeddings, each memory
+image's latent, the all-zero video condition): the same input gives the same tensor, so the frames do not
+change (tests/test_storymem_pipeline.py). ``timings`` holds the seconds of each stage of the last call. With a
+:class:`CfgSplit` (``cfg_split``), the conditional and unconditional forwards of each step run on two ranks.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -36,8 +46,10 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import get_module_execution_device, randn_tensor
 from transformers import PreTrainedTokenizerBase, UMT5EncoderModel
 
+from engine.framing import centre_crop_box
+from engine.storymem.limits import check_shape
 from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE, install_positional_rope, memory_frame_positions
-from engine.storymem.scheduling import reference_sigmas
+from engine.storymem.scheduling import sampling_sigmas
 from schemas.render import WAN_NEGATIVE_PROMPT
 
 ImageInput = PIL.Image.Image | np.ndarray
@@ -45,6 +57,28 @@ ImageInput = PIL.Image.Image | np.ndarray
 
 LATENT_CHANNELS = 16
 MASK_CHANNELS = 4
+PROMPT_CACHE_SIZE = 8
+MEMORY_CACHE_SIZE = 64
+
+
+class CfgSplit:
+    """CFG-parallel: rank 0 of ``group`` runs the conditional forward, rank 1 the unconditional one, and both
+    gather the two predictions (``torch.distributed.all_gather``), so every rank takes the same step."""
+
+    def __init__(self, group, rank: int):
+        if rank not in (0, 1):
+            raise ValueError(f"a CFG split has ranks 0 and 1, got {rank}")
+        self.group = group
+        self.rank = rank
+
+    def gather(self, local: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's prediction -> (conditional, unconditional), each ``local``'s shape."""
+        import torch.distributed as dist
+
+        local = local.contiguous()
+        parts = [torch.empty_like(local) for _ in range(2)]
+        dist.all_gather(parts, local, group=self.group)
+        return parts[0], parts[1]
 
 
 @dataclass
@@ -92,8 +126,41 @@ class StoryMemPipeline(DiffusionPipeline):
         self.vae_scale_factor_temporal = vae.config.scale_factor_temporal
         self.vae_scale_factor_spatial = vae.config.scale_factor_spatial
         self._zero_condition_cache: dict[tuple, torch.Tensor] = {}
+        self._prompt_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._memory_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._device_override: torch.device | None = None
+        self.cfg_split: CfgSplit | None = None
+        self.timings: dict[str, float] = {}
         self.set_progress_bar_config(disable=True)
+
+    # ------------------------------------------------------------------ caches and timing
+
+    def clear_caches(self) -> None:
+        """Forget every reused encoding (prompt embeddings, memory latents, zero conditions)."""
+        self._zero_condition_cache.clear()
+        self._prompt_cache.clear()
+        self._memory_cache.clear()
+
+    @staticmethod
+    def _remember(cache: OrderedDict, key: tuple, value: torch.Tensor, size: int) -> torch.Tensor:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > size:
+            cache.popitem(last=False)
+        return value
+
+    @contextmanager
+    def _stage(self, name: str, device: torch.device):
+        """Add the seconds of the block (the device synchronised at both ends) to ``timings[name]``."""
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     # ------------------------------------------------------------------ properties
 
@@ -142,11 +209,11 @@ class StoryMemPipeline(DiffusionPipeline):
             raise ValueError(f"`prompt` must be a string, got {type(prompt).__name__}")
         if negative_prompt is not None and negative_prompt_embeds is not None:
             raise ValueError("pass at most one of `negative_prompt` and `negative_prompt_embeds`")
+        if first_frame is not None and motion_frames:
+            raise ValueError("pass `first_frame` (MI2V) or `motion_frames` (MM2V), not both")
+        num_conditioning = 1 if first_frame is not None else len(motion_frames or [])
         spatial = self.vae_scale_factor_spatial * self.transformer.config.patch_size[1]
-        if height % spatial or width % spatial:
-            raise ValueError(f"`height` and `width` must be multiples of {spatial}, got {height}x{width}")
-        if num_frames < 1 or (num_frames - 1) % self.vae_scale_factor_temporal:
-            raise ValueError(f"`num_frames` must be {self.vae_scale_factor_temporal}n+1, got {num_frames}")
+        check_shape(height, width, num_frames, num_conditioning, spatial=spatial, temporal=self.vae_scale_factor_temporal)
         if num_inference_steps < 1:
             raise ValueError(f"`num_inference_steps` must be >= 1, got {num_inference_steps}")
         if memory_positions not in MEMORY_POSITIONS:
@@ -155,11 +222,6 @@ class StoryMemPipeline(DiffusionPipeline):
             raise ValueError(f"`memory_stride` must be >= 1, got {memory_stride}")
         if output_type not in ("np", "pt", "latent"):
             raise ValueError(f"`output_type` must be 'np', 'pt' or 'latent', got {output_type!r}")
-        if first_frame is not None and motion_frames:
-            raise ValueError("pass `first_frame` (MI2V) or `motion_frames` (MM2V), not both")
-        num_conditioning = 1 if first_frame is not None else len(motion_frames or [])
-        if num_conditioning >= num_frames:
-            raise ValueError(f"{num_conditioning} conditioning frames leave nothing to generate in {num_frames} frames")
         if not self.is_memory_model and (memory_images or first_frame is not None or motion_frames):
             raise ValueError(
                 "`memory_images`, `first_frame` and `motion_frames` need the I2V experts (in_channels 36); "
@@ -167,6 +229,15 @@ class StoryMemPipeline(DiffusionPipeline):
             )
 
     # ------------------------------------------------------------------ text
+
+    def prompt_embeddings(self, prompt: str, device: torch.device, max_sequence_length: int = 512) -> torch.Tensor:
+        """:meth:`encode_prompt` of one prompt ``(1, L, D)``, reused while the same text comes again (the negative
+        prompt of every shot, a retried prompt): the cached tensor is the one a fresh encoding computed."""
+        key = (prompt, max_sequence_length, str(device))
+        if key in self._prompt_cache:
+            self._prompt_cache.move_to_end(key)
+            return self._prompt_cache[key]
+        return self._remember(self._prompt_cache, key, self.encode_prompt([prompt], device, max_sequence_length), PROMPT_CACHE_SIZE)
 
     def encode_prompt(
         self, prompts: list[str], device: torch.device, max_sequence_length: int = 512
@@ -192,14 +263,16 @@ class StoryMemPipeline(DiffusionPipeline):
 
     @staticmethod
     def to_pixels(images: list[ImageInput], height: int, width: int) -> torch.Tensor:
-        """RGB images -> ``(N, 3, height, width)`` float32 in [-1, 1], resized bicubic (as the reference) when
-        their size differs."""
+        """RGB images -> ``(N, 3, height, width)`` float32 in [-1, 1]. An image of another aspect is centre-cropped
+        to the shot's aspect (never squashed), then resized bicubic (as the reference) when its size differs."""
         out = []
         for image in images:
             array = np.asarray(image.convert("RGB")) if isinstance(image, PIL.Image.Image) else np.asarray(image)
             if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
                 raise ValueError(f"images must be RGB uint8 (H, W, 3), got {array.dtype} {array.shape}")
-            pixels = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(255.0)  # (3, h0, w0)
+            left, top, right, bottom = centre_crop_box(array.shape[1], array.shape[0], width, height)
+            array = array[top:bottom, left:right]  # (h1, w1, 3), the shot's aspect
+            pixels = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(255.0)  # (3, h1, w1)
             pixels = pixels * 2.0 - 1.0
             if pixels.shape[1:] != (height, width):
                 pixels = F.interpolate(pixels[None], size=(height, width), mode="bicubic")[0]  # (3, H, W)
@@ -220,8 +293,19 @@ class StoryMemPipeline(DiffusionPipeline):
 
     def encode_memory(self, memory_pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
         """Memory images ``(M, 3, H, W)``, each encoded alone as a 1-frame video -> ``(1, 16, M, h, w)``.
-        One image per VAE call: a batch of 10 at 832x480 peaks near 20 GiB, one image at about 2."""
-        latents = torch.cat([self._vae_encode(image[None, :, None], device) for image in memory_pixels])  # (M, 16, 1, h, w)
+        One image per VAE call: a batch of 10 at 832x480 peaks near 20 GiB, one image at about 2. An image whose
+        pixels were encoded before (the same keyframe in a later shot) reuses that latent."""
+        latents = []
+        for image in memory_pixels:  # (3, H, W)
+            digest = hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest()
+            key = (digest, tuple(image.shape), str(device))
+            if key in self._memory_cache:
+                self._memory_cache.move_to_end(key)
+                latents.append(self._memory_cache[key])
+                continue
+            latent = self._vae_encode(image[None, :, None], device)  # (1, 16, 1, h, w)
+            latents.append(self._remember(self._memory_cache, key, latent, MEMORY_CACHE_SIZE))
+        latents = torch.cat(latents)  # (M, 16, 1, h, w)
         return latents.squeeze(2).transpose(0, 1).unsqueeze(0)  # (1, 16, M, h, w)
 
     def encode_video_condition(
@@ -310,12 +394,14 @@ class StoryMemPipeline(DiffusionPipeline):
         attention_kwargs: dict[str, Any] | None,
         callback_on_step_end: Callable | None,
     ) -> torch.Tensor:
-        """The sampling loop over the reference's sigma schedule: the high-noise expert (``transformer``)
-        while ``t >= boundary``, the low-noise expert (``transformer_2``) after, each with CFG as two forwards.
-        ``latents`` ``(1, 16, M + f, h, w)``, ``condition`` ``(1, 20, M + f, h, w)`` or None (T2V)."""
+        """The sampling loop over the scheduler's sigma schedule (the reference's for UniPC, the distilled one for
+        Euler; :func:`~engine.storymem.scheduling.sampling_sigmas`): the high-noise expert (``transformer``)
+        while ``t >= boundary``, the low-noise expert (``transformer_2``) after, each with CFG as two forwards
+        (on two ranks with ``cfg_split``). ``latents`` ``(1, 16, M + f, h, w)``, ``condition``
+        ``(1, 20, M + f, h, w)`` or None (T2V)."""
         device = latents.device
         transformer_dtype = self.transformer.dtype
-        self.scheduler.set_timesteps(sigmas=reference_sigmas(num_inference_steps), device=device)
+        self.scheduler.set_timesteps(sigmas=sampling_sigmas(self.scheduler, num_inference_steps), device=device)
         boundary_timestep = self.config.boundary_ratio * self.scheduler.config.num_train_timesteps
         for i, t in enumerate(self.scheduler.timesteps):
             if self.transformer_2 is None or t >= boundary_timestep:
@@ -325,24 +411,28 @@ class StoryMemPipeline(DiffusionPipeline):
             model_input = latents if condition is None else torch.cat([latents, condition], dim=1)
             model_input = model_input.to(transformer_dtype)  # (1, 16 or 36, M + f, h, w)
             timestep = t.expand(model_input.shape[0])  # (1,)
-            with expert.cache_context("cond"):
-                noise_pred = expert(
-                    hidden_states=model_input,
-                    timestep=timestep,
-                    encoder_hidden_states=prompt_embeds,
-                    attention_kwargs=attention_kwargs,
-                    return_dict=False,
-                )[0]  # (1, 16, M + f, h, w)
-            if do_cfg:
-                with expert.cache_context("uncond"):
-                    noise_uncond = expert(
+
+            def forward(embeds: torch.Tensor, context: str) -> torch.Tensor:
+                with expert.cache_context(context):
+                    return expert(
                         hidden_states=model_input,
                         timestep=timestep,
-                        encoder_hidden_states=negative_prompt_embeds,
+                        encoder_hidden_states=embeds,
                         attention_kwargs=attention_kwargs,
                         return_dict=False,
                     )[0]  # (1, 16, M + f, h, w)
+
+            if do_cfg and self.cfg_split is not None:
+                rank = self.cfg_split.rank
+                local = forward(prompt_embeds if rank == 0 else negative_prompt_embeds, ("cond", "uncond")[rank])
+                noise_pred, noise_uncond = self.cfg_split.gather(local)  # (1, 16, M + f, h, w) each
                 noise_pred = noise_uncond + scale * (noise_pred - noise_uncond)
+            elif do_cfg:
+                noise_pred = forward(prompt_embeds, "cond")
+                noise_uncond = forward(negative_prompt_embeds, "uncond")
+                noise_pred = noise_uncond + scale * (noise_pred - noise_uncond)
+            else:
+                noise_pred = forward(prompt_embeds, "cond")
             latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]  # (1, 16, M + f, h, w)
             if callback_on_step_end is not None:
                 outputs = callback_on_step_end(self, i, t, {"latents": latents})
@@ -395,12 +485,14 @@ class StoryMemPipeline(DiffusionPipeline):
         guidance_scale_2 = guidance_scale if guidance_scale_2 is None else guidance_scale_2
         do_cfg = guidance_scale > 1.0 or guidance_scale_2 > 1.0
 
-        # 1. Encode the prompt and the negative prompt.
-        if prompt_embeds is None:
-            prompt_embeds = self.encode_prompt([prompt], device, max_sequence_length)  # (1, L, D)
-        if do_cfg and negative_prompt_embeds is None:
-            negative = WAN_NEGATIVE_PROMPT if negative_prompt is None else negative_prompt
-            negative_prompt_embeds = self.encode_prompt([negative], device, max_sequence_length)
+        # 1. Encode the prompt and the negative prompt (reused while the text is the same).
+        self.timings = {}
+        with self._stage("encode_prompt", device):
+            if prompt_embeds is None:
+                prompt_embeds = self.prompt_embeddings(prompt, device, max_sequence_length)  # (1, L, D)
+            if do_cfg and negative_prompt_embeds is None:
+                negative = WAN_NEGATIVE_PROMPT if negative_prompt is None else negative_prompt
+                negative_prompt_embeds = self.prompt_embeddings(negative, device, max_sequence_length)
         prompt_embeds = prompt_embeds.to(device, self.transformer.dtype)  # (1, L, D)
         if do_cfg:
             negative_prompt_embeds = negative_prompt_embeds.to(device, self.transformer.dtype)  # (1, L, D)
@@ -413,15 +505,17 @@ class StoryMemPipeline(DiffusionPipeline):
         condition = None
         if self.is_memory_model:
             memory_latents = torch.zeros(1, LATENT_CHANNELS, 0, latent_height, latent_width, device=device)  # (1, 16, 0, h, w)
-            if num_memory:
-                memory_latents = self.encode_memory(self.to_pixels(memory_images, height, width), device)  # (1, 16, M, h, w)
+            with self._stage("encode_memory", device):
+                if num_memory:
+                    memory_latents = self.encode_memory(self.to_pixels(memory_images, height, width), device)  # (1, 16, M, h, w)
 
             # 3. The video condition (first frame / motion frames, then zeros) and the mask.
             conditioning = [first_frame] if first_frame is not None else motion_frames
-            conditioning_pixels = self.to_pixels(conditioning, height, width) if conditioning else None  # (K, 3, H, W)
-            video_condition = self.encode_video_condition(
-                conditioning_pixels, num_frames, height, width, device
-            )  # (1, 16, f, h, w)
+            with self._stage("encode_video_condition", device):
+                conditioning_pixels = self.to_pixels(conditioning, height, width) if conditioning else None  # (K, 3, H, W)
+                video_condition = self.encode_video_condition(
+                    conditioning_pixels, num_frames, height, width, device
+                )  # (1, 16, f, h, w)
             mask = self.prepare_mask(
                 num_memory, num_frames, len(conditioning), latent_height, latent_width
             ).to(device)  # (1, 4, M + f, h, w)
@@ -440,15 +534,17 @@ class StoryMemPipeline(DiffusionPipeline):
 
         # 5. Denoise: high-noise expert while t >= boundary, then the low-noise expert, CFG on each.
         try:
-            latents = self.denoise(
-                latents, condition, prompt_embeds, negative_prompt_embeds, num_inference_steps,
-                guidance_scale, guidance_scale_2, do_cfg, attention_kwargs, callback_on_step_end,
-            )  # fmt: skip
+            with self._stage("denoise", device):
+                latents = self.denoise(
+                    latents, condition, prompt_embeds, negative_prompt_embeds, num_inference_steps,
+                    guidance_scale, guidance_scale_2, do_cfg, attention_kwargs, callback_on_step_end,
+                )  # fmt: skip
         finally:
             self.set_memory_positions(0, num_latent_frames, memory_positions, memory_stride)  # back to stock 0..F-1
 
         # 6. Drop the memory frames and decode the video.
-        frames = self.decode(latents[:, :, num_memory:], output_type)  # video only
+        with self._stage("decode", device):
+            frames = self.decode(latents[:, :, num_memory:], output_type)  # video only
         self.maybe_free_model_hooks()
         if not return_dict:
             return (frames,)

@@ -34,8 +34,11 @@ class SamplerSettings:
     """The high-noise expert runs while ``t >= boundary_ratio * 1000``."""
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not 1 <= self.steps <= NUM_TRAIN_TIMESTEPS:
+            raise ValueError(
+                f"steps must be 1 to {NUM_TRAIN_TIMESTEPS} (the schedule spreads the steps over the "
+                f"{NUM_TRAIN_TIMESTEPS} training timesteps), got {self.steps}"
+            )
         if self.shift <= 0:
             raise ValueError(f"shift must be > 0, got {self.shift}")
         if not 0.0 <= self.boundary_ratio <= 1.0:
@@ -75,3 +78,42 @@ def make_scheduler(shift: float):
         lower_order_final=True,
         final_sigmas_type="zero",
     )
+
+
+DISTILL_TIMESTEPS: tuple[int, ...] = (1000, 750, 500, 250)
+"""Timesteps of the Wan2.2-A14B 4-step distilled LoRAs before the shift (LightX2V's ``denoising_step_list``)."""
+
+
+def distill_sigmas(num_train_timesteps: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
+    """Unshifted sigmas of the 4-step distilled sampler: ``1 - t / T`` for t in :data:`DISTILL_TIMESTEPS`, as
+    LightX2V's ``WanStepDistillScheduler`` picks them from ``linspace(1, 0, T + 1)``."""
+    return np.array([t / num_train_timesteps for t in DISTILL_TIMESTEPS], dtype=np.float64)
+
+
+def make_distill_scheduler(shift: float):
+    """diffusers' ``FlowMatchEulerDiscreteScheduler`` for the distilled sampler: Euler over
+    :func:`distill_sigmas` shifted by ``shift * s / (1 + (shift - 1) * s)``, timesteps ``1000 * sigma``, final
+    sigma 0 -- the step LightX2V takes (``x + (sigma_next - sigma) * v``)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=NUM_TRAIN_TIMESTEPS, shift=shift)
+
+
+def scheduler_for(solver: str, shift: float):
+    """``unipc`` (the reference) or ``euler-distill`` (the 4-step LoRAs)."""
+    if solver == "unipc":
+        return make_scheduler(shift)
+    if solver == "euler-distill":
+        return make_distill_scheduler(shift)
+    raise ValueError(f"unknown solver {solver!r}; use unipc or euler-distill")
+
+
+def sampling_sigmas(scheduler, steps: int) -> np.ndarray:
+    """The unshifted sigmas to pass to ``scheduler.set_timesteps(sigmas=...)`` for ``steps`` steps."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    if isinstance(scheduler, FlowMatchEulerDiscreteScheduler):
+        if steps != len(DISTILL_TIMESTEPS):
+            raise ValueError(f"the distilled sampler runs {len(DISTILL_TIMESTEPS)} steps, not {steps}")
+        return distill_sigmas()
+    return reference_sigmas(steps)

@@ -139,6 +139,63 @@ def tiny_lora(num_layers: int, dim: int, ffn_dim: int, rank: int = TINY_LORA_RAN
     return state
 
 
+STEP_LORA_FILES = {
+    "lightx2v": ("Wan2.2-Distill-Loras", "wan2.2_{kind}_A14b_{which}_noise_lora_rank64_lightx2v_4step_1022.safetensors"),
+    "lightning": ("Wan2.2-Lightning", "Wan2.2-{KIND}-A14B-4steps-lora-rank64-Seko-V1/{which}_noise_model.safetensors"),
+}
+"""Where :func:`build_tiny_models` writes step-distill LoRAs, as the public releases name them."""
+
+
+def tiny_step_lora(layout: str, num_layers: int, dim: int, ffn_dim: int, out_dim: int, rank: int = 4, seed: int = SEED):
+    """A seeded synthetic Wan2.2 step-distill LoRA in one of the two published key layouts:
+
+    * ``lightning``: ``diffusion_model.blocks.N.<module>.lora_A.weight`` / ``lora_B.weight`` and ``.alpha``;
+    * ``lightx2v``: ``diffusion_model.blocks.N.<module>.lora_down.weight`` / ``lora_up.weight``, ``.alpha``,
+      bias differences ``.diff_b``, zero norm differences ``.diff`` and the output head as a full ``head.head.diff``
+      (+ ``diff_b``), as LightX2V's files carry them."""
+    if layout not in STEP_LORA_FILES:
+        raise ValueError(f"layout must be one of {sorted(STEP_LORA_FILES)}, got {layout!r}")
+    generator = torch.Generator().manual_seed(seed)
+    down, up = ("lora_A", "lora_B") if layout == "lightning" else ("lora_down", "lora_up")
+    state = {}
+    for block in range(num_layers):
+        targets = [(f"{a}.{p}", (dim, dim)) for a in ("self_attn", "cross_attn") for p in "qkvo"]
+        targets += [("ffn.0", (ffn_dim, dim)), ("ffn.2", (dim, ffn_dim))]
+        for module, (out_features, in_features) in targets:
+            prefix = f"diffusion_model.blocks.{block}.{module}"
+            state[f"{prefix}.{down}.weight"] = torch.randn(rank, in_features, generator=generator) * 0.1
+            state[f"{prefix}.{up}.weight"] = torch.randn(out_features, rank, generator=generator) * 0.05
+            state[f"{prefix}.alpha"] = torch.tensor(float(rank) / 2)
+            if layout == "lightx2v":
+                state[f"{prefix}.diff_b"] = torch.randn(out_features, generator=generator) * 0.01
+        if layout == "lightx2v":
+            state[f"diffusion_model.blocks.{block}.norm3.diff"] = torch.zeros(dim)
+            state[f"diffusion_model.blocks.{block}.self_attn.norm_q.diff"] = torch.zeros(dim)
+    if layout == "lightx2v":
+        state["diffusion_model.head.head.diff"] = torch.randn(out_dim, dim, generator=generator) * 0.01
+        state["diffusion_model.head.head.diff_b"] = torch.randn(out_dim, generator=generator) * 0.01
+    return state
+
+
+def write_tiny_step_loras(root: str | Path, layout: str, kinds: Iterable[str] = ("i2v", "t2v"), seed: int = SEED) -> Path:
+    """Write a tiny step-distill LoRA per expert for each of ``kinds`` under the models folder ``root``, named as
+    the public release of ``layout`` names them."""
+    from safetensors.torch import save_file
+
+    root = Path(root)
+    folder, pattern = STEP_LORA_FILES[layout]
+    dim = TINY_TRANSFORMER["num_attention_heads"] * TINY_TRANSFORMER["attention_head_dim"]
+    out_dim = TINY_TRANSFORMER["out_channels"] * 4  # patch (1, 2, 2)
+    for k, kind in enumerate(kinds):
+        for w, which in enumerate(("high", "low")):
+            path = root / folder / pattern.format(kind=kind, KIND=kind.upper(), which=which)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            state = tiny_step_lora(layout, TINY_TRANSFORMER["num_layers"], dim, TINY_TRANSFORMER["ffn_dim"], out_dim,
+                                   seed=seed + 2000 + 10 * k + w)  # fmt: skip
+            save_file({key: t.contiguous() for key, t in state.items()}, str(path))
+    return root
+
+
 def tiny_pipeline(kind: str = "m2v", seed: int = SEED):
     """An in-memory :class:`~engine.storymem.pipeline.StoryMemPipeline` on tiny seeded components:
     ``m2v`` (I2V experts, boundary 0.9, shift 4) or ``t2v`` (T2V experts, boundary 0.875, shift 12)."""
@@ -363,10 +420,12 @@ def build_tiny_models(
     *,
     with_t2v: bool = True,
     seed: int = SEED,
+    step_loras: str | None = None,
 ) -> Path:
     """Write a tiny models folder under ``root`` and return it: ``Wan2.2-I2V-A14B[-Diffusers]/``,
-    ``Wan2.2-T2V-A14B[-Diffusers]/`` (when ``with_t2v``) in ``layout`` (``diffusers`` or ``original``), and
-    ``StoryMem/Wan2.2-{MI2V,MM2V}-A14B/backbone_{high,low}_noise.pth`` for each of ``variants``."""
+    ``Wan2.2-T2V-A14B[-Diffusers]/`` (when ``with_t2v``) in ``layout`` (``diffusers`` or ``original``),
+    ``StoryMem/Wan2.2-{MI2V,MM2V}-A14B/backbone_{high,low}_noise.pth`` for each of ``variants``, and with
+    ``step_loras`` (``lightx2v`` or ``lightning``) the 4-step distill LoRAs of ``--preset turbo``."""
     if layout not in ("diffusers", "original"):
         raise ValueError(f"layout must be 'diffusers' or 'original', got {layout!r}")
     root = Path(root)
@@ -383,4 +442,6 @@ def build_tiny_models(
             lora_seed = seed + 1000 + 10 * offset + (1 if which == "high" else 2)
             lora = tiny_lora(TINY_TRANSFORMER["num_layers"], dim, TINY_TRANSFORMER["ffn_dim"], seed=lora_seed)
             torch.save(lora, folder / name)
+    if step_loras:
+        write_tiny_step_loras(root, step_loras, ("i2v", "t2v") if with_t2v else ("i2v",), seed=seed)
     return root

@@ -5,16 +5,27 @@ a five-beat script from a shot grammar. The same logline always gives the same p
 drawn from a random generator seeded by the logline's hash).
 
 Reading the logline
+    - its verbs first (``syntax``: a word that can be a verb, by ``lemminflect``'s lexicon, standing
+      where a logline's verb stands), so ``a dragon guards its egg`` has a dragon and no guard;
     - characters: proper names (``Mia``, ``Captain Ahab``), role nouns with their modifiers
       (``a lonely lighthouse keeper``, ``her grandfather``), animals and creatures (``a stranded
-      whale``, ``a tiny dragon``); at most four;
+      whale``, ``a tiny dragon``), groups (``a crew of thieves``, ``a wolf pack``), young animals
+      of a species (``a fox cub`` is a young fox, never a bear), roles of animals and robots (``an
+      owl detective``, ``an android nurse``); the family of an animal hero is of its kind (``its
+      mother`` is a fox); names after a place preposition are places (``in Las Vegas``); at most four;
     - their relation, from the verb (``befriends`` → a bond story, ``races`` → a contest,
       ``falls in love`` → a romance, ``searches for``/``delivers``/``builds``/``crosses`` → a quest,
       ``learns``/``overcomes`` → a change story);
     - the setting, from a place phrase (``in a flooded Tokyo``) or any place word, else from the
       characters (a whale lives by the sea, an astronaut in space);
-    - the goal, from the verb's object (``her lost kite``), and the adjectives (``lonely`` colours
-      the mood, ``stranded`` is the situation the story starts from).
+    - the goal, from the object of a purpose clause or the verb (``to steal a diamond``, ``her lost
+      kite``), or the destination (``to the sea``), and the adjectives (``lonely`` colours the mood,
+      ``stranded`` is the situation the story starts from);
+    - the genre: heist, mystery, chase, romance, nature (an animal cast that hunts, migrates,
+      forages), else the relation category; the time of day (``at dawn``, ``under the moonlight``,
+      ``a night train``), a deadline (``before nightfall``), the obstacle (``during a drought``,
+      ``while her oxygen runs low``), a pursuer (``races a tornado``), a vehicle, a skill learnt, a
+      season, an occasion (``for the village festival``).
     A logline it can't read (another language, emoji, no character) keeps its own words: every
     prompt then carries the logline as the subject, and the script is still valid.
 
@@ -27,7 +38,13 @@ Naming (documented choice)
 
 Writing the film
     Five beats (setup, inciting moment, rising action, climax, resolution) over 3-5 scenes, each
-    scene in its own place. Within a scene the shot grammar is: an establishing wide shot (a cut),
+    scene in its own place, with the moments of the genre (a heist plans, breaks in, cracks the vault,
+    trips the alarm and makes its getaway; a mystery finds clues, questions, confronts and reveals; a
+    chase flees, hides and escapes...). Every scene has one time of day on a timeline that only moves
+    forward (the logline's time, or a deadline that falls at the climax), and every shot of the scene
+    carries that scene's light, so a continuation never jumps from sunset to dawn. The deadline and
+    the obstacle are woven into the climax and the rising action. Within a scene the shot grammar is:
+    an establishing wide shot (a cut),
     then a continuation of that same action (cut=false: it starts from the last frame), then a new
     angle on the next moment (a cut: close-up, reaction, two-shot...), its continuation, and so on.
     Every prompt is 3-4 sentences (action with characters, place and light, mood, camera) and
@@ -37,7 +54,8 @@ Modules
     ``lexicon`` (word lists and data tables), ``settings`` (kinds of place), ``nouns`` (word classes
     and the characters' noun phrases), ``reading`` (the logline as a
     :class:`~agents.planner.offline.reading.Premise`), ``bible`` (inventing the characters),
-    ``beats`` (the five beats, their moments and the shot grammar's words), ``writing`` (the script,
+    ``syntax`` (verbs, time of day, obstacle, genre), ``beats`` (the five beats, their moments per
+    genre, the lights per time of day and the shot grammar's words), ``writing`` (the script,
     shot by shot), ``planner`` (:class:`~agents.planner.offline.planner.OfflinePlanner`).
 """
 
@@ -49,7 +67,7 @@ from agents.planner.offline.beats import (
     CONFLICT_MOODS,
     CUT_FRAMES,
     FILLERS,
-    LIGHTS,
+    LIGHT_BY_TIME,
     MOMENTS,
     MOODS,
     ROMANCE_MOODS,
@@ -114,7 +132,7 @@ __all__ = [
     # places
     "DEFAULT_SETTING", "SETTINGS", "UNREAD_SETTING", "Setting",
     # beats and moments
-    "ANIMAL_HERO", "BEAT_WEIGHT", "CAMERA_MOVES", "CARE", "CONFLICT_MOODS", "CUT_FRAMES", "FILLERS", "LIGHTS",
+    "ANIMAL_HERO", "BEAT_WEIGHT", "CAMERA_MOVES", "CARE", "CONFLICT_MOODS", "CUT_FRAMES", "FILLERS", "LIGHT_BY_TIME",
     "MOMENTS", "MOODS", "ROMANCE_MOODS", "SCENE_BEATS", "SEA_ANIMALS", "SETUP", "STATE_DEFAULT", "Moment",
     # the lexicon
     "ACCESSORIES", "AGE_ADJ", "AGES", "ANIMAL_ATTIRE", "ANIMAL_ROUTINES", "ANIMALS", "AUX", "BUILD", "CLOTHING",

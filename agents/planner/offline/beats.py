@@ -25,6 +25,9 @@ SETUP: tuple[Moment, ...] = (
     ("{A} {routine}{with_B}, the same as every day.", "{A} glances up, as if sensing that today will be different."),
     ("Alone with the quiet of {place}, {A} {routine}{with_B}.", "{A} straightens up and takes in the stillness of {place}."),
 )
+LEARNING: Moment = ("{A} tries to {skill} {at_place}{with_B}, fails, and tries again.",
+                     "{A} gets it right at last and looks up, proud.")
+"""The rising action of a logline that says the hero learns something (``learns to fish``)."""
 MOMENTS: dict[str, dict[str, tuple[Moment, ...]]] = {
     "bond": {
         "inciting": (
@@ -47,9 +50,9 @@ MOMENTS: dict[str, dict[str, tuple[Moment, ...]]] = {
              "With one last desperate effort {B} breaks free, and {A} sinks down, exhausted but relieved."),
         ),
         "resolution": (
-            ("{A} and {B} rest side by side {at_place} as calm returns.",
+            ("{A} and {B} rest side by side {at_place}, friends at last, as calm returns.",
              "{A} smiles and reaches out gently toward {B}, friends now."),
-            ("{A} and {B} share one last long look {at_place}.",
+            ("{A} and {B} share one last long look {at_place}, together.",
              "{B} moves slowly away, and {A} raises a hand in a quiet farewell."),
         ),
     },
@@ -69,7 +72,7 @@ MOMENTS: dict[str, dict[str, tuple[Moment, ...]]] = {
              "{A} gets back up, jaw set, eyes locked on {B}."),
         ),
         "climax": (
-            ("{A} and {B} face off in a final showdown while {hazard_short}.",
+            ("{A} and {B} face off in a final showdown{over_goal} while {hazard_short}.",
              "At the decisive moment {A} outwits {B} with a bold, unexpected move."),
             ("{B} lunges forward, and {A} stands fast in the middle of {place}.",
              "{A} turns the tables, and {B} is forced back at last."),
@@ -103,7 +106,7 @@ MOMENTS: dict[str, dict[str, tuple[Moment, ...]]] = {
              "{A} finally finds {B}, and the two of them hold each other tight."),
         ),
         "resolution": (
-            ("{A} and {B} sit together {at_place}, hand in hand, as the day ends.",
+            ("{A} and {B} sit together {at_place}, hand in hand, as the world goes quiet.",
              "{A} and {B} lean their heads together and smile."),
         ),
     },
@@ -161,7 +164,7 @@ MOMENTS: dict[str, dict[str, tuple[Moment, ...]]] = {
              "{A} fits the first pieces together, concentrating hard."),
             ("The first attempt at {goal} falls apart, and {A} slumps in disappointment{with_B}.",
              "{A} picks up the pieces and starts again, more carefully this time."),
-            ("{A} works late into the evening on {goal}{with_B}, lit by a single lamp.",
+            ("{A} works long hours on {goal}{with_B}, bent close over every detail.",
              "{A} adds the final touch and steps back to look."),
         ),
         "climax": (
@@ -213,9 +216,141 @@ MOMENTS: dict[str, dict[str, tuple[Moment, ...]]] = {
              "{A} smiles, lighter than before."),
         ),
     },
+    "heist": {
+        "setup": (
+            ("{A} studies a blueprint of {target} spread out {at_place}{with_B}, planning the heist.",
+             "{A} taps the blueprint where the vault lies and looks up with a sly smile."),
+            ("{A} watches {target} from across the way{with_B}, counting the guards and planning the heist.",
+             "{A} notes the guards' rounds in a small notebook."),
+        ),
+        "inciting": (
+            ("{A} slips into {target}{with_B}, blending in with the crowd as the heist begins.",
+             "{A} glances up at a security camera and keeps moving, calm."),
+            ("{A} cuts the wires of the alarm{with_B}, and the heist begins.",
+             "{A} checks a watch: the heist is under way."),
+        ),
+        "rising": (
+            ("{A} kneels at the vault door{with_B}, ear pressed to the dial.",
+             "The vault door swings open on {loot}, and {A} grins."),
+            ("A guard turns the corner, and {A} freezes in the shadows{with_B}.",
+             "The guard walks on, and {A} breathes again."),
+            ("{A} edges along a narrow ledge above the vault{with_B}.",
+             "{A} drops silently to the floor and listens."),
+        ),
+        "climax": (
+            ("The alarm blares as {hazard_short}, and {A} races for the exit with {loot}{with_B}.",
+             "{A} dives into the getaway van as the doors slam shut."),
+        ),
+        "resolution": (
+            ("{A} lays {loot} out in a quiet hideout{with_B}, the heist complete.",
+             "{A} leans back and laughs, the getaway clean."),
+        ),
+    },
+    "chase": {
+        "setup": (
+            ("{A} {routine} {at_place}{with_B}, unaware of what is coming.",
+             "{A} stops and glances back, suddenly uneasy."),
+        ),
+        "inciting": (
+            ("{Pursuer} appears across {place}, and {A} bolts{vehicle_on}.",
+             "{A} runs flat out{vehicle_on}, {pursuer} close behind, and the chase is on."),
+        ),
+        "rising": (
+            ("{A} races through {place}{vehicle_on} as {pursuer} closes in.",
+             "{A} swerves around a corner and gains a few precious steps."),
+            ("{A} hides {at_place}, holding perfectly still as {pursuer} passes by.",
+             "{A} slips out the other way, heart pounding."),
+            ("{A} leaps across a gap {at_place}{vehicle_on}, {pursuer} still in pursuit.",
+             "{A} lands hard and keeps going."),
+        ),
+        "climax": (
+            ("{Pursuer} corners {A} {at_place} as {hazard_short}.",
+             "With one bold leap {A} escapes the chase at last."),
+        ),
+        "resolution": (
+            ("{A} reaches {refuge}{with_B}, safe at last, the chase over.",
+             "{A} looks back along the empty way and breathes out."),
+        ),
+    },
+    "mystery": {
+        "setup": (
+            ("{A} arrives {at_place}{with_B} as word spreads of {mystery}.",
+             "{A} surveys the scene, eyes narrowing."),
+        ),
+        "inciting": (
+            ("{A} finds the first clue {at_place}{with_B}: a torn scrap and a muddy footprint.",
+             "{A} studies the clue closely through a magnifying glass."),
+        ),
+        "rising": (
+            ("{A} questions a nervous witness {at_place}{with_B} about {mystery}.",
+             "The witness looks away, hiding something."),
+            ("{A} pins the evidence to a wall{with_B} and traces the threads between the clues.",
+             "{A} stops, struck by a sudden thought."),
+            ("{A} follows a trail of small clues through {place}{with_B}.",
+             "{A} crouches over the last clue and nods slowly."),
+        ),
+        "climax": (
+            ("{A} confronts the culprit {at_place} as {hazard_short}{with_B}.",
+             "The truth is revealed at last, and the culprit falls silent."),
+        ),
+        "resolution": (
+            ("{A} closes the case of {mystery} {at_place}{with_B}.",
+             "{A} allows a small, satisfied smile, the mystery solved."),
+        ),
+    },
+    "nature": {
+        "setup": (
+            ("{A} stirs {at_place}{with_B}{season_clause}, as the wild wakes around it.",
+             "{A} lifts its head, alert to every sound."),
+            ("{A} forages {at_place}{with_B}{season_clause}, following its instinct.",
+             "{A} pauses, listening to the wild."),
+        ),
+        "inciting": (
+            ("An old instinct stirs, and {A} sets out across {place}{with_B}{toward_goal}.",
+             "{A} moves steadily on, keeping the young close."),
+        ),
+        "rising": (
+            ("{A} leads the way through {place}{with_B}, deep into the wild.",
+             "{A} stops to rest, watchful."),
+            ("{A} drinks at a cold stream {at_place}{with_B}.",
+             "{A} lifts its head and moves on, following its instinct."),
+        ),
+        "climax": (
+            ("{hazard}, and {A} holds its ground{with_B}.",
+             "{A} pushes through the worst of it, driven by instinct."),
+        ),
+        "resolution": (
+            ("{A} rests {at_place}{with_B}{season_clause}, the long journey done.",
+             "{A} settles down as the wild grows still."),
+        ),
+    },
+    "hunt": {
+        "setup": (
+            ("{A} stirs {at_place}{with_B} as the wild wakes around it.",
+             "{A} lifts its head and tests the air for the scent of prey."),
+        ),
+        "inciting": (
+            ("{A} spots {B} {at_place} and crouches low, the hunt begun.",
+             "{A} creeps forward, silent, every muscle tense."),
+        ),
+        "rising": (
+            ("{A} stalks {B} through {place}{with_B}, following its instinct.",
+             "{B} lifts its head, sensing danger, and {A} freezes."),
+            ("{A} circles wide around {B} {at_place}, keeping downwind.",
+             "{A} edges closer, step by careful step."),
+        ),
+        "climax": (
+            ("{A} bursts from cover and the chase is on, {B} racing ahead as {hazard_short}.",
+             "{A} closes the gap in a burst of speed."),
+        ),
+        "resolution": (
+            ("{A} rests {at_place}, the hunt over and the wild quiet again.",
+             "{A} settles down and closes its eyes."),
+        ),
+    },
     "world": {
         "setup": (
-            ("{Light} settles over {place} as the day begins.",
+            ("{Light} settles over {place}.",
              "The camera drifts closer, revealing the small details of life {at_place}."),
         ),
         "inciting": (("A change comes to {place}: {subject}.", "The first signs ripple through {place}."),),
@@ -247,8 +382,8 @@ FILLERS: dict[str, tuple[Moment, ...]] = {
                   "{A} takes a slow breath and steps forward."),),
     "rising": (("{A} pauses to catch a breath {at_place}{with_B}, looking ahead with new resolve.",
                 "{A} nods to no one in particular and moves on."),
-               ("Night falls over {place}, and {A} rests for a while{with_B}.",
-                "{A} wakes at first light, ready to go on."),),
+               ("{A} rests for a while {at_place}{with_B}, gathering strength.",
+                "{A} gets up, ready to go on."),),
     "climax": (("Everything hangs in the balance as {A} makes a final choice{with_B}.",
                 "{A} acts, and the moment breaks."),),
     "resolution": (("{A} walks home through {place}{with_B} as the light softens.",
@@ -284,17 +419,45 @@ ANIMAL_HERO = {
     "gathers materials and starts work on": "gathers twigs and scraps and starts work on",
     "picks up the pieces and starts again": "nudges the pieces together and starts again",
     "adds the final touch and steps back to look": "adds the final touch and sits back to look",
-    "works late into the evening on": "works late into the evening on",
+    "works long hours on": "works long hours on",
+    "spreads out {at_place}": "{at_place}",
+    "studies a blueprint of {target} spread out {at_place}": "peers at {target} from a hiding place {at_place}",
+    "taps the blueprint where the vault lies and looks up with a sly smile": "licks its lips, eyes on the prize",
+    "counting the guards and planning the heist": "planning the heist",
+    "notes the guards' rounds in a small notebook": "watches every movement, perfectly still",
+    "slips into {target}": "creeps toward {target}",
+    "blending in with the crowd as the heist begins": "low to the ground as the heist begins",
+    "glances up at a security camera and keeps moving, calm": "freezes as someone walks past, then creeps on",
+    "cuts the wires of the alarm": "knocks the lid off a tin",
+    "checks a watch: the heist is under way": "darts forward: the heist is under way",
+    "kneels at the vault door": "noses at the fastening of {loot}",
+    "ear pressed to the dial": "working at it with nimble paws",
+    "The vault door swings open on {loot}, and {A} grins": "{loot} falls open, and {A} dives in",
+    "freezes in the shadows": "freezes behind a bush",
+    "races for the exit with {loot}": "scurries off with a mouthful of {loot_bare}",
+    "dives into the getaway van as the doors slam shut": "dives into the undergrowth, the getaway complete",
+    "lays {loot} out in a quiet hideout": "shares out the spoils in a hidden den",
+    "leans back and laughs, the getaway clean": "curls up, content, the getaway clean",
+    "confronts the culprit": "faces the culprit",
+    "pins the evidence to a wall": "lays the evidence out in a row",
+    "questions a nervous witness": "watches a nervous witness",
     "sits down heavily": "lies down heavily",
 }
 SEA_ANIMALS = _W("whale dolphin shark seal otter octopus turtle fish goldfish crab penguin kraken mermaid")
 STATE_DEFAULT = {"bond": "alone and in trouble", "romance": "", "conflict": ""}
-LIGHTS = {
-    "setup": ("soft dawn light", "pale early-morning light", "gentle morning light"),
-    "inciting": ("bright, clear morning light", "flat gray daylight", "crisp midday light"),
-    "rising": ("warm afternoon sunlight", "dappled afternoon light", "golden late-afternoon light"),
-    "resolution": ("warm golden sunset light", "soft blue dusk light", "the first light of a calm new dawn"),
+TIMES = ("dawn", "morning", "midday", "afternoon", "sunset", "dusk", "night")
+LIGHT_BY_TIME = {
+    # every phrase names its time of day, and no other one: a scene keeps its light in every shot
+    "dawn": ("soft dawn light", "the pale light of dawn", "rosy sunrise light"),
+    "morning": ("clear morning light", "fresh morning light", "bright morning sun"),
+    "midday": ("harsh midday sun", "bright midday light", "flat noon light"),
+    "afternoon": ("warm afternoon sunlight", "golden late-afternoon light", "hazy afternoon light"),
+    "sunset": ("warm sunset glow", "amber sunset light", "low red sunset light"),
+    "dusk": ("soft blue dusk light", "fading twilight", "the violet light of dusk"),
+    "night": ("cold blue moonlight", "silver moonlight", "the dim glow of lamps in the night"),
 }
+AT_TIME = {"dawn": "at dawn", "morning": "in the morning", "midday": "at midday", "afternoon": "in the afternoon",
+           "sunset": "at sunset", "dusk": "at dusk", "night": "at night"}
 MOODS = {
     "setup": ("quiet and calm", "still and unhurried", "peaceful but a little lonely"),
     "inciting": ("tense and uncertain", "charged with surprise", "curious and uneasy"),

@@ -52,7 +52,8 @@ PERSON = _W(
     "queen prince princess emperor empress pharaoh sultan chieftain warlord general admiral "
     "commander lieutenant sergeant private recruit cadet medic rookie legend superhero "
     "grandma grandpa mom dad mother father sister brother son daughter aunt uncle cousin twin twins "
-    "husband wife boyfriend girlfriend fiance fiancee widower spouse partner"
+    "husband wife boyfriend girlfriend fiance fiancee widower spouse partner thug bandit robber crook "
+    "gangster outlaw smuggler safecracker dogcatcher poacher swindler con-artist mobster mate"
 )
 ROBOTS = _W("robot android cyborg automaton droid machine bot")
 CREATURES = {
@@ -91,7 +92,7 @@ ANIMALS = {
     "octopus": "an orange octopus with curling, speckled tentacles",
     "turtle": "an old green sea turtle with a mottled, barnacled shell",
     "penguin": "a small emperor penguin with a black back, white belly and a yellow neck patch",
-    "dog": "a scruffy golden terrier mix with one floppy ear and bright brown eyes",
+    "dog": "a scruffy golden terrier dog with one floppy ear and bright brown eyes",
     "puppy": "a clumsy golden puppy with oversized paws and one floppy ear",
     "cat": "a fluffy orange tabby cat with white paws and green eyes",
     "kitten": "a tiny gray kitten with white socks and big blue eyes",
@@ -149,10 +150,35 @@ ANIMALS = {
     "beaver": "a stout brown beaver with a flat tail and orange front teeth",
     "moose": "a huge brown moose with wide, flat antlers",
     "llama": "a fluffy cream-colored llama with long curved ears",
+    "swan": "a graceful white swan with a long curved neck and an orange bill",
+    "leopard": "a spotted golden leopard with pale green eyes",
+    "snow leopard": "a snow leopard with thick smoky-gray fur, dark rosettes and a long bushy tail",
+    "hen": "a speckled brown hen with a red comb",
+    "zebra": "a striped zebra with a short bristling mane",
+    "hippo": "a round gray hippo with small ears",
+    "crocodile": "a long green crocodile with a ridged back",
+    "kangaroo": "a sandy-brown kangaroo with a long thick tail",
+    "flamingo": "a pink flamingo standing on one thin leg",
+    "hawk": "a red-tailed hawk with sharp yellow eyes",
+    "falcon": "a slate-gray falcon with a black-streaked face",
+    "salmon": "a silver salmon with a pink-flecked belly",
+    "bison": "a massive brown bison with a shaggy hump",
+    "badger": "a stout badger with a black-and-white striped face",
+    "hare": "a lean brown hare with long black-tipped ears",
+    "lynx": "a gray lynx with tufted ears and a short tail",
+    "puffin": "a puffin with a bright orange-striped beak",
+    "seagull": "a white seagull with gray wings and a yellow beak",
+    "gull": "a white gull with gray wings and a yellow beak",
+    "cheetah": "a lean cheetah with black tear-lines down its face",
+    "rhino": "a heavy gray rhino with two curved horns",
 }
 YOUNG_ANIMALS = {"puppy": "dog", "kitten": "cat", "cub": "bear", "calf": "cow", "foal": "horse",
                  "chick": "chicken", "duckling": "duck", "piglet": "pig", "lamb": "sheep",
-                 "fawn": "deer", "joey": "kangaroo", "tadpole": "frog", "bunny": "rabbit"}
+                 "fawn": "deer", "joey": "kangaroo", "tadpole": "frog", "bunny": "rabbit", "hatchling": "turtle",
+                 "pup": "seal", "kit": "fox", "owlet": "owl", "cygnet": "swan", "eaglet": "eagle"}
+KIN = _W("mother father mom mum dad mama papa mate calf cub pup chick baby babies family parents parent "
+         "sibling siblings brother sister son daughter twin offspring young partner grandmother grandfather")
+"""Family words: beside an animal hero (``its mother``, ``her calf``) they are animals of its kind."""
 ANIMAL_ATTIRE = {"dog": "a red collar with a brass tag", "puppy": "a red collar with a brass tag",
                  "cat": "a blue collar with a tiny silver bell", "kitten": "a blue collar with a tiny silver bell",
                  "horse": "a worn leather saddle and bridle", "pony": "a woven red blanket"}
@@ -253,15 +279,15 @@ ROLE_ATTIRE = {
     "queen": "a deep-red velvet gown with gold trim and a slim crown",
     "prince": "a blue velvet doublet and a thin silver circlet",
     "princess": "a pale-blue silk gown and a thin silver tiara",
-    "wizard": "a long midnight-blue robe with silver stars and a pointed hat",
+    "wizard": "a long deep-indigo robe with silver stars and a pointed hat",
     "witch": "a long black dress, a patched cloak and a pointed hat",
-    "mage": "a long midnight-blue robe with silver embroidery",
+    "mage": "a long deep-indigo robe with silver embroidery",
     "farmer": "faded denim overalls, a plaid shirt and a straw hat",
     "pilot": "a brown leather flight jacket and aviator goggles",
     "musician": "a black shirt with rolled sleeves and a worn leather guitar strap",
     "pianist": "a black concert suit and a loosened bow tie",
     "violinist": "a dark velvet dress-coat and a cream scarf",
-    "singer": "a sequined midnight-blue jacket",
+    "singer": "a sequined deep-indigo jacket",
     "dancer": "a pale pink leotard and soft ballet shoes",
     "ballerina": "a pale pink tutu and satin ballet shoes",
     "painter": "a paint-spattered linen smock",
@@ -277,6 +303,12 @@ ROLE_ATTIRE = {
     "postman": "a blue postal uniform and a leather satchel",
     "cowboy": "a dusty leather vest, a bandana and a wide cowboy hat",
     "thief": "a dark hooded jacket and fingerless gloves",
+    "safecracker": "a charcoal turtleneck, a tool roll and a stethoscope around the neck",
+    "thug": "a black leather jacket and a knitted cap",
+    "dogcatcher": "a khaki uniform with a net on a long pole",
+    "florist": "a green canvas apron with shears in the pocket",
+    "journalist": "a rumpled trench coat and a notebook in hand",
+    "clockmaker": "a leather apron and a jeweler's loupe on a cord",
     "burglar": "a black turtleneck and fingerless gloves",
     "firefighter": "a tan fire-resistant coat with reflective stripes and a helmet",
     "gardener": "a straw hat, a green apron and muddy gloves",
@@ -411,7 +443,7 @@ RELATIONS = (
     ("romance", "love fall falls fell date dates marry marries kiss kisses court courts woo romance crush"),
     ("conflict", "fight fights battle battles duel duels defeat defeats outwit outwits race races compete competes "
      "rival rivals hunt hunts chase chases confront confronts challenge challenges against steal steals rob robs "
-     "stop stops battle escape escapes flee flees outrun outruns defend defends"),
+     "stop stops battle escape escapes flee flees outrun outruns defend defends guard guards"),
     ("bond", "befriend befriends friend meet meets help helps save saves rescue rescues adopt adopts protect "
      "protects care cares teach teaches heal heals shelter shelters feed feeds bond bonds find finds tame tames "
      "raise raises hide hides nurse nurses free frees guide guides"),

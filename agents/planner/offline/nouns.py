@@ -63,6 +63,16 @@ class Seed:
     """The phrase as the logline writes it."""
     copy: bool = False
     """True for the second and later members of a plural phrase."""
+    species: str = ""
+    """For an animal or creature: what it is (``fox`` for ``a fox cub``, ``owl`` for ``an owl detective``)."""
+    young: bool = False
+    """A young animal (``cub``, ``calf``, ``hatchling``...)."""
+    role: str = ""
+    """A role beside the kind (``detective`` for ``an owl detective``, ``nurse`` for ``an android nurse``)."""
+    collective: str = ""
+    """The group the character belongs to (``pack`` for ``a wolf pack``, ``crew`` for ``a crew of thieves``)."""
+    kin_of: int | None = None
+    """Index of the seed this one is family of (``its mother``): it is of the same kind."""
 
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*|[^\w\s]", re.UNICODE)
@@ -190,15 +200,37 @@ def _name_start(toks: list[str], i: int) -> bool:
             and not any(low in st.words for st in SETTINGS))
 
 
+_PLACE_PREPS = ("in", "at", "to", "from", "of", "on", "into", "across", "near", "through", "over", "around",
+                "under", "toward", "towards", "beyond", "inside", "outside")
+_PREDICATE = ("become", "becomes", "became", "are", "were", "remain", "remains", "stay", "stays")
+
+
 def _parse_noun_phrases(toks: list[str]) -> list[Seed]:
     """Character noun phrases, in order of appearance (see the module docstring)."""
+    from agents.planner.offline.syntax import COLLECTIVES, verb_positions
+
     seeds: list[Seed] = []
     n = len(toks)
     i = 0
     group = 0
+    verbs = verb_positions(toks)
     while i < n:
         tok = toks[i]
         low = tok.lower()
+        if i in verbs:
+            i += 1
+            continue
+        if i > 0 and toks[i - 1].lower() in _PREDICATE:  # "become friends": not characters
+            while i < n and i not in verbs and toks[i].lower() not in ("on", "in", "at", ",", "and", "."):
+                i += 1
+            continue
+        if tok[:1].isupper() and i > 0 and (toks[i - 1].lower() in _PLACE_PREPS or toks[i - 1].lower() in ("the", "a", "an")):
+            j = i  # "in Las Vegas", "the Himalayan cliffs": a place or an adjective, never a character
+            while j < n and toks[j][:1].isupper() and toks[j].lower() not in TITLES:
+                j += 1
+            if not (toks[i - 1].lower() in ("the", "a", "an") and j < n and _kind_of(_singular(toks[j].lower()), True)):
+                i = max(j, i + 1)
+                continue
         # "Captain Ahab", "Dr. Chen"
         if tok[:1].isupper() and low in TITLES:
             j = i + 1
@@ -241,8 +273,9 @@ def _parse_noun_phrases(toks: list[str]) -> list[Seed]:
         kind = _kind_of(head, in_phrase=det is not None) if head else None
         if kind:
             # a noun used as a modifier of the next noun: "rival chefs", "dog walker", "vacuum cleaner"
-            if i + 1 < n and (f"{head} {toks[i + 1].lower()}" in MACHINES or f"{head} {toks[i + 1].lower()}" in ANIMALS
-                              or _kind_of(_singular(toks[i + 1].lower()), in_phrase=True)):
+            if i + 1 < n and i + 1 not in verbs and (
+                    f"{head} {toks[i + 1].lower()}" in MACHINES or f"{head} {toks[i + 1].lower()}" in ANIMALS
+                    or _kind_of(_singular(toks[i + 1].lower()), in_phrase=True)):
                 i += 1
                 continue
             if i > 0:
@@ -255,17 +288,27 @@ def _parse_noun_phrases(toks: list[str]) -> list[Seed]:
                 mods = mods[:-1]
             count = NUMBERS.get(toks[det].lower(), 1) if det is not None else 1
             plural = low != head.split()[-1] and low.endswith("s") and head not in ("fish", "sheep", "deer")
-            seed = Seed(head=head, kind=kind, modifiers=mods, start=start, end=i + 1, group=group)
+            end = i + 1
+            collective = ""
+            if end < n and toks[end].lower() in COLLECTIVES and end not in verbs:  # "a wolf pack"
+                plural, end, collective = True, end + 1, toks[end].lower()
+            seed = Seed(head=head, kind=kind, modifiers=mods, start=start, end=end, group=group, collective=collective)
+            _refine(seed)
             if i + 2 < n and toks[i + 1].lower() in ("named", "called") and toks[i + 2][:1].isupper():
                 seed.name = toks[i + 2]
                 seed.end = i + 3
+            if start > 1 and toks[start - 1].lower() == "of" and toks[start - 2].lower() in COLLECTIVES:
+                plural = True  # "a crew of thieves"
+                seed.collective = toks[start - 2].lower()
+                seed.start = start - 2 - (1 if start > 2 and toks[start - 3].lower() in DETERMINERS else 0)
             copies = count if count > 1 else (2 if plural else 1)
             seeds.append(seed)
             for _ in range(min(copies, 3) - 1):
-                seeds.append(Seed(head=head, kind=kind, modifiers=list(mods), start=seed.start, end=seed.end,
-                                  group=group, copy=True))
+                seeds.append(Seed(head=seed.head, kind=seed.kind, modifiers=list(seed.modifiers), start=seed.start,
+                                  end=seed.end, group=group, copy=True, species=seed.species, young=seed.young,
+                                  role=seed.role, collective=seed.collective))
             group += 1
-            i = seed.end
+            i = max(seed.end, end)
             continue
         i += 1
     seeds = _merge_named(seeds, toks)
@@ -275,6 +318,27 @@ def _parse_noun_phrases(toks: list[str]) -> list[Seed]:
         last_copy = max(k for k, s in enumerate(seeds) if s.copy)
         seeds.pop(last_copy)
     return seeds[:MAX_CHARACTERS]
+
+
+def _refine(seed: Seed) -> None:
+    """Species, youth and role from a noun phrase: ``fox cub`` is a young fox, ``owl detective`` an
+    owl who is a detective, ``android nurse`` a robot who is a nurse."""
+    mods = seed.modifiers
+    kinded = [m for m in mods if _lexicon_kind(m) in ("animal", "creature", "robot")]
+    if seed.head in YOUNG_ANIMALS:
+        seed.young = True
+        animal = next((m for m in reversed(mods) if _lexicon_kind(m) == "animal"), None)
+        seed.species = animal or YOUNG_ANIMALS[seed.head]
+        if animal:
+            seed.modifiers = [m for m in mods if m != animal]
+    elif kinded and seed.kind == "person":
+        kind_word = kinded[-1]
+        seed.role, seed.head = seed.head, kind_word
+        seed.kind = "robot" if _lexicon_kind(kind_word) == "robot" else _lexicon_kind(kind_word) or "animal"
+        seed.species = kind_word
+        seed.modifiers = [m for m in mods if m != kind_word]
+    elif seed.kind in ("animal", "creature"):
+        seed.species = seed.head
 
 
 def _merge_named(seeds: list[Seed], toks: list[str]) -> list[Seed]:

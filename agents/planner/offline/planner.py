@@ -25,8 +25,10 @@ class OfflinePlanner:
         self.style = clean_style(style)
         self.default_shots = check_shots(default_shots) or DEFAULT_SHOTS
 
-    def plan(self, logline: str, *, shots: int | None = None, style: str | None = None) -> Plan:
-        """Bible first, then the script, for ``logline`` (see the module docstring)."""
+    def plan(self, logline: str, *, shots: int | None = None, style: str | None = None,
+             draft: object = None, events: object = None) -> Plan:
+        """Bible first, then the script, for ``logline`` (see the module docstring). It writes in one
+        step, in milliseconds, so ``draft`` and ``events`` are accepted and not needed."""
         logline = clean_logline(logline)
         total = check_shots(shots) or self.default_shots
         style = clean_style(style) or self.style

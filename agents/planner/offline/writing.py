@@ -12,10 +12,13 @@ from agents.planner.offline.beats import (
     CAMERA_MOVES,
     CARE,
     CONFLICT_MOODS,
+    AT_TIME,
     CUT_FRAMES,
     FILLERS,
-    LIGHTS,
+    LEARNING,
+    LIGHT_BY_TIME,
     MOMENTS,
+    TIMES,
     MOODS,
     ROMANCE_MOODS,
     SCENE_BEATS,
@@ -32,6 +35,28 @@ from agents.planner.offline.lexicon import ANIMAL_ROUTINES, DETERMINERS, NUMBERS
 from agents.planner.offline.nouns import Seed
 from agents.planner.offline.reading import Premise
 from agents.planner.offline.settings import _WATERY, _split_place
+
+TIMELINES = {3: ("morning", "afternoon", "sunset"), 4: ("morning", "midday", "afternoon", "sunset"),
+             5: ("dawn", "morning", "midday", "afternoon", "sunset")}
+
+
+def timeline(p: Premise, groups: list) -> list[str]:
+    """The time of day of each scene: a day that moves forward, never back. A logline that sets the
+    time (``at night``, ``at dawn``) sets it; a deadline (``before nightfall``) falls at the climax,
+    and the ending keeps its time."""
+    n = len(groups)
+    order = list(TIMES)
+    climax = next((k for k, g in enumerate(groups) if "climax" in g), n - 1)
+    if p.deadline_time:
+        end = order.index(p.deadline_time)
+        out = [order[max(0, end - (climax - k))] for k in range(climax + 1)]
+        return out + [p.deadline_time] * (n - climax - 1)
+    if p.time in ("night", "dusk"):
+        return [p.time] * n
+    if p.time:
+        start = order.index(p.time)
+        return [order[min(start + k, len(order) - 1)] for k in range(n)]
+    return list(TIMELINES.get(n, TIMELINES[5][:n]))
 from schemas.bible import Character
 from schemas.script import Scene, StoryScript, make_shot_id
 
@@ -46,10 +71,15 @@ class _Writer:
         self.seeds = seeds
         self.style = style
         self.rng = rng
-        self.category = premise.relation if premise.readable else "unread"
+        self.category = (premise.genre or premise.relation) if premise.readable else "unread"
+        if self.category == "nature" and len(seeds) > 1 and seeds[1].kind == "animal" and seeds[1].kin_of is None \
+                and seeds[1].group != seeds[0].group and (seeds[1].species or seeds[1].head) != seeds[0].species:
+            self.category = "hunt"  # "a wolf pack hunts a deer"
         if self.category not in MOMENTS:
             self.category = "journey"
         self.places = self._places()
+        self.times: list[str] = []
+        self.lights: list[str] = []
 
     # -- structure ---------------------------------------------------------------------------
     def plan_shots(self, total: int) -> list[list[_Shot]]:
@@ -83,16 +113,28 @@ class _Writer:
                     prev = shots[-1]
                     shots.append(_Shot(prev.beat, prev.moment, True, "cont"))
             scenes.append(shots)
+        self.times = timeline(self.p, [g for g, _ in zip(groups, sizes)])
+        self.lights = [self._scene_light(t, "climax" in g) for t, g in zip(self.times, groups)]
         return scenes
+
+    def _scene_light(self, time: str, climax: bool) -> str:
+        """One light for every shot of a scene: its time of day (the storm light of the climax at it)."""
+        if climax and self.category not in ("unread",):
+            return f"{self.p.setting.climax_light} {AT_TIME[time]}"
+        return _pick(self.rng, LIGHT_BY_TIME[time])
 
     def _moments(self, beat: str, count: int) -> list[Moment]:
         """``count`` moments for ``beat``, in story order: a subset of the category's moments, then
         generic ones, then repeats (only for very long films)."""
         plain = self.category in ("world", "unread")
-        if beat == "setup" and not plain:
+        if beat == "setup" and not plain and "setup" not in MOMENTS[self.category]:
             pool = list(SETUP)
         else:
             pool = list(MOMENTS[self.category].get(beat) or MOMENTS["journey"][beat])
+        if beat == "rising" and self.p.skill:
+            pool = [LEARNING] + pool  # "learns to fish": the learning is the rising action
+            if count <= len(pool):
+                return pool[:count]
         if count <= len(pool):
             keep = sorted(self.rng.sample(range(len(pool)), count))
             return [pool[i] for i in keep]
@@ -110,6 +152,10 @@ class _Writer:
     def _scene_place(self, s_idx: int, shots: list[_Shot], used: set[str]) -> tuple[str, str]:
         """(where the establishing shot looks, where the actions happen), each ``prep|phrase``."""
         if s_idx == 0:
+            if self.p.origin:  # an escape starts where it escapes from
+                return f"in|{self.p.origin}", f"in|{self.p.origin}"
+            return self.p.where, self.p.short
+        if s_idx == 1 and self.p.origin:
             return self.p.where, self.p.short
         wet = any(self._in_moment(seed_i, shot.moment) and self.seeds[seed_i].head in SEA_ANIMALS
                   for shot in shots for seed_i in range(len(self.seeds)))
@@ -143,7 +189,7 @@ class _Writer:
                 routine = self._routine(routine_i)
                 if not shot.continuation and shot.beat == "setup":
                     routine_i += 1
-                prompt, names = self._prompt(shot, place, routine, carry)
+                prompt, names = self._prompt(shot, place, routine, carry, s_idx)
                 carry = ["ABCD"[self.chars.index(c)] for c in self.chars if c.name in names]
                 prompts_.append(prompt)
                 cuts.append(not shot.continuation)
@@ -159,20 +205,23 @@ class _Writer:
         pool = ANIMAL_ROUTINES if a.kind in ("animal", "creature") else self.p.setting.routines
         return pool[i % len(pool)]
 
-    def _prompt(self, shot: _Shot, place: tuple[str, str], routine: str, carry: list[str]) -> tuple[str, list[str]]:
+    def _prompt(self, shot: _Shot, place: tuple[str, str], routine: str, carry: list[str],
+                s_idx: int = 0) -> tuple[str, list[str]]:
         """One shot's prompt and cast; ``carry``: characters of the previous shot that a continuation
-        must keep in frame (it starts from that shot's last frame)."""
+        must keep in frame (it starts from that shot's last frame). Every shot of a scene has the
+        scene's light, so its time of day never jumps."""
         rng = self.rng
         action = shot.moment[1] if shot.continuation else shot.moment[0]
         action = self._extras(action, shot.beat)
-        light = self._light(shot.beat)
+        action = self._stakes(action, shot, s_idx)
+        light = self.lights[s_idx] if s_idx < len(self.lights) else _pick(rng, LIGHT_BY_TIME["morning"])
         mood = self._mood(shot.beat)
         sentences = []
         if shot.frame == "wide" and "{Light}" not in action and self.category != "unread":
             opener = _pick(rng, ("{Light} falls across {view}.", "{Light} washes over {view}.",
                                  "{view}, in {light}."))
             sentences.append(opener)
-        action = self._fill(action, place, light, routine)
+        action = self._fill(action, place, light, routine, shot.beat)
         if shot.continuation:
             kept = [c for c in carry if "{" + c + "}" not in action]
             if kept:
@@ -189,14 +238,27 @@ class _Writer:
             sentences.append(_pick(rng, (f"{{Light}}, {_a(mood)} {mood} atmosphere.", f"{{Light}}; the mood is {mood}.",
                                          f"The scene feels {mood} in {light}.")))
         sentences.append(self._camera(shot))
-        text = self._fill(" ".join(sentences), place, light, routine)
+        text = self._fill(" ".join(sentences), place, light, routine, shot.beat)
         text, names = self._characters(text)
         return _tidy(text), names
 
-    def _light(self, beat: str) -> str:
-        if beat == "climax":
-            return self.p.setting.climax_light
-        return _pick(self.rng, LIGHTS[beat])
+    def _stakes(self, action: str, shot: _Shot, s_idx: int) -> str:
+        """The logline's deadline and obstacle, woven into the climax and the rising action; the
+        deadline only in a scene at its time of day (``before nightfall`` at dusk)."""
+        p = self.p
+        if shot.continuation or "{A}" not in action:
+            return action
+        time = self.times[s_idx] if s_idx < len(self.times) else None
+        if p.deadline and shot.beat == "climax" and (p.deadline_time in (None, time)):
+            return action.rstrip(".") + f", racing to make it {p.deadline}."
+        if p.occasion and shot.beat == "resolution" and p.occasion.split()[-1] not in action:
+            return action.rstrip(".") + f", ready for {p.occasion}."
+        if p.obstacle and shot.beat in ("rising", "climax"):
+            words = p.obstacle.split()
+            if words[0].lower() in ("a", "an", "the", "his", "her", "its", "their") and len(words) <= 3:
+                return action.rstrip(".") + f", pressing on despite {p.obstacle}."
+            return action.rstrip(".") + f", even as {p.obstacle}."
+        return action
 
     def _mood(self, beat: str) -> str:
         pools = {"romance": ROMANCE_MOODS, "conflict": CONFLICT_MOODS}.get(self.category, {})
@@ -225,6 +287,8 @@ class _Writer:
     def _extras(self, text: str, beat: str) -> str:
         """Characters beyond the hero, the other and the hero's team join the later beats."""
         first = max(2, self.p.team) if self.category in ("bond", "conflict", "romance") else self.p.team
+        if self._sought() and beat in ("rising", "climax"):
+            first = max(first, 2)  # the one sought is not there yet (the climax finds it)
         extra = self.chars[first:]
         if not extra or beat not in ("rising", "climax", "resolution") or "{A}" not in text:
             return text
@@ -234,7 +298,12 @@ class _Writer:
                   "resolution": f", and {who} join them" if len(extra) > 1 else f", and {who} joins them"}[beat]
         return text[:-1] + clause + "." if text.endswith(".") else text + clause
 
-    def _fill(self, text: str, place: tuple[str, str], light: str, routine: str) -> str:
+    def _sought(self) -> bool:
+        """A search for family (``searches for its mother``): the one sought appears only when found."""
+        return (self.category == "seek" and not self.p.goal and len(self.seeds) > 1
+                and self.seeds[1].kin_of is not None)
+
+    def _fill(self, text: str, place: tuple[str, str], light: str, routine: str, beat: str = "") -> str:
         p = self.p
         if self.seeds and self.seeds[0].kind in ("animal", "creature"):
             for human, animal in ANIMAL_HERO.items():
@@ -254,12 +323,28 @@ class _Writer:
             STATE_DEFAULT.get(self.category, "alone and in trouble") or "alone"
         goal = p.goal or {"seek": "the answer", "carry": "the precious package", "make": "something new",
                           "journey": "the far horizon"}.get(self.category, "the goal")
+        if self._sought():
+            pron = {"f": "her", "m": "his"}.get(self.seeds[0].gender, "its")
+            goal = "{B}" if beat in ("climax", "resolution") else f"{pron} {self.seeds[1].head}"
         goal_bare = re.sub(r"^(the|a|an|his|her|their|its)\s+", "", goal, flags=re.IGNORECASE)
         hazard = p.setting.hazard
         subject = p.logline.rstrip(".!?。！？")
         if self.category == "world":
             subject = subject[:1].lower() + subject[1:] if subject[:2].isalpha() and not subject[1:2].isupper() else subject
+        target, loot = self._heist_target()
+        pursuer = self._pursuer()
+        vehicle_on = ""
+        if p.vehicle:
+            vehicle_on = f" {'in' if p.vehicle.split()[-1] in ('plane', 'car', 'truck', 'van', 'balloon', 'helicopter', 'airplane', 'boat', 'canoe', 'kayak', 'raft') else 'on'} {p.vehicle}"
+        toward = f" toward {goal}" if p.goal else ""
+        season_clause = {"winter": " as winter draws near", "autumn": " as autumn turns the leaves",
+                         "spring": " as spring warms the air", "summer": " in the long summer heat"}.get(p.season, "")
         values = {
+            "over_goal": f" over {goal}" if p.goal else "", "refuge": p.goal or phrase, "season_clause": season_clause,
+            "skill": p.skill or "try",
+            "target": target, "loot": loot, "loot_bare": re.sub(r"^(the|a|an)\s+", "", loot),
+            "pursuer": pursuer, "Pursuer": pursuer[:1].upper() + pursuer[1:], "vehicle_on": vehicle_on,
+            "mystery": p.goal or "the mystery", "toward_goal": toward,
             "with_B": with_b, "place": phrase, "at_place": f"{prep} {phrase}", "view": view, "light": light, "Light": light[:1].upper() + light[1:],
             "routine": routine if a_kind else routine, "care": CARE[care_kind], "state": state,
             "goal": goal, "goal_bare": goal_bare, "hazard": hazard, "hazard_short": p.setting.hazard_short,
@@ -268,9 +353,36 @@ class _Writer:
         # two passes: {care} and {with_B} bring {A}/{B} placeholders of their own
         for _ in range(2):
             text = re.sub(r"\{(with_B|place|at_place|view|light|Light|routine|care|state|goal|goal_bare|hazard|"
-                          r"hazard_short|subject)\}",
+                          r"hazard_short|subject|target|loot|loot_bare|pursuer|Pursuer|vehicle_on|mystery|toward_goal|"
+                          r"over_goal|refuge|season_clause|skill)\}",
                           lambda m: values[m.group(1)], text)
         return text
+
+    def _heist_target(self) -> tuple[str, str]:
+        """(what a heist breaks into, what it takes): ``the casino`` and ``the loot``."""
+        p = self.p
+        goal = p.goal
+        words = goal.lower().split()
+        place_word = next((w for w in words if w in p.setting.words and w not in ("heist", "heists")), None)
+        if place_word:
+            target = f"the {place_word}"
+        else:
+            target = "the " + _split_place(p.short)[1].removeprefix("the ")
+        loot = goal if goal and "heist" not in words and not place_word else "the loot"
+        if self.seeds and self.seeds[0].kind in ("animal", "creature") and goal and "heist" not in words:
+            target, loot = goal, goal
+        return target, loot
+
+    def _pursuer(self) -> str:
+        """Who or what gives chase: the other character, the logline's threat, or those the hero fled."""
+        p = self.p
+        if len(self.chars) > 1 and self.seeds[1].group != self.seeds[0].group and self.seeds[1].kin_of is None:
+            return "{B}"
+        if p.pursuer:
+            return p.pursuer
+        if p.origin:
+            return f"a keeper from {p.origin}"
+        return "a shadowy pursuer"
 
     def _characters(self, text: str) -> tuple[str, list[str]]:
         names: list[str] = []

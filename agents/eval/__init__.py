@@ -1,0 +1,1 @@
+"""``eval``: the StoryMem paper's ST-Bench metrics and character identity over run folders."""

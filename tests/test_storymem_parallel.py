@@ -1,0 +1,112 @@
+"""Several GPUs per shot, tested on the CPU: the plan (CFG-parallel first, then the sequence split), and the
+CFG-parallel split with real worker processes over gloo on the tiny models -- the frames equal the
+one-process frames, progress arrives, and an error on any rank ends the shot with one message and no
+leftover processes. (The 2-GPU NCCL tests are in tests/gpu/test_storymem_parallel_gpu.py.)"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+from engine.base import EngineError
+from engine.storymem.parallel import MultiGpuEngine, ParallelPlan, WorkerSpec, build_storymem_engine
+
+H, W, F = 48, 64, 9
+
+
+@pytest.mark.parametrize("gpus, cfg, expected", [
+    (1, True, (1, 1, 1)), (2, True, (2, 1, 1)), (4, True, (2, 1, 2)), (8, True, (2, 1, 4)),
+    (2, False, (1, 1, 2)), (4, False, (1, 1, 4)), (8, False, (1, 1, 8)),
+])  # fmt: skip
+def test_plan_takes_cfg_first_then_ulysses(gpus, cfg, expected):
+    plan = ParallelPlan.choose(gpus, cfg=cfg)
+    assert (plan.cfg, plan.ring, plan.ulysses) == expected and plan.cfg * plan.context == gpus
+
+
+def test_plan_refusals():
+    with pytest.raises(ValueError, match="--gpus must be one of"):
+        ParallelPlan.choose(3, cfg=True)
+    with pytest.raises(ValueError, match="head count divisible by 8"):
+        ParallelPlan.choose(8, cfg=False, heads=12)
+    assert ParallelPlan.choose(4, cfg=False, context_parallel="ring").ring == 4
+    assert ParallelPlan.choose(4, cfg=True).describe() == "4 GPUs (CFG-parallel 2 x Ulysses 2)"
+
+
+def test_more_gpus_than_visible_is_refused_before_loading(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(EngineError, match="--gpus 2 needs 2 CUDA GPUs but 1 are visible"):
+        build_storymem_engine(tmp_path / "nothing-here", gpus=2)
+
+
+def fail_on_second_shot(engine, rank):
+    """Worker hook for the test below: rank 1 raises on its second shot, after rank 0 has entered the shot."""
+    if rank != 1:
+        return
+    original, calls = engine.render_shot, []
+
+    def render_shot(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("injected failure on rank 1")
+        return original(*args, **kwargs)
+
+    engine.render_shot = render_shot
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    from engine.storymem.testing import build_tiny_models
+    from schemas.render import MemoryImage, RenderRequest
+
+    root = tmp_path_factory.mktemp("parallel")
+    models = build_tiny_models(root / "m", "diffusers", ("mi2v",), with_t2v=False)
+    paths = []
+    for i in range(3):
+        path = root / f"{i}.png"
+        PIL.Image.fromarray(np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    memory = [MemoryImage(id=f"k{i}", path=p, sha256=hashlib.sha256(Path(p).read_bytes()).hexdigest()) for i, p in enumerate(paths[:2])]
+    request = RenderRequest(shot_id="01-02", prompt="a girl walks", mode="mi2v", seed=3, width=W, height=H,
+                            num_frames=F, memory=memory, first_frame=paths[2])  # fmt: skip
+    return models, request
+
+
+@pytest.mark.slow
+def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot):
+    from engine.storymem.engine import StoryMemEngine
+
+    models, request = shot
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers run one thread each: the same float32 sums in the same order
+    try:
+        reference = StoryMemEngine(models, steps=2, need_t2v=False).render_shot(request)
+    finally:
+        torch.set_num_threads(threads)
+    spec = WorkerSpec(
+        builder="engine.storymem.parallel:storymem_worker_engine",
+        kwargs={"models_dir": str(models), "steps": 2, "need_t2v": False},
+        plan=ParallelPlan.choose(2, cfg=True), device_type="cpu", threads=1,
+        hook="tests.test_storymem_parallel:fail_on_second_shot",
+    )  # fmt: skip
+    engine = MultiGpuEngine(spec)
+    try:
+        assert engine.settings()["parallel"] == {"gpus": 2, "cfg": 2, "ring": 1, "ulysses": 1, "rank": 0}
+        assert "CFG-parallel 2" in engine.describe()
+        steps = []
+        frames = engine.render_shot(request, progress=lambda done, total: steps.append((done, total)))
+        assert np.array_equal(frames, reference)  # CFG split over two processes: the same frames, bit for bit
+        assert steps == [(1, 2), (2, 2)] and engine.last_timings["denoise"] > 0
+        procs = list(engine._procs)
+        with pytest.raises(EngineError) as err:
+            engine.render_shot(request)  # rank 1 fails while rank 0 waits for it in the CFG gather
+        message = str(err.value)
+        assert "\n" not in message and "GPU rank 1 of 2 failed rendering shot 01-02" in message
+        assert "injected failure on rank 1" in message and "resume" in message
+        assert all(not p.is_alive() for p in procs)  # rank 0 was stopped, not left waiting
+    finally:
+        engine.close()

@@ -1,0 +1,101 @@
+"""Speed presets as data: the table, what each expands to per device, overrides, and where it is recorded
+(engine settings, the run manifest, --help)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.storymem import presets
+from engine.storymem.presets import PRESETS, UNTESTED_COMPOSITION, expand
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_table():
+    exact, fast, turbo = PRESETS["exact"], PRESETS["fast"], PRESETS["turbo"]
+    assert (exact.m2v.steps, exact.m2v.guidance, exact.m2v.shift, exact.m2v.solver) == (40, 3.5, 4.0, "unipc")
+    assert (exact.t2v.shift, exact.t2v.boundary_ratio) == (12.0, 0.875)
+    assert exact.linear == "bf16" and not exact.step_lora and not exact.lossy
+    assert fast.m2v == exact.m2v and fast.linear == "fp8" and fast.lossy
+    assert (turbo.m2v.steps, turbo.m2v.cfg, turbo.m2v.shift, turbo.m2v.solver) == (4, False, 5.0, "euler-distill")
+    assert turbo.step_lora and turbo.linear == "fp8" and UNTESTED_COMPOSITION in turbo.notes
+    assert all(p.attention[0] == "_native_cudnn" for p in PRESETS.values())
+
+
+def test_expand_on_cpu_records_everything():
+    e = expand("turbo", "cpu")
+    rec = e.record()
+    assert rec["preset"] == "turbo" and rec["linear"] == "fp8" and rec["fp8_kernel"] == "scaled_mm"
+    assert rec["m2v"] == {"steps": 4, "guidance": 1.0, "shift": 5.0, "boundary_ratio": 0.9, "solver": "euler-distill", "cfg": False}
+    assert rec["attention_backend"] is None and rec["compile"] is False and rec["step_lora"] is True
+    assert rec["notes"] == [UNTESTED_COMPOSITION] and rec["overrides"] == []
+    assert expand("exact", "cpu", dtype=torch.float32).linear == "float32"
+
+
+def test_fp8_falls_back_on_a_gpu_without_it(monkeypatch):
+    """An Ampere card (8.0) has no FP8: fast keeps bf16 linears and says why; an H200 (9.0) gets torchao."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    e = expand("fast", "cuda")
+    assert e.linear == "bfloat16" and e.fp8_kernel is None and "8.9" in e.notes[-1]
+    assert e.attention_backend == "_native_cudnn" and e.compile
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert expand("fast", "cuda").fp8_kernel == "torchao"
+    assert expand("fast", "cuda", offload="model").compile is False
+
+
+def test_overrides_are_recorded_and_checked():
+    e = expand("exact", "cpu", steps=8, attention_backend="native", compile=True)
+    assert e.m2v.steps == 8 and e.t2v.steps == 8 and e.compile
+    assert e.overrides == ("steps=8", "attention_backend=native", "compile=True")
+    with pytest.raises(ValueError, match="exactly 4 steps"):
+        expand("turbo", "cpu", steps=8)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        expand("warp", "cpu")
+
+
+def test_help_lists_the_presets_and_the_untested_composition():
+    r = subprocess.run([sys.executable, "main.py", "render", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0
+    for name in ("exact:", "fast:", "turbo:", "--gpus", "--step-cache"):
+        assert name in text
+    assert "untested by the StoryMem authors" in text
+    assert presets.DEFAULT_PRESET == "exact" and "default exact" in text
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--preset", "warp"], "invalid choice"),
+    (["--gpus", "3"], "--gpus 3"),
+    (["--gpus", "two"], "--gpus 'two'"),
+    (["--step-cache", "-1"], "--step-cache -1"),
+])  # fmt: skip
+def test_bad_engine_flags_are_one_line_errors(tmp_path, flags, words):
+    r = subprocess.run([sys.executable, str(REPO / "main.py"), "render", "x.json", "--out", str(tmp_path / "r"), *flags],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_backend_record_carries_every_expanded_setting(tmp_path, monkeypatch):
+    """What the run manifest stores for the engine (backends.engine): the preset, all it expanded to, the
+    step LoRAs used and the untested-composition note; the summary line names the preset."""
+    from agents.backends import BackendOptions, build_backends
+    from engine.storymem import loading
+    from engine.storymem.testing import build_tiny_models
+
+    models = build_tiny_models(tmp_path / "m", "diffusers", ("mi2v",), step_loras="lightning")
+    monkeypatch.setattr(loading, "storymem_available", lambda models_dir, variant=None: (True, "found"))
+    opts = BackendOptions(engine="storymem", models_dir=str(models), storymem={"device": "cpu", "preset": "turbo"})
+    backends, _ = build_backends(opts)
+    info = backends.info["engine"]
+    assert info.name == "storymem" and "preset turbo" in info.detail and "untested by the StoryMem authors" in info.detail
+    s = info.settings
+    assert s["preset"]["preset"] == "turbo" and s["preset"]["m2v"]["solver"] == "euler-distill"
+    assert s["preset"]["linear"] == "fp8" and s["step_lora"]["i2v"]["release"] == "lightning"
+    assert s["step_lora_composition"] == UNTESTED_COMPOSITION and s["memory_positions"] == "paper"
+    assert backends.engine_fingerprint.startswith("storymem:storymem preset turbo")
