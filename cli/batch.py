@@ -235,14 +235,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from agents.batch import driver
     from agents.batch.index import BatchLock, check_out_dir, load_index, merge, now, reconcile, save_index, to_run
     from agents.runs import _options_record
-    from cli.commands import _console, _options, _settings
+    from cli.commands import _console, backend_options, run_settings
 
     console = _console()
     check_flags(args)
     address = args.ray_address or os.environ.get("RAY_ADDRESS") or None
     out = Path(args.out)
-    settings = _settings(args).model_dump(mode="json")
-    opts = _options(args)
+    settings = run_settings(args).model_dump(mode="json")
+    opts = backend_options(args)
     try:
         check_out_dir(out)
         lock = BatchLock(out)

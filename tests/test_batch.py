@@ -245,6 +245,7 @@ def _fake_run(root: Path, *, complete: bool, film: bool = True) -> None:
     else:
         run.manifest.status = "rendering"
     run.save()
+    run.unlock()  # create() returns the new run locked
 
 
 def test_reconcile_trusts_the_run_folders(tmp_path):
@@ -420,7 +421,10 @@ def test_progress_lines_show_counts_and_the_current_shot_of_each_running_film():
 
 
 def _main(capsys, *args: str) -> tuple[int, str, str]:
-    rc = main.main(["batch", *args])
+    try:
+        rc = main.main(["batch", *args])
+    except SystemExit as e:  # argparse's own refusals (one line too: main._Parser)
+        rc = e.code
     cap = capsys.readouterr()
     return rc, cap.out, cap.err
 
@@ -450,7 +454,7 @@ def _ray_must_not_start(monkeypatch):
     (["--theme", "sea", "--out", "{tmp}/o"], ["needs --count"]),
     (["--theme", "  ", "--count", "2", "--out", "{tmp}/o"], ["--theme is empty"]),
     (["{tmp}/l.txt", "--max-parallel", "0", "--out", "{tmp}/o"], ["--max-parallel 0"]),
-    (["{tmp}/l.txt", "--gpus", "-1", "--out", "{tmp}/o"], ["--gpus -1"]),
+    (["{tmp}/l.txt", "--gpus", "3", "--out", "{tmp}/o"], ["--gpus 3", "1, 2, 4 or 8"]),
     (["{tmp}/l.txt", "--shots", "99", "--out", "{tmp}/o"], ["--shots 99"]),
     (["{tmp}/dup.txt", "--out", "{tmp}/o"], ["line 2 repeats"]),
     (["{tmp}/l.txt", "--out", "{tmp}/busy"], ["not a batch"]),
