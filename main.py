@@ -9,6 +9,7 @@
     python main.py prune RUN_DIR [--keep N]
     python main.py eval RUN [RUN ...] [--json FILE]     python main.py report RUN_DIR
     python main.py doctor RUN_DIR [--repair]
+    python main.py batch LOGLINES.txt|SCRIPTS_DIR --out DIR    python main.py batch --theme "..." --count N --out DIR
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import traceback
 from pathlib import Path
 
 COMMANDS = ("render", "resume", "plan", "film", "chat", "revise", "history", "undo", "prune", "eval", "report",
-            "doctor")
+            "doctor", "batch")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -186,6 +187,17 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument("run_dir")
     doctor.add_argument("--repair", action="store_true", help="re-make what is missing or corrupt")
     doctor.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    batch = sub.add_parser("batch", help="render many films unattended on Ray, each in its own run folder")
+    batch.add_argument("input", nargs="?", help="text file of loglines (one per line) or folder of ST-Bench scripts")
+    batch.add_argument("--theme", help="no INPUT: the planner proposes --count loglines on this theme")
+    batch.add_argument("--count", type=int, help="how many films to propose for --theme")
+    batch.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (default: $RAY_ADDRESS, else start a local one)")
+    batch.add_argument("--max-parallel", type=int, metavar="N", help="most films at once (default: as resources allow)")
+    batch.add_argument("--retry-failed", action="store_true", help="also retry the films that failed before")
+    batch.add_argument("--shots", type=int, help="shots per logline film (default 8-12)")
+    batch.add_argument("--style", help="visual style of logline films")
+    _add_render_flags(batch)
     return ap
 
 
@@ -198,6 +210,7 @@ def _argv(argv: list[str]) -> list[str]:
 
 def _domain_errors() -> tuple[type[BaseException], ...]:
     from agents.backends import BackendError
+    from agents.batch import BatchError
     from agents.critic.base import CriticError
     from agents.director.rundir import RunError
     from agents.planner.base import PlannerError
@@ -212,7 +225,7 @@ def _domain_errors() -> tuple[type[BaseException], ...]:
     from engine.scoring.base import ScoringError
 
     errors: list[type[BaseException]] = [BackendError, CriticError, RunError, PlannerError, EngineError, ScriptError,
-                                         ReviseError, EditError, EvalError, ScoringError, UsageError]
+                                         ReviseError, EditError, EvalError, ScoringError, UsageError, BatchError]
     try:
         from agents.llm import LLMError
 

@@ -280,6 +280,12 @@ def cmd_undo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from cli.batch import cmd_batch as body
+
+    return body(args)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from cli.doctor import cmd_doctor as doctor
 
@@ -291,4 +297,4 @@ def dispatch(args: argparse.Namespace) -> int:
     from cli.prune import cmd_prune
 
     return {"eval": cmd_eval, "report": cmd_report, "prune": cmd_prune, "doctor": cmd_doctor, "render": cmd_render, "film": cmd_film, "resume": cmd_resume, "plan": cmd_plan, "revise": cmd_revise,
-            "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo}[args.command](args)
+            "chat": cmd_chat, "history": cmd_history, "undo": cmd_undo, "batch": cmd_batch}[args.command](args)

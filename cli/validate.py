@@ -49,9 +49,9 @@ from typing import Any, Callable
 import annotated_types as at
 from pydantic import BaseModel, ValidationError
 
-RENDERING = ("render", "film", "resume", "revise", "chat")
+RENDERING = ("render", "film", "resume", "revise", "chat", "batch")
 """Commands that render shots (and so need the tools, the engine and the run settings)."""
-CREATING = ("render", "film")
+CREATING = ("render", "film", "batch")
 """Commands that create a run folder from flags."""
 STORED = ("resume", "revise", "chat")
 """Commands that render with the settings stored in an existing run."""
@@ -342,6 +342,10 @@ def _engines(ctx: Context) -> None:
 
     models = resolve_models_dir(ctx.options.models_dir)
     ok = models is not None and storymem_available(models, variant=ctx.settings.continuation)[0]
+    remote = ctx.command == "batch" and bool(getattr(ctx.args, "ray_address", None) or os.environ.get("RAY_ADDRESS"))
+    if remote:  # the films render on the cluster's machines, not this one; their workers check the weights
+        ctx.engines = [choice] if choice == "storymem" else ["storymem", "preview"]
+        return
     if choice == "storymem" and not ok and ctx.command in CREATING:
         ctx.refuse("--engine", f"storymem cannot run: {storymem_available(models, variant=ctx.settings.continuation)[1]}")
     # auto falls back to the preview engine; a stored storymem run without its weights is refused by resume itself.
