@@ -96,6 +96,10 @@ def _session(rt: Runtime, *, account: Callable[[], bool] = lambda: True) -> Iter
                 run.save()
                 if run.manifest.status == "complete" and versions.has_snapshot(run, run.manifest.version):
                     versions.snapshot_manifest(run)  # the kept version gets the final wall time too
+                if run.manifest.status == "complete":
+                    from report import refresh_report
+
+                    refresh_report(run.root)  # the page the assemble node wrote, with the final wall time
         finally:
             conn.close()
             run.unlock()
