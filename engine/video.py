@@ -95,7 +95,10 @@ def _check_frames(frames: np.ndarray) -> None:
 def _encoder_cmd(width: int, height: int, fps: int, out: Path) -> list[str]:
     """ffmpeg command reading raw RGB frames on stdin and writing the H.264 MP4 ``out``."""
     return [
-        _ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        # One filter thread: the RGB -> YUV conversion in slices on several threads is the one part of this
+        # command not known to be repeatable (a shot of identical frames once encoded differently under
+        # heavy load, from the slice boundary down); one thread gives the same bytes at no measured cost.
+        _ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-filter_threads", "1",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps),
         "-i", "pipe:0", "-an",
         "-vf", f"{_TO_YUV},{_COLOUR_TAGS}",
