@@ -59,13 +59,32 @@ _AGE = re.compile(r"\bin (?:his|her|their) (?:early |late |mid-)?\d0s\b", re.IGN
 _PROPER = re.compile(r"\b([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b")
 
 
+_LABEL = re.compile(r"^\s*(?:continuity anchors?|anchors?|characters?|cast)\s*:\s*([^.\n]*)(?:\.|$)\s*", re.IGNORECASE)
+"""A leading cast list some scripts put before the action (StoryMem's MovieAgent cases: ``Continuity anchors:
+Pip, Owl. Pip, a small fox cub ...``): the names it lists are characters of the shot; the label is no name."""
+
+
+def split_label(prompt: str) -> tuple[str, list[str]]:
+    """``(prompt without a leading cast list, the names it lists)``; ``(prompt, [])`` when it has none."""
+    m = _LABEL.match(prompt)
+    if not m:
+        return prompt, []
+    names = [n.strip() for n in re.split(r"[,;]|\band\b", m.group(1)) if n.strip()]
+    return prompt[m.end():], [n for n in names if _PROPER.fullmatch(n)]
+
+
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
 
 
 def _describe(sentence: str, anchor_end: int) -> tuple[str, str, str]:
-    """(appearance, attire, age) from the words after a character's first mention."""
+    """(appearance, attire, age) from the words after a character's first mention, up to the next
+    name (``Owl, a round grey owl ... watching over Pip, a small fox cub with a cream scarf``: the scarf
+    is Pip's)."""
     tail = sentence[anchor_end:]
+    other = re.search(r"(?<=\s)[A-Z][a-z]+\b", tail)
+    if other and other.group(0) not in _STOP_NAMES:
+        tail = tail[:other.start()]
     appearance = ""
     m = re.match(r"\s*,\s*((?:a|an|the)\s[^,.;]{3,120})", tail)
     if m:
@@ -118,7 +137,10 @@ def _with_phrase(tail: str) -> str:
 def _proper_names(script: StoryScript) -> list[str]:
     counts: Counter[str] = Counter()
     for shot in script.iter_shots():
-        for sentence in _sentences(shot.prompt):
+        prompt, listed = split_label(shot.prompt)
+        for name in listed:
+            counts[name] += 2  # declared by the script itself
+        for sentence in _sentences(prompt):
             for m in _PROPER.finditer(sentence):
                 name = m.group(1)
                 first = name.split()[0]
@@ -128,6 +150,8 @@ def _proper_names(script: StoryScript) -> list[str]:
                 if before and before[-1].lower() in _PREPOSITIONS:
                     continue
                 follow = sentence[m.end():]
+                if re.match(r"(?:\s[a-z]+)?\s*:", follow):
+                    continue  # a label ("Note:", "Continuity anchors:"), not a character
                 # A character acts (followed by a verb-like lowercase word), owns ('s), or is described.
                 if re.match(r"(?:\s[a-z]+|\s*,\s*(?:a|an|the)\s)", follow):
                     counts[name] += 1
@@ -207,10 +231,11 @@ def infer_bible(script: StoryScript) -> Bible:
             continue  # "Harry" folds into "Harry Potter"
         appearance = attire = age = ""
         for shot in shots:
-            idx = shot.prompt.find(name)
+            prompt = split_label(shot.prompt)[0]
+            idx = prompt.find(name)
             if idx >= 0:
-                sentence_start = shot.prompt.rfind(".", 0, idx) + 1
-                sentence = shot.prompt[sentence_start:]
+                sentence_start = prompt.rfind(".", 0, idx) + 1
+                sentence = prompt[sentence_start:]
                 appearance, attire, age = _describe(sentence, idx - sentence_start + len(name))
                 break
         aliases = [p for p in name.split() if p != name and p not in _STOP_NAMES][:1]
@@ -221,7 +246,7 @@ def infer_bible(script: StoryScript) -> Bible:
     )
     named_descriptions = " ".join(c.appearance for c in found.values()).casefold()
     for shot in shots:
-        for sentence in _sentences(shot.prompt):
+        for sentence in _sentences(split_label(shot.prompt)[0]):
             for m in noun_re.finditer(sentence):
                 noun = m.group(2).lower()
                 if set(m.group(1).lower().split()) & _FUNCTION_WORDS:

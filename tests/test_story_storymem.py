@@ -92,6 +92,20 @@ def test_the_reported_storymem_scripts_load(shared_case, name):
         read_script(path, strict=True)
 
 
+def test_a_continuity_anchor_list_names_the_cast_and_is_no_character(shared_case):
+    # Reported: the c02 case inferred "Continuity" as a character, Pip's fox as a second one ("Fox"), and gave
+    # every character Pip's cream scarf.
+    from story.cast import infer_bible
+
+    script, _ = read_script(shared_case("c02_extra_keys") / "storymem_story_json5.json", strict=False)
+    bible = infer_bible(script)
+    chars = {c.name: c for c in bible.characters}
+    assert set(chars) == {"Pip", "Owl"}
+    assert chars["Pip"].appearance == "a small fox cub" and chars["Pip"].attire == "a cream scarf"
+    assert "owl" in chars["Owl"].appearance and chars["Owl"].attire == ""
+    assert bible.cast["02-01"] == ["Pip"] and set(bible.cast["03-01"]) == {"Pip", "Owl"}
+
+
 # -- explicit details, once
 
 
