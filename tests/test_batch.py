@@ -146,6 +146,14 @@ def test_offline_proposals_follow_the_theme():
     assert len(set(OfflineProposer().propose("x", 100))) == 100
 
 
+def test_offline_proposals_cast_who_lives_in_the_theme_place():
+    # Reported: "friendship at sea" proposed a beekeeper protecting a frightened deer on a pier.
+    sea = OfflineProposer().propose("friendship at sea", 8)
+    sea_animals = ("whale", "seal", "otter", "penguin", "gull", "turtle", "dolphin", "crab")
+    assert all(any(a in x for a in sea_animals) for x in sea), sea
+    assert not any(w in x for x in sea for w in ("deer", "beekeeper", "elephant", "horse")), sea
+
+
 def test_offline_proposer_varies_heroes_and_places():
     lines = OfflineProposer().propose("adventure", 10)
     heroes = {" ".join(x.split()[1:3]) for x in lines}

@@ -6,7 +6,8 @@ word lists: a kind of place (``sea`` -> the coast), a relation (a verb it knows,
 nouns: ``friendship`` -> a bond story, ``rivalry`` -> a contest, ``quest`` -> a search) and
 characters (``robots``, ``a dragon``). Whatever the theme does not fix varies from logline to
 logline: the hero (a trait and a role), the other character or the goal, the place within the
-setting, and the relation. Every logline is one the offline planner reads (a character, a verb it
+setting, and the relation; a place the theme names brings the heroes and companions that live there
+(:data:`SETTING_CAST`: at sea a fisherman and a seal). Every logline is one the offline planner reads (a character, a verb it
 knows, a place phrase). A theme it cannot read at all (another language, an abstract phrase) is
 kept in its own words at the end of every logline, so each film still says what it was asked for.
 
@@ -67,6 +68,28 @@ THINGS = ("a flying machine", "a tiny wooden boat", "a treehouse", "a giant kite
           "a snow fort", "a music box", "a hot-air balloon")
 SKILLS = ("swim", "dance", "paint", "fly a kite", "play the violin", "ride a bicycle", "sing again", "bake bread")
 ROUTES = ("travels with", "sails with", "walks with", "sets out with")
+SETTING_CAST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # (heroes, companions) who belong in a theme's place: a friendship at sea is with a seal, not a deer.
+    "coast": (("fisherman", "sailor", "lighthouse keeper", "lifeguard", "diver", "girl", "boy", "painter",
+               "grandmother", "captain"),
+              ("a stranded whale", "a young seal", "an orphaned otter", "a lost penguin", "a wounded gull",
+               "a baby turtle", "a curious dolphin", "a shy crab")),
+    "lighthouse": (("lighthouse keeper", "fisherman", "sailor", "girl", "boy", "grandfather"),
+                   ("a stranded whale", "a young seal", "a wounded gull", "a lost puffin", "a curious dolphin")),
+    "underwater": (("diver", "explorer", "biologist", "girl", "boy", "robot"),
+                   ("a curious dolphin", "a lost turtle", "a shy octopus", "a young seal", "a lonely whale")),
+    "forest": (("ranger", "hunter", "girl", "boy", "gardener", "explorer", "hermit", "painter"),
+               ("an injured fox", "a wounded owl", "a frightened deer", "a lost bear cub", "a baby hedgehog",
+                "a young wolf", "a stray rabbit")),
+    "snow": (("explorer", "mountaineer", "girl", "boy", "scientist", "ranger"),
+             ("a lost penguin", "a young polar bear", "a snow leopard cub", "a stray husky dog", "a wounded owl")),
+    "desert": (("nomad", "explorer", "girl", "boy", "archaeologist", "merchant"),
+               ("a lost camel", "a tiny lizard", "a wounded falcon", "a stray fox")),
+    "savanna": (("ranger", "photographer", "girl", "boy", "biologist"),
+                ("a baby elephant", "a lost zebra", "a young lion", "an orphaned giraffe")),
+    "space": (("astronaut", "engineer", "pilot", "scientist", "robot"),
+              ("a shy alien", "a rusty robot", "a lost space dog", "a tiny alien")),
+}
 
 _TEMPLATES = {
     "bond": ("{hero} befriends {companion} {place}", "{hero} rescues {companion} {place}",
@@ -154,8 +177,11 @@ def propose(theme: str, count: int) -> list[str]:
     relations = _Cycle(reading.relations or list(_TEMPLATES), rng)
     traits = _Cycle(TRAITS, rng)
     theme_chars = [c for c in reading.characters]
-    hero_roles = [c for c in theme_chars if c in PERSON or c in ROBOTS] or list(HEROES)
-    other_chars = [_article(c) for c in theme_chars if c not in PERSON and c not in ROBOTS]
+    local = [SETTING_CAST[st.key] for st in reading.settings if st.key in SETTING_CAST]
+    hero_roles = ([c for c in theme_chars if c in PERSON or c in ROBOTS]
+                  or list(dict.fromkeys(h for heroes_, _ in local for h in heroes_)) or list(HEROES))
+    other_chars = ([_article(c) for c in theme_chars if c not in PERSON and c not in ROBOTS]
+                   or list(dict.fromkeys(c for _, comps in local for c in comps)))
     heroes = _Cycle(hero_roles, rng)
     pools = {name: _Cycle(items, rng) for name, items in (
         ("companion", other_chars or COMPANIONS), ("rival", other_chars or RIVALS), ("lover", LOVERS), ("object", OBJECTS),
