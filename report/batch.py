@@ -141,9 +141,16 @@ def build_index(folder: str | Path) -> str:
 
 
 def write_index(folder: str | Path) -> Path:
-    """Write ``DIR/index.html`` atomically and return its path."""
+    """Write ``DIR/index.html`` atomically and return its path; a page whose content is unchanged is left as
+    it is (a re-run of a finished batch touches nothing)."""
     from story.files import atomic_write_text
 
     out = Path(folder) / INDEX
-    atomic_write_text(out, build_index(folder))
+    page = build_index(folder)
+    try:
+        same = out.read_text(encoding="utf-8") == page
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        atomic_write_text(out, page)
     return out
