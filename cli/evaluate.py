@@ -1,6 +1,6 @@
 """``python main.py eval`` and ``python main.py report``: flags, tables, JSON.
 
-    python main.py eval RUN [RUN ...] [--json FILE] [--eval-models DIR]
+    python main.py eval RUN|BATCH_DIR [...] [--json FILE] [--eval-models DIR]
     python main.py eval --st-bench ST_BENCH_DIR RUNS_DIR [--json FILE]
     python main.py report RUN_OR_BATCH_DIR
 
@@ -41,7 +41,9 @@ def add_parsers(sub) -> None:
                         description="Score one or more runs with the StoryMem paper's ST-Bench metrics and print them "
                                     "side by side. Without --eval-models a CPU fallback runs whose numbers are not "
                                     "comparable with the paper's (docs/eval.md).")
-    ev.add_argument("runs", nargs="*", metavar="RUN", help="run folders to score")
+    ev.add_argument("runs", nargs="*", metavar="RUN",
+                    help="run folders to score, or batch folders (every finished film under them; their "
+                         "index.html is rebuilt)")
     ev.add_argument("--st-bench", nargs=2, metavar=("ST_BENCH_DIR", "RUNS_DIR"),
                     help="score every ST-Bench script's film found under RUNS_DIR (a batch folder)")
     ev.add_argument("--json", metavar="FILE", help="also write the results as JSON (- for stdout)")
@@ -170,8 +172,35 @@ def _store(result, args) -> None:
     refresh_report(result.run)
 
 
+def _targets(folders: list[str]) -> tuple[list[str], list[tuple[Path, list[Path], list[str]]]]:
+    """The RUN arguments sorted into runs and batch folders ``(folder, finished runs, notes on the others)``.
+
+    Every folder is checked before any scoring starts: a run that cannot be opened, a folder that is
+    neither a run nor a batch, and a batch without a finished film are one-line domain errors."""
+    from agents.director.rundir import RunDir
+    from agents.eval.batch import finished_runs, folder_kind
+    from agents.eval.film import EvalError
+
+    runs, batches = [], []
+    for r in folders:
+        folder = Path(r).expanduser()
+        if folder.is_dir() and folder_kind(folder) == "batch":
+            done, skipped = finished_runs(folder)
+            if not done:
+                why = f": {'; '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}" if skipped else " (no run folder yet)"
+                raise EvalError(f"no finished film under {folder} to score{why}; finish the films first (run the "
+                                "same `python main.py batch` command again, or `python main.py resume RUN`)")
+            batches.append((folder, done, skipped))
+        else:
+            RunDir.open(r)
+            runs.append(r)
+    return runs, batches
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    """Score runs and batch folders (every finished film under them; their index.html is rebuilt)."""
     from agents.eval.film import EvalError, evaluate_run
+    from report.batch import write_index
 
     if args.st_bench and args.runs:
         raise EvalError("give either RUN folders or --st-bench ST_BENCH_DIR RUNS_DIR, not both")
@@ -183,31 +212,70 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise EvalError(f"--json {args.json}: folder {parent} does not exist; choose an existing folder")
     if args.st_bench:
         return _st_bench(args)
-    from agents.director.rundir import RunDir
-
-    for r in args.runs:  # every run is checked before any scoring starts
-        RunDir.open(r)
-    quiet_json = args.json == "-"
-    console = _console() if not quiet_json else _console_to_stderr()
+    runs, batches = _targets(args.runs)
+    console = _console() if args.json != "-" else _console_to_stderr()
     judges = _judges(args)
     identity = _identity(judges)
     results = []
-    for r in args.runs:
+    for r in runs:
         res = evaluate_run(r, judges, frames_per_shot=args.frames_per_shot, identity=identity)
         _store(res, args)
         results.append(res)
+    scored = []  # per batch: (folder, [(label, result)], notes)
+    for folder, done, skipped in batches:
+        films = []
+        for r in done:
+            try:
+                res = evaluate_run(r, judges, frames_per_shot=args.frames_per_shot, identity=identity)
+            except EvalError as e:
+                skipped.append(f"{r.relative_to(folder).as_posix()} ({e})")
+                continue
+            _store(res, args)
+            films.append((r.relative_to(folder).as_posix(), res))
+        scored.append((folder, films, skipped))
     print_scorers(console, judges)
     for res in results:
         print_run(console, res)
     if len(results) > 1:
         print_side_by_side(console, results)
+    means = {}
+    for folder, films, skipped in scored:
+        means[str(folder)] = print_films(console, f"Batch {folder}: {len(films)} film(s)", films)
+        for note in skipped:
+            console.print(f"note: not scored: {note}", markup=False)
+        if not args.no_write:
+            console.print(f"Batch index: {write_index(folder)}", markup=False)
     if not judges.comparable:
         console.print("These numbers come from fallback scorers and are NOT comparable with the StoryMem paper's.",
                       markup=False)
     if args.json:
-        _dump(args.json, {"comparable": judges.comparable, "scorers": [r.model_dump(mode="json") for r in results[0].scorers],
-                          "notices": judges.notices, "runs": [r.model_dump(mode="json") for r in results]})
+        every = results + [res for _, films, _ in scored for _, res in films]
+        _dump(args.json, {"comparable": judges.comparable,
+                          "scorers": [r.model_dump(mode="json") for r in every[0].scorers] if every else [],
+                          "notices": judges.notices, "runs": [r.model_dump(mode="json") for r in results],
+                          "batches": {str(folder): {"mean": means[str(folder)], "missing": skipped,
+                                                    "runs": {name: r.model_dump(mode="json") for name, r in films}}
+                                      for folder, films, skipped in scored}})
     return 0
+
+
+def print_films(console, title: str, films) -> dict:
+    """One row per ``(name, RunEval)`` of ``films`` with the film-level metrics, then their mean; returns
+    the means (metric key -> value, None when no film has it)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=escape(title), title_justify="left")
+    t.add_column("film")
+    for _, label in METRICS:
+        t.add_column(label, overflow="fold")
+    for name, r in films:
+        t.add_row(escape(name), *[_fmt(getattr(r.film, k)) for k, _ in METRICS])
+    means = {k: _mean([getattr(r.film, k) for _, r in films]) for k, _ in METRICS}
+    t.add_section()
+    t.add_row("mean", *[_fmt(means[k]) for k, _ in METRICS])
+    console.print(t)
+    return means
 
 
 def _console_to_stderr():
@@ -239,18 +307,7 @@ def _st_bench(args: argparse.Namespace) -> int:
         _store(res, args)
         results.append((name, res))
     print_scorers(console, judges)
-    from rich.table import Table
-
-    t = Table(title=f"ST-Bench: {len(results)} film(s) from {runs_dir}", title_justify="left")
-    t.add_column("story")
-    for _, label in METRICS:
-        t.add_column(label, overflow="fold")
-    for name, r in results:
-        t.add_row(name, *[_fmt(getattr(r.film, k)) for k, _ in METRICS])
-    means = {k: _mean([getattr(r.film, k) for _, r in results]) for k, _ in METRICS}
-    t.add_section()
-    t.add_row("mean", *[_fmt(means[k]) for k, _ in METRICS])
-    console.print(t)
+    means = print_films(console, f"ST-Bench: {len(results)} film(s) from {runs_dir}", results)
     for m in missing:
         console.print(f"note: not scored: {m}", markup=False)
     if not judges.comparable:
@@ -273,16 +330,13 @@ def _mean(xs):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from agents.director.rundir import RunError
+    """Rebuild ``RUN/report.html`` or a batch folder's ``index.html``; any other folder is refused
+    (``RunError``) before anything is written."""
+    from agents.eval.batch import folder_kind
     from report import write_report
     from report.batch import write_index
 
     folder = Path(args.folder).expanduser()
-    if not folder.is_dir():
-        raise RunError(f"{folder} is not a folder; pass a run folder or a batch folder")
-    if (folder / "manifest.json").exists():
-        out = write_report(folder)
-    else:
-        out = write_index(folder)
+    out = write_report(folder) if folder_kind(folder) == "run" else write_index(folder)
     print(out)
     return 0

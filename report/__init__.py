@@ -14,7 +14,8 @@ from report.html import REPORT, build_report
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``RUN/report.html`` atomically; returns its path (``ValueError`` if the run has no manifest)."""
+    """Write ``RUN/report.html`` atomically; returns its path. Raises ``RunError`` when the folder is not a
+    run or its manifest is missing or corrupt (see :func:`report.html.build_report`)."""
     from story.files import atomic_write_text
 
     out = Path(run_dir) / REPORT

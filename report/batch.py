@@ -61,7 +61,42 @@ def batch_statuses(folder: Path) -> dict[str, str]:
     return out
 
 
+def _dict(data) -> dict:
+    return data if isinstance(data, dict) else {}
+
+
+def _eval_state(run: Path):
+    """``(film metrics dict, comparable, out-of-date line or "")`` from ``run``'s eval.json, read leniently:
+    ``({}, None, "")`` when there is none or it cannot be read."""
+    from agents.director.rundir import RunDir, RunError
+    from agents.eval.coverage import coverage, current_videos
+    from report.html import _eval
+
+    ev, _ = _eval(run)
+    if ev is None:
+        return {}, None, ""
+    try:
+        cov = coverage(ev, current_videos(RunDir.open(run)))
+    except (RunError, OSError, ValueError):
+        return ev.film.model_dump(), ev.comparable, ""
+    return ev.film.model_dump(), ev.comparable, cov.summary(ev, str(run))
+
+
+def advice(root: Path) -> str:
+    """How to fill the metric columns of this batch, as HTML: ``eval DIR`` always works; the ST-Bench
+    command only when the films render story scripts (with the scripts folder when it is known)."""
+    from agents.eval.batch import scripts_folder
+
+    text = f"<code>python main.py eval {esc(root)}</code> scores every finished film"
+    scripts, where = scripts_folder(root)
+    if scripts:
+        text += (f"; <code>python main.py eval --st-bench {esc(where or 'SCRIPTS_DIR')} {esc(root)}</code> also "
+                 "matches them to the scripts they render and lists the scripts without a film")
+    return text
+
+
 def build_index(folder: str | Path) -> str:
+    """The batch page's HTML for ``folder`` (never raises on a damaged batch.json or run)."""
     from agents.eval.stbench import run_folders
 
     root = Path(folder)
@@ -72,19 +107,22 @@ def build_index(folder: str | Path) -> str:
     for r in runs:
         rel = r.relative_to(root).as_posix()
         seen.add(rel)
-        m = _read(r / "manifest.json") or {}
-        script = _read(r / "script.json") or {}
-        ev = _read(r / "eval.json") or {}
-        film = ev.get("film") or {} if isinstance(ev, dict) else {}
+        m = _dict(_read(r / "manifest.json"))
+        script = _dict(_read(r / "script.json"))
+        film, comparable, stale = _eval_state(r)
         status = statuses.get(rel) or statuses.get(r.name) or m.get("status", "unknown")
         link = f"{rel}/{REPORT}" if (r / REPORT).is_file() else (f"{rel}/film.mp4" if (r / "film.mp4").is_file() else f"{rel}/manifest.json")
         thumb = f"{rel}/contact_sheet.png" if (r / "contact_sheet.png").is_file() else None
+        shots = m.get("shots") if isinstance(m.get("shots"), list) else []
+        scorers = "yes" if comparable else ("fallback" if comparable is not None else "-")
+        if stale:
+            scorers += f'<div class="stale"><span class="pill warn">out of date</span> {esc(stale)}</div>'
         rows.append(
             f'<tr class="film" data-run="{esc(rel)}"><td><a href="{href(link)}">{esc(script.get("story_name") or r.name)}</a>'
-            f'<div class="muted">{esc(rel)}</div></td><td>{esc(status)}</td><td>{esc(len(m.get("shots") or []))}</td>'
+            f'<div class="muted">{esc(rel)}</div></td><td>{esc(status)}</td><td>{esc(len(shots))}</td>'
             f'<td>v{esc(m.get("version", "?"))}</td>'
-            + "".join(f"<td>{_fmt(film.get(k))}</td>" for k, _ in _METRICS)
-            + f'<td>{"yes" if ev.get("comparable") else ("fallback" if ev else "-")}</td>'
+            + "".join(f"<td{' class=stale' if stale else ''}>{_fmt(film.get(k))}</td>" for k, _ in _METRICS)
+            + f'<td>{scorers}</td>'
             + (f'<td><a href="{href(thumb)}"><img src="{href(thumb)}" alt="contact sheet" style="width:160px"></a></td>' if thumb else "<td>-</td>")
             + "</tr>")
     for rel, status in sorted(statuses.items()):
@@ -96,16 +134,23 @@ def build_index(folder: str | Path) -> str:
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
             f"<title>{esc(root.name)} — dailies batch</title><style>{CSS} table{{overflow-x:auto;display:block}}</style></head><body>"
             f"<header><h1>Batch {esc(root.name)}</h1><p class=\"muted\">{len(runs)} film(s). Metrics come from each film's "
-            "eval.json (<code>python main.py eval --st-bench ST_BENCH_DIR DIR</code>); \"fallback\" numbers are not "
+            f"eval.json ({advice(root)}); \"fallback\" numbers are not "
             "comparable with the StoryMem paper.</p></header><main><table><tr><th>film</th><th>status</th><th>shots</th>"
             f"<th>version</th>{head}<th>paper scorers</th><th>contact sheet</th></tr>{''.join(rows)}</table>"
             f"<p class=\"muted\">Rebuild with <code>python main.py report {esc(root)}</code>.</p></main></body></html>\n")
 
 
 def write_index(folder: str | Path) -> Path:
-    """Write ``DIR/index.html`` atomically and return its path."""
+    """Write ``DIR/index.html`` atomically and return its path; a page whose content is unchanged is left as
+    it is (a re-run of a finished batch touches nothing)."""
     from story.files import atomic_write_text
 
     out = Path(folder) / INDEX
-    atomic_write_text(out, build_index(folder))
+    page = build_index(folder)
+    try:
+        same = out.read_text(encoding="utf-8") == page
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        atomic_write_text(out, page)
     return out

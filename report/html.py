@@ -1,7 +1,9 @@
 """``RUN/report.html``: the run explained in one page, rebuilt from the run folder alone.
 
 What it shows: the film player; one row per shot (keyframes, the memory it saw, the critic's verdicts and
-retries, mode, seed, render time, metrics from ``eval.json`` when ``eval`` has run); the versions with their
+retries, mode, seed, render time, metrics from ``eval.json`` when ``eval`` has run: shown as the film's only
+when they measured its current shot videos, else marked out of date with what they covered (see
+``agents.eval.coverage``)); the versions with their
 requests; backends, settings and notices; links to every file of the run.
 
 How: one HTML file with its CSS inline and no script; images and videos are linked by relative paths, so
@@ -31,7 +33,7 @@ video{width:100%;max-height:70vh;background:#000;border-radius:6px}
 .thumbs figure{margin:0;width:132px}.thumbs img{width:132px;height:auto;border-radius:4px;display:block;border:1px solid #ccc}
 .thumbs figcaption{font-size:.75em;color:#555;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top;font-size:.92em}
-.verdict{margin:.2em 0;padding:4px 6px;border-left:3px solid #bbb;background:#fafafa}.verdict.accept{border-color:#4a4}.verdict.retry{border-color:#d80}
+.stale{background:#fbe8c8;padding:6px 8px;border-radius:4px}.verdict{margin:.2em 0;padding:4px 6px;border-left:3px solid #bbb;background:#fafafa}.verdict.accept{border-color:#4a4}.verdict.retry{border-color:#d80}
   .scroll{overflow-x:auto;margin:6px 0}ul.files{columns:2;font-size:.88em}a{color:#1457a8;overflow-wrap:anywhere}
 @media (max-width:700px){.shot{grid-template-columns:1fr}ul.files{columns:1}.thumbs figure,.thumbs img{width:104px}}
 """
@@ -55,7 +57,7 @@ def _read_json(path: Path):
 
 def _inside(root: Path, rel: str | None) -> str | None:
     """``rel`` if it names an existing file inside the run, else None."""
-    if not rel:
+    if not rel or not isinstance(rel, str):
         return None
     try:
         p = (root / rel).resolve()
@@ -103,25 +105,100 @@ def _verdicts(shot: dict) -> str:
     return "".join(out) or '<p class="muted">no critique recorded</p>'
 
 
-def build_report(run_dir: str | Path) -> str:
-    """The report's HTML for the run in ``run_dir`` (raises ``ValueError`` when it has no readable manifest)."""
-    root = Path(run_dir)
-    m = _read_json(root / "manifest.json")
-    if not isinstance(m, dict) or "shots" not in m:
-        raise ValueError(f"{root} has no readable manifest.json")
-    script = _read_json(root / "script.json") or {}
-    bible = _read_json(root / "bible.json") or {}
-    bank = _read_json(root / "memory" / "bank.json") or {}
-    history = _read_json(root / "versions" / "history.json") or []
-    ev = _read_json(root / "eval.json")
-    ev = ev if isinstance(ev, dict) else None
-    keyframes = {k.get("id"): k for k in bank.get("keyframes", []) if isinstance(k, dict)}
+def _read_dict(path: Path) -> dict:
+    """A JSON object from ``path``; {} when it is missing, unreadable or not an object."""
+    data = _read_json(path)
+    return data if isinstance(data, dict) else {}
+
+
+def _prompts(script: dict) -> dict[str, str]:
+    """Shot id (``SS-KK``) -> the script's prompt, read leniently (a damaged script gives fewer)."""
     prompts = {}
-    for scene in script.get("scenes", []) if isinstance(script, dict) else []:
-        for i, p in enumerate(scene.get("video_prompts") or [], start=1):
-            prompts[f"{int(scene.get('scene_num', 0)):02d}-{i:02d}"] = p
-    shot_scores = {s.get("shot_id"): s for s in (ev or {}).get("shots", [])}
-    cast = bible.get("cast", {}) if isinstance(bible, dict) else {}
+    for scene in script.get("scenes") or []:
+        if not isinstance(scene, dict) or not isinstance(scene.get("video_prompts"), list):
+            continue
+        try:
+            num = int(scene.get("scene_num", 0))
+        except (TypeError, ValueError):
+            continue
+        for i, p in enumerate(scene["video_prompts"], start=1):
+            prompts[f"{num:02d}-{i:02d}"] = p
+    return prompts
+
+
+def _eval(root: Path):
+    """``(RunEval | None, problem)``: the stored eval, or None with why ("" when there is none)."""
+    from pydantic import ValidationError
+
+    from schemas.eval import RunEval
+
+    path = root / "eval.json"
+    if not path.exists():
+        return None, ""
+    try:
+        return RunEval.model_validate(_read_json(path)), ""
+    except ValidationError:
+        return None, f"{path.name} is unreadable (damaged or from another version of dailies)"
+
+
+def _metrics(root: Path, ev, cov) -> str:
+    """The Metrics section: the eval's film-level numbers, marked out of date when they are not this film's."""
+    f = ev.film
+    rows = "".join(f"<tr><th>{esc(name)}</th><td>{_fmt(getattr(f, key))}</td></tr>" for key, name in (
+        ("aesthetic", "aesthetic quality"), ("prompt_following_global", "prompt following, global"),
+        ("prompt_following_shot", "prompt following, single-shot"), ("cross_shot_all", "cross-shot consistency, all pairs"),
+        ("cross_shot_top10", "cross-shot consistency, top-10 pairs"), ("identity", "character identity")))
+    scorers = ", ".join(f"{esc(s.role)}: {esc(s.name)}" for s in ev.scorers)
+    paper = 'Paper scorers.' if ev.comparable else '<b>Fallback scorers: not comparable with the StoryMem paper.</b>'
+    if cov.current:
+        head = (f"<h2>Metrics</h2><p class=\"muted\">eval of version {esc(ev.version)} at {esc(ev.evaluated_at)}; "
+                f"scorers: {scorers}. {paper}</p>")
+    else:
+        head = (f"<h2>Metrics <span class=\"pill warn\">out of date</span></h2>"
+                f"<p class=\"stale\">{esc(cov.summary(ev, str(root)))}</p>"
+                f"<p class=\"muted\">scorers: {scorers}. {paper}</p>")
+    out = head + f"<div class=\"scroll\"><table class=\"{'current' if cov.current else 'stale'}\">{rows}</table></div>"
+    if ev.characters:
+        out += ("<div class=\"scroll\"><table><tr><th>character</th><th>anchor</th><th>seen in</th><th>mean distance</th>"
+                "<th>same-person rate</th><th>worst shot</th></tr>" + "".join(
+            f"<tr><td>{esc(c.name)}</td><td>{esc(c.anchor or 'none')}</td><td>{esc(', '.join(c.seen_in))}</td>"
+            f"<td>{_fmt(c.mean_distance)}</td><td>{_fmt(c.same_person_rate)}</td><td>{esc(c.worst_shot or '-')}</td></tr>"
+            for c in ev.characters) + "</table></div>")
+    return out
+
+
+def _unscored(sid: str, cov) -> str:
+    """Why a shot shows no metrics."""
+    if cov is None or sid not in cov.measured:
+        return "not evaluated"
+    if cov.unchecked:
+        return "out of date (the eval cannot tell which video it scored)"
+    return "out of date (re-rendered since the eval)"
+
+
+def build_report(run_dir: str | Path) -> str:
+    """The report's HTML for the run in ``run_dir``.
+
+    Raises :class:`~agents.director.rundir.RunError` (one line naming the problem and the fix) when the
+    folder is not a run or its ``manifest.json`` is missing or corrupt; every other file of the run is read
+    leniently (what cannot be read is shown as missing)."""
+    from agents.director.rundir import RunDir
+    from agents.eval.coverage import coverage, current_videos
+
+    run = RunDir.open(run_dir)
+    root = Path(run_dir)
+    m = run.manifest.model_dump(mode="json")
+    script = _read_dict(root / "script.json")
+    bible = _read_dict(root / "bible.json")
+    bank = _read_dict(root / "memory" / "bank.json")
+    history = _read_json(root / "versions" / "history.json") or []
+    ev, ev_problem = _eval(root)
+    cov = coverage(ev, current_videos(run)) if ev else None
+    keyframes = {k.get("id"): k for k in bank.get("keyframes") or [] if isinstance(k, dict)}
+    prompts = _prompts(script)
+    fresh = cov.fresh_shots() if cov else set()
+    shot_scores = {s.shot_id: s.model_dump() for s in ev.shots if s.shot_id in fresh} if ev else {}
+    cast = bible.get("cast") if isinstance(bible.get("cast"), dict) else {}
     settings = m.get("settings") or {}
     title = script.get("story_name") or root.name
 
@@ -145,26 +222,10 @@ def build_report(run_dir: str | Path) -> str:
         parts.append('<p class="muted">No film yet (the run is not finished).</p>')
 
     if ev:
-        f = ev.get("film") or {}
-        comparable = ev.get("comparable")
-        rows = "".join(f"<tr><th>{esc(name)}</th><td>{_fmt(f.get(key))}</td></tr>" for key, name in (
-            ("aesthetic", "aesthetic quality"), ("prompt_following_global", "prompt following, global"),
-            ("prompt_following_shot", "prompt following, single-shot"), ("cross_shot_all", "cross-shot consistency, all pairs"),
-            ("cross_shot_top10", "cross-shot consistency, top-10 pairs"), ("identity", "character identity")))
-        scorers = ", ".join(f"{esc(s.get('role'))}: {esc(s.get('name'))}" for s in ev.get("scorers", []))
-        parts.append(f"<h2>Metrics</h2><p class=\"muted\">eval of version {esc(ev.get('version'))} at {esc(ev.get('evaluated_at'))}; "
-                     f"scorers: {scorers}. "
-                     f"{'Paper scorers.' if comparable else '<b>Fallback scorers: not comparable with the StoryMem paper.</b>'}</p>"
-                     f"<div class=\"scroll\"><table>{rows}</table></div>")
-        chars = ev.get("characters") or []
-        if chars:
-            parts.append("<div class=\"scroll\"><table><tr><th>character</th><th>anchor</th><th>seen in</th><th>mean distance</th>"
-                         "<th>same-person rate</th><th>worst shot</th></tr>" + "".join(
-                f"<tr><td>{esc(c.get('name'))}</td><td>{esc(c.get('anchor') or 'none')}</td><td>{esc(', '.join(c.get('seen_in') or []))}</td>"
-                f"<td>{_fmt(c.get('mean_distance'))}</td><td>{_fmt(c.get('same_person_rate'))}</td><td>{esc(c.get('worst_shot') or '-')}</td></tr>"
-                for c in chars) + "</table></div>")
+        parts.append(_metrics(root, ev, cov))
     else:
-        parts.append(f'<p class="muted">No metrics yet: run <code>python main.py eval {esc(root)}</code>.</p>')
+        why = f"{esc(ev_problem)}; " if ev_problem else "No metrics yet: "
+        parts.append(f'<p class="muted">{why}run <code>python main.py eval {esc(root)}</code>.</p>')
 
     parts.append("<h2>Shots</h2>")
     for st in m["shots"]:
@@ -177,7 +238,7 @@ def build_report(run_dir: str | Path) -> str:
         ident = ", ".join(f"{esc(c)} {_fmt(d)}" for c, d in (s.get("identity") or {}).items())
         metrics = (f"aesthetic {_fmt(s.get('aesthetic'))} · prompt following {_fmt(s.get('prompt_following'))}"
                    + (f" · faces {esc(s.get('faces'))}" if s.get("faces") is not None else "")
-                   + (f" · identity {ident}" if ident else "")) if s else "not evaluated"
+                   + (f" · identity {ident}" if ident else "")) if s else _unscored(sid, cov)
         rejected = sorted((root / "shots" / "rejected").glob(f"{sid}*.mp4")) if sid else []
         links = [f'<a href="{href(video)}">{esc(video)}</a>'] if video else []
         links += [f'<a href="{href(p.relative_to(root).as_posix())}">{esc(p.relative_to(root).as_posix())}</a>' for p in rejected]
@@ -187,7 +248,7 @@ def build_report(run_dir: str | Path) -> str:
             f'<span class="pill">{esc(st.get("mode") or "-")}</span><span class="pill">seed {esc(st.get("seed"))}</span>'
             f'<span class="pill">{esc(st.get("attempts"))} attempt(s)</span><span class="pill">{_fmt(st.get("render_seconds"), 1)} s</span>'
             f'<span class="pill">v{esc(st.get("version"))}</span></p>'
-            f'<p class="muted">cast: {esc(", ".join(cast.get(sid, [])) or "-")}</p><p>{" · ".join(links)}</p></div>'
+            f'<p class="muted">cast: {esc(", ".join(map(str, cast.get(sid) or [])) or "-")}</p><p>{" · ".join(links)}</p></div>'
             f'<div><p class="prompt">{esc(prompts.get(sid, ""))}</p>'
             + (f'<p class="muted">rendered prompt: {esc(st.get("prompt"))}</p>' if st.get("prompt") and st.get("prompt") != prompts.get(sid) else "")
             + f'<p class="muted">metrics: {metrics}</p>'

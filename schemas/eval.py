@@ -43,6 +43,9 @@ class ShotScores(BaseModel):
     """Per character seen in the shot, its best face's distance to the character's anchor."""
     faces: int | None = None
     """Confident faces found in the shot's keyframes (None: identity not measured)."""
+    video_sha256: str | None = None
+    """Content hash of the shot video these scores measured (None in evals made before it was recorded):
+    a shot whose video has another hash now was re-rendered since, and these scores are not its."""
 
 
 class CharacterIdentity(BaseModel):
@@ -91,3 +94,10 @@ class RunEval(BaseModel):
     characters: list[CharacterIdentity] = Field(default_factory=list)
     frames_per_shot: int = 8
     notes: list[str] = Field(default_factory=list)
+    shots_total: int | None = None
+    """Shots in the run when it was evaluated (``shots`` holds the ones with a video); None in evals made
+    before it was recorded."""
+    film_sha256: str | None = None
+    """Content hash of the assembled film when it was evaluated (None: no film yet, or an older eval).
+    What an eval measured is ``shots`` (ids and ``video_sha256``); ``agents.eval.coverage`` compares it
+    with the run as it is now."""

@@ -118,6 +118,23 @@ def test_corrupted_manifest_is_reported_and_nothing_is_touched(tmp_path, finishe
     assert _snapshot(run) == before
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["resume"], ["report"], ["eval"], ["history"], ["undo"], ["prune"], ["doctor"],
+                                     ["revise", "{run}", "shot 1: a calm sea", "--yes"]])
+def test_every_run_command_refuses_a_truncated_manifest_in_one_line(tmp_path, finished_run, command):
+    """The same damage gets the same clean refusal (exit 2, no traceback, nothing touched) from every
+    command that opens a run."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "manifest.json").write_bytes((run / "manifest.json").read_bytes()[:500])
+    before = _snapshot(run)
+    args = [a.format(run=run) for a in command] if len(command) > 1 else [command[0], str(run)]
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert_one_line_error(r, "manifest.json is corrupt", "nothing was changed")
+    assert _snapshot(run) == before
+
+
 def test_existing_run_is_not_overwritten(tmp_path, finished_run):
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)

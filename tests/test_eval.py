@@ -159,8 +159,75 @@ def test_eval_st_bench_over_a_batch_folder(two_runs, tmp_path):
     assert "night_market/report.html" in index and "Lanterns at the Night Market" in index
 
 
+def _batch(two_runs: Path, folder: Path, kind: str, path: Path | None = None) -> Path:
+    """A batch folder as `main.py batch` leaves it: batch.json (input ``kind``), two finished films, and one
+    whose render was stopped part-way."""
+    import shutil
+
+    for name in ("memory10", "memory1", "stopped"):
+        shutil.copytree(two_runs / ("memory10" if name == "stopped" else name), folder / name)
+        (folder / name / "eval.json").unlink(missing_ok=True)
+    m = json.loads((folder / "stopped" / "manifest.json").read_text())
+    m["status"] = "rendering"
+    (folder / "stopped" / "manifest.json").write_text(json.dumps(m))
+    (folder / "batch.json").write_text(json.dumps({"input": {"kind": kind, "path": str(path) if path else None},
+                                                   "films": [{"key": n, "run_dir": n, "status": "complete"}
+                                                             for n in ("memory10", "memory1")]}))
+    return folder
+
+
+@pytest.mark.slow
+def test_eval_of_a_batch_folder_scores_its_finished_films_and_rebuilds_its_index(two_runs, tmp_path):
+    batch = _batch(two_runs, tmp_path / "batch", "loglines")
+    r = run_cli("eval", str(batch), "--no-identity", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"Batch {batch}: 2 film(s)" in r.stdout and "mean" in r.stdout
+    assert "not scored: stopped (rendering" in r.stdout and "python main.py resume" in r.stdout
+    for name in ("memory10", "memory1"):
+        assert (batch / name / "eval.json").is_file() and (batch / name / "report.html").is_file()
+    assert not (batch / "stopped" / "eval.json").exists()
+    data = json.loads((tmp_path / "b.json").read_text())
+    films = data["batches"][str(batch)]["runs"]
+    assert set(films) == {"memory10", "memory1"}
+    index = (batch / "index.html").read_text()
+    assert f"{films['memory1']['film']['cross_shot_all']:.3f}" in index
+    # The page's advice is what works for this batch: `eval DIR`, and no ST-Bench for logline films.
+    assert f"python main.py eval {batch}</code>" in index and "--st-bench" not in index
+
+
+def test_a_batch_of_scripts_is_advised_its_st_bench_command(tmp_path):
+    from report.batch import build_index
+
+    bench = tmp_path / "scripts"
+    bench.mkdir()
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "a").mkdir()
+    (batch / "a" / "manifest.json").write_text(json.dumps({"source": str(bench / "a.json"), "shots": []}))
+    (batch / "batch.json").write_text(json.dumps({"input": {"kind": "scripts", "path": str(bench)}, "films": []}))
+    assert f"python main.py eval --st-bench {bench} {batch}" in build_index(batch)
+    (batch / "batch.json").unlink()  # a folder of runs rendered from script files
+    assert f"python main.py eval --st-bench {bench} {batch}" in build_index(batch)
+    (batch / "a" / "manifest.json").write_text(json.dumps({"source": "logline: a keeper", "shots": []}))
+    page = build_index(batch)
+    assert "--st-bench" not in page and f"python main.py eval {batch}" in page
+
+
+def test_eval_of_a_batch_without_a_finished_film_is_one_line(tmp_path):
+    (tmp_path / "batch" / "a").mkdir(parents=True)
+    (tmp_path / "batch" / "a" / "manifest.json").write_text(json.dumps(
+        {"run_id": "a", "created_at": "2026-01-01T00:00:00+00:00", "source": "logline: x", "settings": {},
+         "status": "rendering"}))
+    r = run_cli("eval", "batch", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no finished film under batch" in lines[0] and "a (rendering, 0 of 0 shots" in lines[0]
+    assert not (tmp_path / "batch" / "index.html").exists()
+
+
 @pytest.mark.parametrize("args, words", [
     ((), ["nothing to score"]),
+    ((".",), ["is empty", "neither a run nor a batch folder"]),
     (("no-such-run",), ["no-such-run", "not a folder"]),
     (("--st-bench", "nowhere", "."), ["--st-bench nowhere", "not a folder"]),
     (("x", "--st-bench", "a", "b"), ["either RUN folders or --st-bench"]),
@@ -188,3 +255,23 @@ def test_missing_paper_models_are_listed_in_one_error(two_runs, tmp_path):
     assert "missing: CLIP ViT-L/14, ViCLIP;" in lines[0]
     for w in ("ViClip-InternVid-10M-FLT.pth", "vit_large_patch14_clip_224", "sa_0_4_vit_l_14_linear.pth", str(models)):
         assert w in lines[0]
+
+
+def test_coverage_tells_current_metrics_from_stale_ones():
+    from agents.eval.coverage import coverage
+    from schemas.eval import FilmScores, RunEval, ShotScores
+
+    def ev(shots: dict[str, str | None], total: int) -> RunEval:
+        return RunEval(run="r", story_name="s", version=1, engine="preview", evaluated_at="t", comparable=False,
+                       scorers=[], film=FilmScores(), shots_total=total,
+                       shots=[ShotScores(shot_id=k, prompt="", video_sha256=h) for k, h in shots.items()])
+
+    now = {"01-01": "a", "01-02": "b", "01-03": "c"}
+    assert coverage(ev(now, 3), now).current
+    part = coverage(ev({"01-01": "a", "01-02": "old"}, 3), now)
+    assert not part.current and part.changed == ["01-02"] and part.missing == ["01-03"]
+    assert part.fresh_shots() == {"01-01"}
+    text = part.summary(ev({"01-01": "a", "01-02": "old"}, 3), "RUN")
+    assert "measured 2 of 3 shots (01-01, 01-02)" in text and "`python main.py eval RUN`" in text
+    old = coverage(ev({"01-01": None, "01-02": None, "01-03": None}, 3), now)  # made before hashes were recorded
+    assert not old.current and old.unchecked and old.fresh_shots() == set()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.eval import metrics
+from agents.eval.coverage import film_hash, video_hash
 from engine.scoring.base import Judges
 from engine.scoring.faces import SAME_PERSON_DISTANCE
 from engine.scoring.frames import sample_indices
@@ -69,7 +70,8 @@ def evaluate_run(run_dir: str | Path, judges: Judges, *, frames_per_shot: int = 
         scores = judges.aesthetic.score(frames[sample_indices(len(frames), frames_per_shot)])  # (k,)
         all_aesthetic += [float(x) for x in scores]
         shots.append(ShotScores(shot_id=st.shot_id, prompt=prompts.get(st.shot_id, st.prompt or ""),
-                                aesthetic=_round(scores.mean()), frames=int(len(frames))))
+                                aesthetic=_round(scores.mean()), frames=int(len(frames)),
+                                video_sha256=video_hash(run, st)))
 
     video_feats = np.stack(feats)  # (S, D)
     text_feats = judges.text.embed_texts([s.prompt for s in shots])  # (S, D')
@@ -139,6 +141,7 @@ def evaluate_run(run_dir: str | Path, judges: Judges, *, frames_per_shot: int = 
         scorers=[ScorerInfo(role=i.role, name=i.name, comparable=i.comparable, detail=i.detail, upgrade=i.upgrade)
                  for i in judges.info],
         film=film, shots=shots, characters=characters, frames_per_shot=frames_per_shot, notes=notes,
+        shots_total=len(m.shots), film_sha256=film_hash(run),
     )
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 
 def run_folders(root: Path, depth: int = 2) -> list[Path]:
-    """Run folders (holding ``manifest.json``) at most ``depth`` levels under ``root``, sorted."""
+    """Run folders (holding ``manifest.json``) at most ``depth`` levels under ``root``, sorted. The search
+    does not enter runs, nor the remains of a run without its manifest (whose ``versions/vN/`` hold
+    manifest copies that are no films)."""
     found: list[Path] = []
     level = [root]
     for _ in range(depth):
@@ -18,9 +20,17 @@ def run_folders(root: Path, depth: int = 2) -> list[Path]:
             except OSError:
                 continue
             for c in children:
-                (found if (c / "manifest.json").is_file() else nxt).append(c)
+                if (c / "manifest.json").is_file():
+                    found.append(c)
+                elif not _run_remains(c):  # a run without its manifest: its versions/vN are no films
+                    nxt.append(c)
         level = nxt
     return sorted(found)
+
+
+def _run_remains(folder: Path) -> bool:
+    """Whether ``folder`` is (what is left of) a run: its plan or version snapshots without a manifest."""
+    return (folder / "script.json").is_file() or (folder / "versions").is_dir()
 
 
 def _story_name(path: Path) -> str | None:
