@@ -12,6 +12,7 @@ from rich.table import Table
 from agents.director.rundir import RunError
 from agents.doctor import Report, check_run, repair_run
 from cli.progress import RichEvents
+from story.words import plural
 
 
 def _table(report: Report) -> Table:
@@ -36,7 +37,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             raise RunError(f"{p.path} is {p.state} and {p.remedy}")
         shots = report.rerender
         console.print(f"Repair with `python main.py doctor {args.run_dir} --repair`"
-                      + (f" (renders shot(s) {', '.join(shots)} again)" if shots else " (no shot is rendered again)"))
+                      + (f" (renders {plural(len(shots), 'shot')} {', '.join(shots)} again)" if shots else " (no shot is rendered again)"))
         return 1
     with RichEvents(console, quiet=args.quiet) as events:
         report = repair_run(args.run_dir, events=events)
