@@ -260,20 +260,25 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from agents.runs import run_history
+    from agents.runs import run_history, run_unfinished
 
     console = _console()
     records, current = run_history(args.run_dir)
+    stopped = run_unfinished(args.run_dir)
     table = Table(title=f"Versions of {args.run_dir}", title_justify="left")
     for col in ("version", "what", "request", "rendered", "film", "at"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "version")
     for r in records:
-        mark = " (current)" if r.version == current and r is [x for x in records if x.version == current][-1] else ""
+        mark = ""
+        if r.version == current and r is [x for x in records if x.version == current][-1]:
+            mark = " (current, unfinished)" if stopped else " (current)"
         what = r.action if r.action != "undo" else f"undo v{r.parent} -> v{r.version}"
         film = f"pruned {r.pruned}" if r.pruned else (r.film or "-")
         mark += " (pruned)" if r.pruned else ""
         table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", film, r.at)
-    console.print(table)
+    console.print(table, markup=False)
+    if stopped:
+        console.print(f"Unfinished: {stopped}. Finish it with `python main.py resume {args.run_dir}`.", markup=False)
     return 0
 
 
