@@ -42,6 +42,7 @@ from engine.video import load_image, read_video, save_png
 from schemas.memory import Keyframe
 from schemas.run import RunManifest
 from story.files import atomic_replace, sha256_file, temp_path_for
+from story.words import count as counted
 
 
 @dataclass
@@ -66,9 +67,13 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     """What was re-made, in words (after a repair)."""
+    unfinished: str | None = None
+    """Set when the current version has no film yet (a render or revision stopped part-way), in words;
+    ``python main.py resume RUN`` finishes it. Not a damaged file, so :attr:`ok` leaves it out."""
 
     @property
     def ok(self) -> bool:
+        """No file is missing or corrupt (an unfinished run can be ok: see :attr:`unfinished`)."""
         return not self.problems
 
     @property
@@ -140,10 +145,34 @@ def _png_sha(frame) -> str:
 
 
 # -- check --------------------------------------------------------------------------------------------
+def unfinished(run: RunDir) -> str | None:
+    """None when the current version is finished (its film made), else what is unfinished, in words,
+    e.g. ``version 2 (a revision) stopped part-way (1 of 8 shots still to render: 01-01); film.mp4 is still
+    version 1's``. ``python main.py resume RUN`` finishes it (a killed ``render``, ``resume`` or ``revise``)."""
+    m = run.manifest
+    if m.status == "complete":
+        return None
+    left = [st.shot_id for st in m.shots if st.status != "accepted"]
+    ids = ", ".join(left[:6]) + (", ..." if len(left) > 6 else "")
+    progress = (f"{len(left)} of {counted(len(m.shots), 'shot')} still to render: {ids}" if left else
+                "every shot done, the film not yet made") if m.shots else "stopped before the plan was written"
+    if m.version == 1:
+        return f"the run stopped part-way ({progress}); it has no film yet"
+    try:
+        record = next((r for r in reversed(versions.history(run)) if r.version == m.version and r.action == "revise"),
+                      None)
+    except RunError:
+        record = None
+    film = run.root / RunDir.FILM
+    before = (f"; {film.name} is still version {record.parent}'s" if record is not None and record.parent
+              and film.exists() else "")
+    return f"version {m.version} (a revision) stopped part-way ({progress}){before}"
+
+
 def check(run: RunDir) -> Report:
     """Every file the manifest of ``run`` names, checked (see the module docstring). Never raises for
     damage: each problem is in the report."""
-    report = Report(run.root)
+    report = Report(run.root, unfinished=unfinished(run))
     m = run.manifest
     add = report.problems.append
     started = bool(m.shots) or (run.root / RunDir.SCRIPT).exists()
@@ -420,9 +449,11 @@ def repair_run(run_dir: str | Path, *, events: Events | None = None) -> Report:
             run.reload()
             again = [st.shot_id for st in run.manifest.shots if before.get(st.shot_id) != st.outputs.video_sha256]
             if again:
-                done.append(f"rendered as new takes: {', '.join(again)}")
+                done.append(f"rendered {'as new takes' if not first.unfinished else 'to finish it'}: {', '.join(again)}")
             if not left.ok:
                 done.append("film and contact sheet assembled again")
+            if first.unfinished:
+                done.append(f"finished version {run.manifest.version}, which had stopped part-way")
         versions.finish(run)
         _record_hashes(run)
         final = check(run)

@@ -384,3 +384,9 @@ def run_history(run_dir: str | Path):
 
     run = RunDir.open(run_dir)
     return versions.history(run), run.manifest.version
+
+
+def run_unfinished(run_dir: str | Path) -> str | None:
+    """What of the current version is unfinished, in words (a render or revision stopped part-way;
+    ``resume`` finishes it), or None when its film is made (:func:`agents.doctor.unfinished`)."""
+    return doctor.unfinished(RunDir.open(run_dir))

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from agents.batch import BatchError
 from agents.batch.progress import describe
 from schemas.batch import BatchIndex, BatchInput, FilmRecord
+from story.words import count as counted
 
 DONE_STYLE = {"complete": "green", "failed": "red", "interrupted": "yellow", "running": "cyan", "queued": "dim",
               "pending": "dim"}
@@ -88,7 +90,7 @@ def theme_films(args: argparse.Namespace, out: Path, console: Console):
     else:
         p = build_proposer(args.llm_model, args.base_url)
         loglines, proposer, where = p.propose(theme, count), p.name, f"proposed by the {p.name} planner"
-    console.print(f"[bold]{len(loglines)} loglines on[/] {theme!r} ({where}):", highlight=False)
+    console.print(f"[bold]{counted(len(loglines), 'logline')} on[/] {theme!r} ({where}):", highlight=False)
     for n, line in enumerate(loglines, start=1):
         console.print(f"  {n}. {line}", highlight=False, markup=False)
     films = films_from_loglines(list(enumerate(loglines, start=1)))
@@ -157,7 +159,7 @@ class BatchView:
             return
         tail = ""
         if record.status == "complete":
-            tail = f" in {record.task_seconds:.1f} s ({record.shots_total} shots)"
+            tail = f" in {record.task_seconds:.1f} s ({counted(record.shots_total, 'shot')})"
         elif record.reason:
             tail = f": {record.reason}"
         self.console.print(Text.assemble((f"{record.key}: ", "bold"), (record.status, DONE_STYLE[record.status]), tail))
@@ -184,7 +186,7 @@ class BatchView:
                 self.console.print(f"[{headline(index)}] {f.key}: {line}", highlight=False, markup=False)
 
     def notice(self, message: str) -> None:
-        self.console.print(f"[yellow]note:[/] {message}", highlight=False)
+        self.console.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
 
 
 # ---------------------------------------------------------------------------- summary
@@ -214,7 +216,7 @@ def summary(console: Console, out: Path, index: BatchIndex, *, interrupted: bool
     if interrupted:
         console.print("[yellow]Interrupted[/]: run the same command again to resume the unfinished films.")
     elif c["failed"]:
-        console.print(f"[red]{c['failed']} film(s) failed[/]: fix the cause, then run the same command with "
+        console.print(f"[red]{counted(c['failed'], 'film')} failed[/]: fix the cause, then run the same command with "
                       "--retry-failed (the other films are not touched).")
     console.print(f"Index: {out / 'batch.json'}")
 
@@ -273,16 +275,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 cluster = driver.cluster_resources(gpus)
                 index.gpus = gpus
                 where = (f"{'Ray cluster ' + address if address else 'a local Ray cluster'}: "
-                         f"{cluster.cpus:g} CPU(s), {cluster.gpus:g} GPU(s), {gpus} GPU(s) per film")
+                         f"{counted(float(cluster.cpus), 'CPU')}, {counted(float(cluster.gpus), 'GPU')}, {counted(gpus, 'GPU')} per film")
             out.mkdir(parents=True, exist_ok=True)
             if lock.fd is None:
                 lock.acquire()
             for note in notes:
-                console.print(f"[yellow]note:[/] {note}", highlight=False)
+                console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
             save_index(out, index)
             c = counts(index)
             skipped = c["failed"] - sum(f.status == "failed" for f in todo)
-            console.print(f"[bold]Batch[/] {out}: {len(index.films)} films — {c['complete']} complete, {len(todo)} to "
+            console.print(f"[bold]Batch[/] {out}: {counted(len(index.films), 'film')} — {c['complete']} complete, {len(todo)} to "
                           f"render" + (f", {skipped} failed (not retried: add --retry-failed)" if skipped else "")
                           + f"; {where}", highlight=False)
             if todo:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agents.backends import BackendOptions
@@ -16,6 +18,7 @@ from cli.progress import RichEvents
 from schemas.memory import MemorySettings
 from schemas.run import RunManifest, RunSettings
 from story.files import slug
+from story.words import count as counted
 
 
 def _console() -> Console:
@@ -58,20 +61,21 @@ def _default_out(name: str) -> Path:
     return out
 
 
-def summary(console: Console, run_dir: Path, m: RunManifest) -> None:
-    """Where the film is, what ran, and what the user should know."""
+def summary(console: Console, run_dir: Path, m: RunManifest, shown: Collection[str] = ()) -> None:
+    """Where the film is, what ran, and what the user should know: the run's notices, but not those in
+    ``shown`` (printed already while it ran), so each notice is printed once."""
     shots = m.shots
     renders = sum(s.attempts for s in shots)
     frames = sum(s.outputs.frame_count or 0 for s in shots)
     console.print()
     if m.status == "complete" and m.film:
-        console.print(f"[bold green]Film:[/] {run_dir / m.film}  ({len(shots)} shots, {frames} frames, "
+        console.print(f"[bold green]Film:[/] {escape(str(run_dir / m.film))}  ({counted(len(shots), 'shot')}, {counted(frames, 'frame')}, "
                       f"{frames / m.settings.fps:.1f} s at {m.settings.fps} fps, {m.settings.width}x{m.settings.height})")
-        console.print(f"Contact sheet: {run_dir / (m.contact_sheet or 'contact_sheet.png')}")
+        console.print(f"Contact sheet: {run_dir / (m.contact_sheet or 'contact_sheet.png')}", markup=False)
     else:
-        console.print(f"[bold yellow]Run not complete[/] ({m.status}); continue with `python main.py resume {run_dir}`")
-    console.print(f"Shots: {sum(s.status == 'accepted' for s in shots)}/{len(shots)} accepted, {renders} renders "
-                  f"({m.total_retries} critic retries); wall time {m.wall_seconds:.1f} s")
+        console.print(f"[bold yellow]Run not complete[/] ({m.status}); continue with `python main.py resume {escape(str(run_dir))}`")
+    console.print(f"Shots: {sum(s.status == 'accepted' for s in shots)}/{len(shots)} accepted, {counted(renders, 'render')} "
+                  f"({counted(m.total_retries, 'critic retry', 'critic retries')}); wall time {m.wall_seconds:.1f} s")
     table = Table(title="Backends", show_lines=False, title_justify="left")
     table.add_column("role")
     table.add_column("ran")
@@ -83,12 +87,13 @@ def summary(console: Console, run_dir: Path, m: RunManifest) -> None:
         ran = f"{info.name}" + (" (embedded default)" if info.embedded else "")
         table.add_row(role, ran, info.upgrade if info.embedded else (info.detail or "-"))
     console.print(table)
-    for n in m.notices:
-        console.print(f"[yellow]note:[/] {n}")
+    for n in dict.fromkeys(m.notices):
+        if n not in shown:
+            console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
     usage = m.usage
     if usage:
-        console.print(f"Model usage: {len(usage)} calls, {sum(u.prompt_tokens for u in usage)} prompt + "
-                      f"{sum(u.completion_tokens for u in usage)} completion tokens")
+        console.print(f"Model usage: {counted(len(usage), 'call')}, {sum(u.prompt_tokens for u in usage)} prompt + "
+                      f"{counted(sum(u.completion_tokens for u in usage), 'completion token')}")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -97,7 +102,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     with RichEvents(console, quiet=args.quiet) as events:
         m = render_script(args.script, out, run_settings(args), backend_options(args), bible_path=args.bible,
                           events=events, strict=args.strict, size_from_reference=args.size is None)
-    summary(console, out, m)
+    summary(console, out, m, events.shown)
     return 0 if m.status == "complete" else 1
 
 
@@ -107,7 +112,7 @@ def cmd_film(args: argparse.Namespace) -> int:
     with RichEvents(console, quiet=args.quiet) as events:
         m = film_from_logline(args.logline, out, run_settings(args), backend_options(args),
                               shots=args.shots, style=args.style, events=events)
-    summary(console, out, m)
+    summary(console, out, m, events.shown)
     return 0 if m.status == "complete" else 1
 
 
@@ -116,7 +121,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     with RichEvents(console, quiet=args.quiet) as events:
         m = resume_run(run_dir, events=events, engine=getattr(args, "engine", None))
-    summary(console, run_dir, m)
+    summary(console, run_dir, m, events.shown)
     return 0 if m.status == "complete" else 1
 
 
@@ -144,8 +149,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                             events=events)
     bible_path = save_plan(plan, args.out)
     n = len(plan.script.shots())
-    console.print(f"[bold green]Plan:[/] {args.out} ({n} shots in {len(plan.script.scenes)} scenes) and "
-                  f"{bible_path} ({len(plan.bible.characters)} characters)")
+    console.print(f"[bold green]Plan:[/] {args.out} ({counted(n, 'shot')} in {counted(len(plan.script.scenes), 'scene')}) "
+                  f"and {bible_path} ({counted(len(plan.bible.characters), 'character')})")
     ran = "offline, after the model failed" if getattr(planner, "fell_back", None) else info.name
     console.print(f"planner: {ran}" + (f" (embedded default; for a model: {info.upgrade})" if info.embedded else
                                        f" ({info.detail})"))
@@ -155,12 +160,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def show_proposal(console: Console, p: dict) -> None:
     """The plan of changes: the edits, the script diff and the shots that will be rendered again."""
-    console.print(f"[bold]Proposed version {p['version']}[/] ({p['reviser']}): {p['summary'] or ''}")
+    console.print(f"[bold]Proposed version {p['version']}[/] ({escape(p['reviser'])}): {escape(p['summary'] or '')}")
     for e in p["edits"]:
         console.print(f"  - {e['op']}: " + ", ".join(f"{k}={v!r}" for k, v in e.items() if k != "op"), highlight=False)
     replaced = p.get("replacements") or []
     if replaced:
-        console.print(f"[bold]Replaced[/] ({len(replaced)} occurrence(s)):")
+        console.print(f"[bold]Replaced[/] ({counted(len(replaced), 'occurrence')}):")
         for r in replaced:
             console.print(f"  {r['where']}: {r['old']!r} -> {r['new']!r}   {r['after']}", highlight=False, markup=False)
     if p["diff"]:
@@ -170,9 +175,9 @@ def show_proposal(console: Console, p: dict) -> None:
             console.print(line, style=style, highlight=False, markup=False)
     rr = p["rerender"]
     console.print(f"[bold]Re-render:[/] {', '.join(rr) if rr else 'nothing'}"
-                  f"   [bold]reuse as is:[/] {len(p['reuse'])} shot(s)")
+                  f"   [bold]reuse as is:[/] {counted(len(p['reuse']), 'shot')}")
     for n in p.get("notes", []):
-        console.print(f"[yellow]note:[/] {n}")
+        console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
 
 
 def _ask(console: Console, question: str) -> bool:
@@ -188,7 +193,7 @@ def _after_revision(console: Console, run_dir: Path, proposal: dict, approved: b
         return 0
     rendered = [s.shot_id for s in m.shots if s.version == m.version]
     console.print(f"[bold green]Version {m.version}:[/] {run_dir / 'film.mp4'} (also {run_dir / f'film_v{m.version}.mp4'}); "
-                  f"rendered {', '.join(rendered) or 'nothing'}, reused {len(m.shots) - len(rendered)} shot(s)")
+                  f"rendered {', '.join(rendered) or 'nothing'}, reused {counted(len(m.shots) - len(rendered), 'shot')}")
     return 0 if m.status == "complete" else 1
 
 
@@ -234,7 +239,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if text.lower() == "help":
             from agents.reviser import grammar
 
-            console.print(grammar.__doc__, markup=False, highlight=False)
+            console.print(grammar.USAGE + "\nIn chat also: history (the versions), undo (the previous version is "
+                          "current again), quit.", markup=False, highlight=False)
             continue
         if text.lower() == "history":
             cmd_history(argparse.Namespace(run_dir=str(run_dir)))
@@ -250,24 +256,29 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     overrides={"llm_model": args.llm_model, "base_url": args.base_url})
             _after_revision(console, run_dir, proposal, approved, m)
         except (ReviseError, EditError) as e:
-            console.print(f"[red]{e}[/]", highlight=False)
+            console.print(f"[red]{escape(str(e))}[/]", highlight=False)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from agents.runs import run_history
+    from agents.runs import run_history, run_unfinished
 
     console = _console()
     records, current = run_history(args.run_dir)
+    stopped = run_unfinished(args.run_dir)
     table = Table(title=f"Versions of {args.run_dir}", title_justify="left")
     for col in ("version", "what", "request", "rendered", "film", "at"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "version")
     for r in records:
-        mark = " (current)" if r.version == current and r is [x for x in records if x.version == current][-1] else ""
+        mark = ""
+        if r.version == current and r is [x for x in records if x.version == current][-1]:
+            mark = " (current, unfinished)" if stopped else " (current)"
         what = r.action if r.action != "undo" else f"undo v{r.parent} -> v{r.version}"
         film = f"pruned {r.pruned}" if r.pruned else (r.film or "-")
         mark += " (pruned)" if r.pruned else ""
         table.add_row(f"v{r.version}{mark}", what, r.request or "-", ", ".join(r.rerendered) or "-", film, r.at)
-    console.print(table)
+    console.print(table, markup=False)
+    if stopped:
+        console.print(f"Unfinished: {stopped}. Finish it with `python main.py resume {args.run_dir}`.", markup=False)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -19,7 +20,8 @@ class RichEvents:
         self._film = None
         self._shot = None
         self._llm = None
-
+        self.shown: list[str] = []
+        """The notices printed so far (the summary leaves them out, so each is printed once)."""
         self._started = False
 
     def __enter__(self) -> "RichEvents":
@@ -73,6 +75,8 @@ class RichEvents:
             self.progress.console.print(f"  {progress.line()}", highlight=False)
 
     def notice(self, message: str) -> None:
-        if self.quiet:
+        """Print ``message`` once as it happens (a notice already printed is not printed again)."""
+        if self.quiet or message in self.shown:
             return
-        self.progress.console.print(f"[yellow]note:[/] {message}", highlight=False)
+        self.shown.append(message)
+        self.progress.console.print(f"[yellow]note:[/] {escape(message)}", highlight=False)

@@ -6,6 +6,7 @@ import argparse
 
 from agents.director.prune import prune_run
 from cli.commands import _console
+from story.words import count as counted
 
 
 def _size(n: int) -> str:
@@ -26,7 +27,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         console.print(f"Nothing to prune in {args.run_dir}: kept {kept}{earlier}.")
         return 0
     what = ", ".join(f"v{v}" for v in r.pruned) or "nothing new"
-    console.print(f"[bold green]Pruned[/] {what}{earlier}: removed {len(r.files)} file(s), freed "
+    console.print(f"[bold green]Pruned[/] {what}{earlier}: removed {counted(len(r.files), 'file')}, freed "
                   f"{_size(r.bytes_freed)} ({r.bytes_freed} bytes).")
     console.print(f"Kept whole: {kept}. `python main.py history {args.run_dir}` still lists every version; "
                   "pruned ones can no longer be restored.")

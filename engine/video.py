@@ -441,7 +441,7 @@ def contact_sheet(rows: Sequence[ContactRow], out_path: str | os.PathLike, layou
     for r, row in enumerate(rows):
         y = layout.row_y(r)
         draw.text((layout.pad, y + 4), row.shot_id, fill=(255, 255, 255), font=ImageFont.load_default(size=18))
-        _draw_wrapped(draw, row.label, (layout.pad, y + 28), layout.label_w - 10, small, (190, 190, 190), lines=4)
+        _draw_wrapped(draw, sub_label(row), (layout.pad, y + 28), layout.label_w - 10, small, (190, 190, 190), lines=4)
         if not row.keyframes:
             draw.rectangle([key_x, y, key_x + layout.thumb_w - 1, y + layout.thumb_h - 1], outline=(90, 90, 90))
             draw.text((key_x + 10, y + layout.thumb_h // 2 - 7), "no keyframes", fill=(150, 150, 150), font=small)
@@ -456,20 +456,57 @@ def contact_sheet(rows: Sequence[ContactRow], out_path: str | os.PathLike, layou
     save_png(np.asarray(sheet), out_path)
 
 
-def _draw_wrapped(draw: ImageDraw.ImageDraw, text: str, xy: tuple[int, int], width: int,
-                  font: ImageFont.FreeTypeFont, fill: tuple[int, int, int], lines: int) -> None:
-    """Word-wrap ``text`` into at most ``lines`` lines of ``width`` pixels."""
+def sub_label(row: ContactRow) -> str:
+    """The text drawn under a row's shot id: its label without a leading copy of the id (the id is
+    already drawn above it, large)."""
+    label = " ".join(row.label.splitlines()).strip()
+    if label == row.shot_id:
+        return ""
+    if label.startswith(row.shot_id) and label[len(row.shot_id):len(row.shot_id) + 1].isspace():
+        label = label[len(row.shot_id):].strip()
+    return label
+
+
+def wrap_text(text: str, width: float, measure) -> list[str]:
+    """``text`` word-wrapped into lines at most ``width`` wide by ``measure(line)`` (a word wider than
+    that gets a line of its own); words are joined by one space."""
     out: list[str] = []
     line = ""
     for word in text.split():
-        cand = f"{line} {word}".strip()
-        if font.getlength(cand) <= width or not line:
+        cand = f"{line} {word}" if line else word
+        if measure(cand) <= width or not line:
             line = cand
         else:
             out.append(line)
             line = word
     if line:
         out.append(line)
+    return out
+
+
+def label_lines(text: str, width: float, measure, gap: float) -> list[list[tuple[float, str]]]:
+    """A label laid out in lines of ``(x offset, piece)``: its fields (parts separated by two or more
+    spaces, as in ``t2v  x1``) left to right, ``gap`` pixels apart, so they read as separate fields
+    whatever width the font gives a space (the sheet's small font draws one 2 px wide, which made
+    ``t2v  x1`` read "t2v x1" and ``01-01  t2v`` read "01-01t2v"). A field that does not fit on the
+    line starts the next one; one wider than ``width`` is word-wrapped (:func:`wrap_text`)."""
+    lines: list[list[tuple[float, str]]] = [[]]
+    end = 0.0
+    for field in re.split(r"\s{2,}", text.strip()):
+        for k, piece in enumerate(wrap_text(field, width, measure)):
+            w = measure(piece)
+            if lines[-1] and (k > 0 or end + gap + w > width):
+                lines.append([])
+            x = end + gap if lines[-1] else 0.0
+            lines[-1].append((x, piece))
+            end = x + w
+    return [line for line in lines if line]
+
+
+def _draw_wrapped(draw: ImageDraw.ImageDraw, text: str, xy: tuple[int, int], width: int,
+                  font: ImageFont.FreeTypeFont, fill: tuple[int, int, int], lines: int) -> None:
+    """Draw a label in at most ``lines`` lines of ``width`` pixels (:func:`label_lines`, fields an em apart)."""
     step = int(font.size * 1.3)
-    for i, l in enumerate(out[:lines]):
-        draw.text((xy[0], xy[1] + i * step), l, fill=fill, font=font)
+    for i, line in enumerate(label_lines(text, width, font.getlength, gap=font.size)[:lines]):
+        for x, piece in line:
+            draw.text((xy[0] + x, xy[1] + i * step), piece, fill=fill, font=font)

@@ -41,6 +41,10 @@ def parse_shot_id(shot_id: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def _check_prompt(value: str) -> str:
     if not value.strip():
         raise ValueError("prompt is empty (rule: prompts are non-empty)")
@@ -100,12 +104,12 @@ class Scene(BaseModel):
         problems = []
         if len(self.cut) != n:
             problems.append(
-                f"cut has {len(self.cut)} entries but video_prompts has {n} "
+                f"cut has {_entries(len(self.cut))} but video_prompts has {n} "
                 "(rule: list lengths are equal)"
             )
         if self.first_frame_prompt is not None and len(self.first_frame_prompt) != n:
             problems.append(
-                f"first_frame_prompt has {len(self.first_frame_prompt)} entries but video_prompts "
+                f"first_frame_prompt has {_entries(len(self.first_frame_prompt))} but video_prompts "
                 f"has {n} (rule: list lengths are equal)"
             )
         if problems:

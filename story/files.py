@@ -1,7 +1,11 @@
 """File helpers every part of dailies uses: atomic writes, content hashes, safe paths.
 
 A write that matters goes to a temporary file in the same folder, is flushed to disk, then renamed
-over the target, so a crash leaves either the old file or the new one, never half of one.
+over the target, so a crash leaves either the old file or the new one, never half of one. The
+temporary file is created as ``open()`` would create the target (mode ``0o666`` less the umask, by
+the kernel), not ``0o600`` as :func:`tempfile.mkstemp` would, so what a run writes can be read by
+whoever a plain write would let read it (other users, a web server, batch workers on a shared
+filesystem).
 """
 
 from __future__ import annotations
@@ -10,17 +14,38 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 
+_TEMP_ATTEMPTS = 100
+
+
+def _create_temp(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """A new, empty file ``folder/prefix<random>suffix`` opened for writing: (fd, path).
+
+    Like :func:`tempfile.mkstemp` (``O_EXCL``, so never someone else's file) but with the mode a
+    plain ``open()`` gives, ``0o666`` less the umask: the kernel applies the process's umask (and any
+    default ACL of the folder) at creation, so there is no umask to read and no race with threads.
+    Raises ``FileExistsError`` only after :data:`_TEMP_ATTEMPTS` name collisions."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(_TEMP_ATTEMPTS):
+        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder} after {_TEMP_ATTEMPTS} attempts")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (tmp file + fsync + rename)."""
+    """Write ``data`` to ``path`` atomically (tmp file + fsync + rename); the file gets the mode a
+    plain ``open(path, "wb")`` would give a new file (``0o666`` less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path.parent, f".{path.name}.", ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -54,10 +79,12 @@ def atomic_replace(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
 
 
 def temp_path_for(path: str | os.PathLike) -> Path:
-    """A fresh temporary path beside ``path`` keeping its suffix (for writers that need a name)."""
+    """A fresh temporary path beside ``path`` keeping its suffix (for writers that need a name). The
+    empty file is created with the mode a plain ``open()`` gives (``0o666`` less the umask), which a
+    writer that truncates it keeps, so the file moved over ``path`` by :func:`atomic_replace` has it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = _create_temp(path.parent, f".{path.stem}.", f".tmp{path.suffix}")
     os.close(fd)
     return Path(tmp)
 

@@ -16,6 +16,7 @@ from schemas.bible import Bible
 from schemas.plan import Plan
 from schemas.script import MAX_PROMPT_CHARS, MAX_SCENE_NUM, Scene, StoryScript
 from story.files import atomic_write_json
+from story.words import count as counted
 
 
 class ScriptError(ValueError):
@@ -23,7 +24,7 @@ class ScriptError(ValueError):
 
     def __init__(self, source: str, violations: list[str]):
         self.source = source
-        self.violations = violations
+        self.violations = violations = list(dict.fromkeys(violations))  # each problem said once
         shown = "; ".join(violations[:6])
         more = f" (and {len(violations) - 6} more)" if len(violations) > 6 else ""
         super().__init__(f"{source}: {shown}{more}")
@@ -154,9 +155,9 @@ def _rule_violations(raw: dict) -> list[str]:
                         elif len(p) > MAX_PROMPT_CHARS:
                             out.append(f"{label}: prompt has {len(p)} characters (rule: at most {MAX_PROMPT_CHARS} characters)")
             if isinstance(cut, list) and len(cut) != len(prompts):
-                out.append(f"{where}: cut has {len(cut)} entries but video_prompts has {len(prompts)} (rule: list lengths are equal)")
+                out.append(f"{where}: cut has {counted(len(cut), 'entry')} but video_prompts has {len(prompts)} (rule: list lengths are equal)")
             if isinstance(ffp, list) and len(ffp) != len(prompts):
-                out.append(f"{where}: first_frame_prompt has {len(ffp)} entries but video_prompts has {len(prompts)} "
+                out.append(f"{where}: first_frame_prompt has {counted(len(ffp), 'entry')} but video_prompts has {len(prompts)} "
                            "(rule: list lengths are equal)")
         if i == 0 and isinstance(cut, list) and cut and cut[0] is False:
             out.append(f"{where}, shot 1: cut is false (rule: the first shot is a cut)")
@@ -168,6 +169,13 @@ def _rule_violations(raw: dict) -> list[str]:
     return out
 
 
+def _rule_checked(error: dict) -> bool:
+    """Whether :func:`_rule_violations` reports the pydantic ``error`` already: the models' own rule
+    checks (``value_error``) and empty ``scenes`` / ``video_prompts`` lists (``too_short``)."""
+    return error["type"] == "value_error" or (
+        error["type"] == "too_short" and error["loc"][-1:] in (("scenes",), ("video_prompts",)))
+
+
 def parse_script(raw: Any, source: str) -> StoryScript:
     """Validate already-parsed JSON as an ST-Bench script, reporting every violation at once."""
     if not isinstance(raw, dict):
@@ -176,11 +184,12 @@ def parse_script(raw: Any, source: str) -> StoryScript:
     try:
         script = StoryScript.model_validate(raw)
     except ValidationError as e:
-        # Rule breaks are already in `rules`; keep pydantic's shape errors (types, missing, unknown fields).
+        # Rule breaks are already in `rules`; keep pydantic's shape errors (types, missing, unknown fields),
+        # not its reports of the same rules (each violation is said once).
         shape = _violations(e, raw) if not rules else [
-            v for v, er in zip(_violations(e, raw), e.errors()) if er["type"] != "value_error"
+            v for v, er in zip(_violations(e, raw), e.errors()) if not _rule_checked(er)
         ]
-        raise ScriptError(source, rules + shape) from None
+        raise ScriptError(source, list(dict.fromkeys(rules + shape))) from None
     if rules:  # cannot happen: the models enforce the same rules
         raise ScriptError(source, rules)
     return script

@@ -201,7 +201,7 @@ def test_a_broken_script_fails_alone_and_is_retried_only_when_asked(tmp_path, ra
     bad = films["broken"]
     assert bad["status"] == "failed" and "broken.json" in bad["reason"] and "first shot is a cut" in bad["reason"]
     assert not (out / "broken").exists()  # nothing half-made
-    assert "broken" in r.stdout and "first shot is a cut" in r.stdout and "1 film(s) failed" in r.stdout
+    assert "broken" in r.stdout and "first shot is a cut" in r.stdout and "1 film failed" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
 
     r2 = batch(*args, cwd=tmp_path)  # without --retry-failed: nothing is rendered, the failure stays
@@ -280,5 +280,5 @@ def test_gpus_that_no_node_has_is_one_line_before_any_film(tmp_path, ray_address
               cwd=tmp_path)
     assert r.returncode == 2
     lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and "asks for 1 GPU(s) (--gpus)" in lines[0] and "Traceback" not in r.stderr
+    assert len(lines) == 1 and "asks for 1 GPU (--gpus)" in lines[0] and "Traceback" not in r.stderr
     assert not (out / "batch.json").exists()

@@ -149,3 +149,21 @@ def test_bad_flags(tmp_path, flag):
     r = run_cli("render", str(EXAMPLES / "lighthouse.json"), "--out", str(tmp_path / "r"), *flag, cwd=tmp_path)
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_each_notice_is_printed_once(tmp_path, quiet):
+    """A user's report: every `render` printed the engine notice twice (live, then again in the
+    summary). Each notice is printed once, whether it was shown live or only in the summary."""
+    script = tmp_path / "lighthouse.json"
+    shutil.copy(EXAMPLES / "lighthouse.json", script)  # no bible beside it: a summary-only notice too
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAILIES_", "OPENAI_"))}
+    env["DAILIES_MODELS"] = str(tmp_path / "no-weights")  # --engine auto falls back to the preview, with a notice
+    flags = ["--size", "128x80", "--frames", "9", "--engine", "auto"] + (["--quiet"] if quiet else [])
+    r = subprocess.run([sys.executable, str(REPO / "main.py"), "render", str(script), "--out", str(tmp_path / "run"),
+                        *flags], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    notes = [ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith("note:")]
+    assert any("engine: using the preview engine" in n for n in notes), r.stdout
+    assert any("no bible file" in n for n in notes), r.stdout
+    assert len(notes) == len(set(notes)), notes

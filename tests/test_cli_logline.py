@@ -79,12 +79,32 @@ def test_chat_loop_with_piped_answers(tmp_path):
             "--frames", "9", "--quiet", "--engine", "preview", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     p = subprocess.run([sys.executable, str(REPO / "main.py"), "chat", str(tmp_path / "run")], cwd=tmp_path,
-                       input="make it prettier\nreroll 2\ny\nhistory\nundo\nquit\n", capture_output=True, text=True,
-                       timeout=300)
+                       input="help\nmake it prettier\nreroll 2\ny\nhistory\nundo\nquit\n", capture_output=True,
+                       text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     out = p.stdout
+    # `help` is plain text for a terminal: the commands, no reStructuredText markup.
+    assert "shot 3: <new prompt>" in out and "reroll 5" in out and "02-01" in out
+    assert "``" not in out and ":data:" not in out and ":func:" not in out
     assert "cannot turn" in out                      # the grammar could not parse the first request
     assert "Re-render:" in out and "01-02" in out     # the plan shown before confirming
     assert "Version 2:" in out and "v2" in out        # rendered, and listed by `history`
     assert "Version 1 is current again" in out
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["version"] == 1
+
+
+def test_plan_summary_counts_read_right(tmp_path):
+    """A user's report: "(1 characters)". Every count the summary prints agrees with its noun."""
+    import re
+
+    r = cli("plan", "A robot learns to garden", "-o", str(tmp_path / "story.json"), "--shots", "3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    script = load_script(tmp_path / "story.json")
+    bible = load_bible(tmp_path / "story.bible.json", script)
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("Plan:"))
+    counts = {noun.rstrip("s"): (int(n), noun) for n, noun in re.findall(r"(\d+) (shots?|scenes?|characters?)\b", line)}
+    assert counts["character"][0] == len(bible.characters) and counts["shot"][0] == len(script.shots())
+    assert counts["scene"][0] == len(script.scenes)
+    for n, noun in counts.values():
+        assert noun.endswith("s") == (n != 1), line
+    assert len(bible.characters) == 1  # the case of the report (the offline planner's reading of this logline)

@@ -159,7 +159,7 @@ def test_identity_retries_stay_within_the_budget_and_faceless_shots_skip(tmp_pat
     third = m.shots[2]
     assert [r.verdict.action for r in third.verdicts] == ["swap_keyframes", "rerender", "rerender"]
     assert third.attempts == 3 and third.status == "accepted" and engine.calls["01-03"] == 3
-    assert any("01-03 accepted after 3 attempt(s)" in n for n in m.notices)
+    assert any("01-03 accepted after 3 attempts" in n for n in m.notices)
     # A cast shot whose keyframes show no face: the check is skipped and says so.
     (tmp_path / "b").mkdir()
     bible = json.loads(json.dumps(BIBLE))

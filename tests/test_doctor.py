@@ -239,3 +239,66 @@ def test_damage_nothing_can_repair_is_a_one_line_refusal(tmp_path, finished):
         with pytest.raises(RunError, match="history.json is corrupt.*doctor"):
             attempt()
     assert (run / "manifest.json").read_bytes() == before
+
+
+def test_an_interrupted_revision_is_a_problem_doctor_and_history_name_with_its_fix(tmp_path, finished, monkeypatch):
+    """A user's report: after killing `revise RUN "shot 1: ..." --yes` mid-render, `doctor` said "no
+    problems" and `history` listed "v2 (current)" while film.mp4 was still version 1's."""
+    from agents.director.nodes import DirectorNodes
+
+    class Killed(BaseException):
+        pass
+
+    def killed(self, state):
+        raise Killed()
+
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    film_v1 = sha256_file(run / "film.mp4")
+    monkeypatch.setattr(DirectorNodes, "critique", killed)  # stops after the commit, in the first re-render
+    with pytest.raises(Killed):
+        revise_run(run, "shot 1: Dawn over a stormy harbour, waves breaking on the pier. Wide shot.", yes)
+    monkeypatch.undo()
+    assert _m(run)["version"] == 2 and _m(run)["status"] != "complete"
+    assert sha256_file(run / "film.mp4") == film_v1
+
+    report = check_run(run)
+    assert report.ok and report.unfinished and "version 2" in report.unfinished and "version 1's" in report.unfinished
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def cli(*a):
+        return subprocess.run([sys.executable, str(REPO / "main.py"), *a], capture_output=True, text=True, env=env)
+
+    r = cli("doctor", str(run))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "no problems" not in r.stdout and "unfinished" in r.stdout
+    assert f"python main.py resume {run}" in " ".join(r.stdout.split()), r.stdout
+    r = cli("history", str(run))
+    assert r.returncode == 0 and "v2 (current, unfinished)" in r.stdout, r.stdout
+    assert f"python main.py resume {run}" in " ".join(r.stdout.split()), r.stdout
+    # The fix it names works, and then all is well again.
+    r = cli("resume", str(run), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert sha256_file(run / "film.mp4") != film_v1
+    r = cli("doctor", str(run))
+    assert r.returncode == 0 and "no problems" in r.stdout, r.stdout
+    r = cli("history", str(run))
+    assert "v2 (current)" in r.stdout and "unfinished" not in r.stdout, r.stdout
+
+
+def test_a_first_render_that_stopped_part_way_is_unfinished_too(tmp_path, finished):
+    """The same for version 1: a killed render has no film; doctor says so and names `resume`."""
+    from agents.director.rundir import RunDir
+    from agents.doctor import unfinished
+
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    m = _m(run)
+    m["status"] = "rendering"
+    m["shots"][-1]["status"] = "pending"
+    (run / "manifest.json").write_text(json.dumps(m))
+    text = unfinished(RunDir.open(run))
+    assert text and "1 of 8 shots still to render: 03-03" in text and "no film" in text
+    r = subprocess.run([sys.executable, str(REPO / "main.py"), "doctor", str(run)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 1 and "resume" in r.stdout, r.stdout + r.stderr

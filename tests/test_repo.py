@@ -87,3 +87,29 @@ def test_readme_documents_st_bench_folder_and_the_real_install_cost():
     text = (REPO / "README.md").read_text()
     assert "DAILIES_ST_BENCH" in text
     assert "about 90 s" not in text and "6.1 GB" in text and "CUDA" in text
+
+
+
+def test_readme_renders_sanely():
+    """A new user's report: a duplicated paragraph, command lines outside the code block (their `#`
+    comments became H1 headings) and a stray fence that turned prose into code. Rendered with
+    markdown-it (CommonMark; it comes with rich)."""
+    from markdown_it import MarkdownIt
+
+    text = (REPO / "README.md").read_text()
+    fences = [ln for ln in text.splitlines() if re.match(r"^ {0,3}```", ln)]
+    assert len(fences) % 2 == 0, "an unbalanced ``` fence"
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    h1 = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h1"]
+    assert h1 == ["dailies"], f"only the title is an H1 heading: {h1}"
+    assert not [t for t in tokens if t.type == "code_block"], "an indented block renders as code"
+    code = "\n".join(t.content for t in tokens if t.type == "fence")
+    prose = [t.content for t in tokens if t.type == "inline"]
+    commands = [ln for p in prose for ln in p.splitlines() if re.match(r"\s*(python|pip)\s", ln)]
+    assert not commands, f"command lines outside a code block: {commands}"
+    assert "Revisions go through a reviser" not in code and "runs/black/" in code, "prose inside a code block"
+    paragraphs = [" ".join(p.split()) for p in prose if len(p.split()) > 8]
+    starts = [p[:40] for p in paragraphs]
+    assert len(starts) == len(set(starts)), f"paragraphs repeated: {[s for s in starts if starts.count(s) > 1]}"
+    for cmd in ("prune", "eval", "report", "doctor", "batch", "history", "undo"):
+        assert re.search(rf"^python main.py {cmd} ", code, re.M), f"`{cmd}` is not shown in a code block"

@@ -178,7 +178,7 @@ def test_the_proposal_lists_each_replaced_occurrence_and_the_film_keeps_capitals
     r = subprocess.run([sys.executable, str(REPO / "main.py"), "revise", str(run), 'replace "dawn" with "stormy dusk"',
                         "--quiet"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
-    assert "Replaced (1 occurrence(s))" in r.stdout
+    assert "Replaced (1 occurrence)" in r.stdout
     assert "01-01: 'Dawn' -> 'Stormy dusk'   Stormy dusk over a quiet harbour" in r.stdout
     proposal, approved, m = revise_run(run, 'replace "HARBOUR" with "bay"', lambda p: True)
     assert [(x["where"], x["old"], x["new"]) for x in proposal["replacements"]] == [

@@ -80,6 +80,16 @@ def test_each_violation_names_file_scene_shot_and_rule(tmp_path, mutate, expecte
     assert "\n" not in msg
     for part in expected:
         assert part in msg, (part, msg)
+    assert msg.count(expected[-1]) == 1, f"one violation, said once: {msg}"
+    assert len(set(e.value.violations)) == len(e.value.violations), e.value.violations
+
+
+def test_counts_in_violations_are_pluralised(tmp_path):
+    data = _good()
+    data["scenes"][0].update(cut=[True])  # scene 1 has 2 prompts
+    with pytest.raises(ScriptError) as e:
+        load_script(_write(tmp_path, data))
+    assert "cut has 1 entry but" in str(e.value), str(e.value)
 
 
 def test_several_violations_are_all_reported(tmp_path):
@@ -170,3 +180,12 @@ def test_script_model_is_strict():
     with pytest.raises(ValueError):
         StoryScript.model_validate({"story_name": "a", "story_overview": "b", "scenes": [
             {"scene_num": 1, "video_prompts": ["p"], "cut": [True], "bible": {}}]})
+
+
+def test_counts_read_right_in_the_singular_and_plural():
+    from story.words import count, plural
+
+    assert count(1, "character") == "1 character" and count(2, "character") == "2 characters"
+    assert count(0, "shot") == "0 shots" and count(1, "retry") == "1 retry" and count(3, "retry") == "3 retries"
+    assert count(2, "day") == "2 days" and count(2, "match") == "2 matches" and count(2.0, "GPU") == "2 GPUs"
+    assert count(1.0, "CPU") == "1 CPU" and plural(5, "critic retry", "critic retries") == "critic retries"

@@ -14,8 +14,11 @@ from engine.video import (
     load_image,
     read_video,
     save_png,
+    label_lines,
+    sub_label,
     video_format,
     video_info,
+    wrap_text,
     write_video,
 )
 
@@ -156,6 +159,32 @@ def test_contact_sheet_layout(tmp_path):
     assert np.abs(centre(2, 1, True) - colours["green"]).max() < 4
     # Row 1 has no keyframes: its first keyframe cell is not a thumbnail of any colour.
     assert all(np.abs(centre(1, 0, False) - c).max() > 60 for c in colours.values())
+
+
+def test_contact_sheet_sub_label_drops_the_repeated_id_and_keeps_its_spacing(tmp_path):
+    """A user's report: the sub-label of ``01-01  t2v  x1`` read "01-01t2v x1": the id drawn again
+    under the big id, and the double spaces between the label's fields squeezed to one narrow space."""
+    sheets = {}
+    for name, label in (("with_id", "01-01  t2v  x1"), ("without_id", "t2v  x1"), ("one_space", "t2v x1")):
+        out = tmp_path / f"{name}.png"
+        contact_sheet([ContactRow("01-01", label)], out)
+        sheets[name] = np.asarray(Image.open(out).convert("RGB"))
+    assert np.array_equal(sheets["with_id"], sheets["without_id"])  # the id is drawn once, large
+    assert not np.array_equal(sheets["without_id"], sheets["one_space"])  # the label's spacing is kept
+    # A label that merely starts with the id's characters keeps them.
+    assert sub_label(ContactRow("01-01", "01-01b  t2v")) == "01-01b  t2v"
+    assert sub_label(ContactRow("01-01", "01-01")) == ""
+
+
+def test_label_fields_are_laid_out_a_gap_apart_and_long_text_wraps():
+    def measure(s):
+        return len(s)
+
+    assert label_lines("t2v  x1", 20, measure, gap=3) == [[(0.0, "t2v"), (6.0, "x1")]]
+    assert label_lines("mi2v   x2  done", 9, measure, gap=2) == [[(0.0, "mi2v"), (6.0, "x2")], [(0.0, "done")]]
+    assert label_lines("alpha beta gamma", 11, measure, gap=2) == [[(0.0, "alpha beta")], [(0.0, "gamma")]]
+    assert label_lines("   ", 10, measure, gap=2) == []
+    assert wrap_text("averyveryverylongword next", 5, measure) == ["averyveryverylongword", "next"]
 
 
 def test_assemble_film_joins_h264_shots_without_re_encoding(tmp_path):

@@ -37,6 +37,7 @@ from agents.batch.progress import ProgressBoard, ReportingEvents
 from agents.batch.work import FilmJob, FilmOutcome, one_line, run_film
 from schemas.batch import BatchIndex, FilmRecord, WorkerInfo
 from story.files import atomic_write_text
+from story.words import count as counted
 
 CODE_ROOT = Path(__file__).resolve().parent.parent.parent
 """The checkout the driver runs from; workers get it first on their PYTHONPATH."""
@@ -173,8 +174,8 @@ def cluster_resources(gpus_per_film: int) -> Cluster:
                     len(nodes))
     if not fits:
         if gpus_per_film:
-            raise BatchError(f"each film asks for {gpus_per_film} GPU(s) (--gpus) but no node of the Ray cluster has "
-                             f"that many ({total.gpus:g} GPU(s) in all); use --engine preview (--gpus 0) or join a "
+            raise BatchError(f"each film asks for {counted(gpus_per_film, 'GPU')} (--gpus) but no node of the Ray cluster "
+                             f"has that many ({counted(float(total.gpus), 'GPU')} in all); use --engine preview (--gpus 0) or join a "
                              "GPU cluster with --ray-address")
         raise BatchError("no node of the Ray cluster has a free CPU for a film; add a node or start Ray with CPUs")
     return total
@@ -313,7 +314,7 @@ def _stop(running: dict, finish, run: BatchRun, events: BatchEvents) -> None:
     Ctrl-C stops waiting); what is still running then is force-cancelled."""
     import ray
 
-    events.notice(f"stopping {len(running)} film(s) cleanly (Ctrl-C again to stop at once)")
+    events.notice(f"stopping {counted(len(running), 'film')} cleanly (Ctrl-C again to stop at once)")
     for ref in list(running):
         try:
             ray.cancel(ref)

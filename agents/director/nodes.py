@@ -55,6 +55,7 @@ from schemas.render import MOTION_FRAMES, RenderRequest
 from schemas.run import ShotOutputs, ShotState
 from schemas.script import Shot
 from story.files import atomic_write_json, sha256_file
+from story.words import count as counted
 
 SAMPLE_POINTS = (0.0, 0.5, 1.0)
 """Where in a saved shot the critic's sample frames are taken (first, middle, last)."""
@@ -465,7 +466,7 @@ class DirectorNodes:
         if state.get("verdict") not in (None, "accept"):
             last = st.verdicts[-1] if st.verdicts else None
             why = last.verdict.reason if last else "critic objections"
-            self._notice(f"shot {st.shot_id} accepted after {st.attempts} attempt(s) with the retry budget spent: {why}")
+            self._notice(f"shot {st.shot_id} accepted after {counted(st.attempts, 'attempt')} with the retry budget spent: {why}")
         st.outputs.keyframes = [k.id for k in admitted]
         st.status = "accepted"
         run.save()

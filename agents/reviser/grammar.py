@@ -1,22 +1,6 @@
 """The offline reviser: a small command grammar, no model.
 
-A shot is its id (``02-01``) or its position (``3``).
-
-    shot 3: <new prompt>                       edit a shot's prompt
-    replace "red coat" with "blue coat"        in every prompt and the bible (keeps the matched
-    replace "dusk" with "dawn" in 2, 02-03       text's capitals: "Dusk" -> "Dawn"); only in those shots
-    insert after 3: <prompt>                   new shot (``insert before 1: ...``; add
-    insert after 3 continuing: <prompt>          ``continuing`` for cut=false)
-    delete 4          move 5 after 2           move 5 before 1
-    cut 4             continue 4               (set the cut flag true / false)
-    character Mia: attire = a blue raincoat    (fields: name, appearance, attire, age, style)
-    reroll 5          pin keyframe 02-01-k1    unpin keyframe 02-01-k1    drop keyframe 02-01-k1
-    reference Mia: path/to/image.png           a reference image as memory
-
-One command per line. The text after ``shot N:``, ``insert ... N:``, ``character X: field =`` and
-``reference X:`` is yours to the end of the line, whatever it holds (semicolons, quotes, any
-script or emoji), so only a line break ends it. The other commands can also be separated by ``;``
-on one line (``reroll 2; delete 4; shot 3: Rain; wind.``: a free-text command goes last).
+The commands and their rules are :data:`USAGE`, the plain text ``chat``'s ``help`` shows.
 """
 
 from __future__ import annotations
@@ -42,6 +26,7 @@ from schemas.edit import (
     SetCut,
     UnpinKeyframe,
 )
+from story.words import count as counted
 
 SHOT = r"(?:shot\s+)?(\d{2,}-\d{2,}|\d{1,4})"
 QUOTES = "\"“”'‘’"
@@ -51,6 +36,29 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 END = r"\s*(?:;|$)"
 """The end of a command without free text: ``;`` or the end of the line."""
 MAX_COMMANDS = 64
+
+USAGE = """\
+Requests the command grammar understands (with a model -- --llm-model, or OPENAI_BASE_URL -- plain
+words work too).
+A shot is its id (02-01) or its position (3).
+
+  shot 3: <new prompt>                       edit a shot's prompt
+  replace "red coat" with "blue coat"        in every prompt and the bible (keeps the matched
+  replace "dusk" with "dawn" in 2, 02-03       text's capitals: "Dusk" -> "Dawn"); only in those shots
+  insert after 3: <prompt>                   new shot (insert before 1: ...; add
+  insert after 3 continuing: <prompt>          "continuing" for cut=false)
+  delete 4          move 5 after 2           move 5 before 1
+  cut 4             continue 4               (set the cut flag true / false)
+  character Mia: attire = a blue raincoat    (fields: name, appearance, attire, age, style)
+  reroll 5          pin keyframe 02-01-k1    unpin keyframe 02-01-k1    drop keyframe 02-01-k1
+  reference Mia: path/to/image.png           a reference image as memory
+
+One command per line. The text after "shot N:", "insert ... N:", "character X: field =" and
+"reference X:" is yours to the end of the line, whatever it holds (semicolons, quotes, any
+script or emoji), so only a line break ends it. The other commands can also be separated by ";"
+on one line (reroll 2; delete 4; shot 3: Rain; wind. -- a free-text command goes last).
+"""
+"""What the grammar understands, as plain text for a terminal (``chat``'s ``help``)."""
 
 HELP = (
     'try e.g. `shot 3: <new prompt>`, `replace "red coat" with "blue coat"`, `reroll 5`, '
@@ -224,7 +232,7 @@ class GrammarReviser:
         edits = parse(request)
         if not edits:
             raise ReviseError(f"the request is empty; {HELP}")
-        summary = f"{len(edits)} edit(s) from the command grammar"
+        summary = f"{counted(len(edits), 'edit')} from the command grammar"
         notes = _commands_in_text(edits)
         if notes:
             summary = f"{summary}; note: {notes[0]}"[:500]
