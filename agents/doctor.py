@@ -425,6 +425,36 @@ def check_run(run_dir: str | Path) -> Report:
         run.unlock()
 
 
+def restore_manifest(run_dir: str | Path) -> int | None:
+    """Put back the newest kept version's state when ``manifest.json`` is lost or corrupt: its script,
+    bible, memory bank, contact sheet and film from ``versions/vN/`` and ``film_vN.mp4``, each file
+    atomically, the manifest last (a kill before it leaves the run as broken as before, and the next
+    repair does it again). Work of a later version that never finished is set aside, not deleted: its
+    files stay and ``resume`` is not needed. Returns N, or None when the manifest is readable (nothing
+    done) or no kept version can stand in (:meth:`RunDir.kept_version`)."""
+    root = Path(run_dir)
+    try:
+        RunDir.open(root)
+        return None
+    except RunError:
+        pass
+    v = RunDir.kept_version(root) if root.is_dir() else None
+    if v is None:
+        return None
+    from story.files import atomic_write_bytes
+
+    folder = root / versions.VERSIONS / f"v{v}"
+    kept = sorted(versions.SNAPSHOT_FILES.items(), key=lambda kv: kv[1] == RunDir.MANIFEST)  # manifest last
+    film = root / versions.film_path(v)
+    tmp = temp_path_for(root / RunDir.FILM)
+    shutil.copyfile(film, tmp)
+    atomic_replace(tmp, root / RunDir.FILM)
+    for name, rel in kept:
+        if (folder / name).is_file():
+            atomic_write_bytes(root / rel, (folder / name).read_bytes())
+    return v
+
+
 def repair_run(run_dir: str | Path, *, events: Events | None = None) -> Report:
     """``main.py doctor RUN --repair``: the exact repairs, then a director pass for what is left (shots
     that render differently now, the film, the contact sheet), on the engine the shots were rendered
@@ -433,16 +463,20 @@ def repair_run(run_dir: str | Path, *, events: Events | None = None) -> Report:
     from agents.runs import _backends_for_change, _open_for_change, _runtime
 
     events = events or NullEvents()
+    restored = restore_manifest(run_dir)
     run = _open_for_change(run_dir)
     try:
         first = check(run)
+        if restored is not None:
+            first.repaired = [f"manifest.json put back from version {restored} (versions/v{restored}/)"]
         if first.unrepairable:
-            first.repaired = []
+            first.repaired = first.repaired if restored is not None else []
             return first
         opts, backends, notices = _backends_for_change(run, None, None, command="doctor --repair")
         rt = _runtime(run, opts, events, backends=backends, notices=notices, plan=None)
         left = heal(rt, first, announce=False)
-        done = list(left.repaired)
+        done = ([f"manifest.json put back from version {restored} (versions/v{restored}/)"] if restored is not None
+                else []) + list(left.repaired)
         if not left.ok or run.manifest.status != "complete":
             before = {st.shot_id: st.outputs.video_sha256 for st in run.manifest.shots}
             drive(rt)

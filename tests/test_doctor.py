@@ -302,3 +302,37 @@ def test_a_first_render_that_stopped_part_way_is_unfinished_too(tmp_path, finish
     r = subprocess.run([sys.executable, str(REPO / "main.py"), "doctor", str(run)], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 1 and "resume" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("how", ["truncated", "deleted"])
+def test_a_lost_manifest_is_put_back_from_the_kept_version(finished, tmp_path, capsys, how):
+    # Reported: with manifest.json corrupt or deleted every command said "restore it from a backup" or "not a
+    # run", though versions/v1/ keeps the manifest of the finished version.
+    import main
+
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    before = (sha256_file(run / "film.mp4"), _files(run))
+    manifest = run / "manifest.json"
+    if how == "truncated":
+        manifest.write_bytes(manifest.read_bytes()[:500])
+    else:
+        manifest.unlink()
+    assert main.main(["doctor", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"python main.py doctor {run} --repair" in err and "version 1" in err
+    assert main.main(["doctor", str(run), "--repair", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "manifest.json put back from version 1" in out
+    assert (sha256_file(run / "film.mp4"), _files(run)) == before
+    assert main.main(["doctor", str(run)]) == 0 and main.main(["history", str(run)]) == 0
+
+
+def test_a_corrupt_manifest_with_no_kept_version_still_says_backup(tmp_path, capsys):
+    import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("{")
+    assert main.main(["doctor", str(run)]) == 2
+    assert "restore it from a backup" in capsys.readouterr().err

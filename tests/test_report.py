@@ -104,7 +104,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("damage, words", [
-    (lambda p: p.write_bytes(p.read_bytes()[:500]), ["manifest.json is corrupt", "restore it"]),
+    (lambda p: p.write_bytes(p.read_bytes()[:500]), ["manifest.json is corrupt", "doctor", "--repair"]),
     (lambda p: p.write_text("[1, 2, 3]"), ["manifest.json is corrupt"]),
     (lambda p: p.write_text('{"shots": "not a list"}'), ["manifest.json is corrupt"]),
 ])

@@ -103,6 +103,31 @@ class RunDir:
         if cls.leftovers(root) == "other":
             raise RunError(cls._not_a_run(root))
 
+    @classmethod
+    def kept_version(cls, root: Path) -> int | None:
+        """The newest version of the run in ``root`` whose kept state can stand in for a lost or corrupt
+        ``manifest.json``: ``versions/vN/manifest.json`` readable and for this folder, ``film_vN.mp4``
+        there (:func:`agents.doctor.restore_manifest` puts it back); None when there is none."""
+        folder = root / "versions"
+        found = []
+        for d in folder.iterdir() if folder.is_dir() else []:
+            if d.name[:1] == "v" and d.name[1:].isdigit() and (root / f"film_{d.name}.mp4").is_file():
+                found.append(int(d.name[1:]))
+        for v in sorted(found, reverse=True):
+            try:
+                m = RunManifest.model_validate_json((folder / f"v{v}" / cls.MANIFEST).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if m.version == v:
+                return v
+        return None
+
+    @classmethod
+    def _repair_hint(cls, root: Path) -> str:
+        v = cls.kept_version(root)
+        return (f"; `python main.py doctor {root} --repair` puts back version {v}'s manifest (kept in "
+                f"versions/v{v}/) and checks every file" if v is not None else "")
+
     @staticmethod
     def _not_a_run(root: Path) -> str:
         return (f"{root} is a non-empty folder that is not a run (no {RunDir.MANIFEST}); no command writes over "
@@ -212,6 +237,9 @@ class RunDir:
                     "run the same render command again (it writes over what is there)"
                 )
             if kind == "other":
+                hint = cls._repair_hint(root)
+                if hint:
+                    raise RunError(f"{root} has lost its {cls.MANIFEST}{hint}")
                 raise RunError(cls._not_a_run(root))
             raise RunError(f"{root} is not a dailies run (no {cls.MANIFEST}); pass the folder given to --out")
         try:
@@ -219,15 +247,15 @@ class RunDir:
             manifest = RunManifest.model_validate(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise RunError(
-                f"{mpath} is corrupt ({type(e).__name__}: {str(e)[:80]}); nothing was changed — restore it "
-                "from a backup or start a new run with another --out"
+                f"{mpath} is corrupt ({type(e).__name__}: {str(e)[:80]}); nothing was changed — "
+                + (cls._repair_hint(root)[2:] or "restore it from a backup or start a new run with another --out")
             ) from None
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
             raise RunError(
-                f"{mpath} is corrupt ({where}: {first['msg']}); nothing was changed — restore it from a "
-                "backup or start a new run with another --out"
+                f"{mpath} is corrupt ({where}: {first['msg']}); nothing was changed — "
+                + (cls._repair_hint(root)[2:] or "restore it from a backup or start a new run with another --out")
             ) from None
         except OSError as e:
             raise RunError(f"cannot read {mpath} ({e.strerror}); check its permissions") from None
