@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm import ContextOverflow, LLMClient, LLMConfig, llm_config
@@ -40,7 +42,9 @@ def only_base_url(url: str) -> dict[str, str]:
 
 class Names(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    names: list[str] = Field(max_length=2)
+    # Short strings too: the grammar bounds the answer, so a sampled run-on name cannot hit the token cap
+    # (CI once saw "123_Maverick_Sea_Raven_..." cut off at 80 tokens, four times).
+    names: list[Annotated[str, Field(max_length=24)]] = Field(max_length=2)
 
 
 def test_server_endpoints_streaming_and_constrained_decoding(llama_server):
