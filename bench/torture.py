@@ -240,7 +240,7 @@ register(Scenario(
 
 
 def _prune_next(refs: Refs, run: Path, step: int) -> list[str] | None:
-    # Killed anywhere: the same prune again finishes it (and undo still works or is cleanly refused).
+    # Killed anywhere: the same prune again finishes it.
     return main_cmd("prune", str(run)) if step == 0 else None
 
 
