@@ -24,7 +24,8 @@ def test_the_table():
     assert fast.m2v == exact.m2v and fast.linear == "fp8" and fast.lossy
     assert (turbo.m2v.steps, turbo.m2v.cfg, turbo.m2v.shift, turbo.m2v.solver) == (4, False, 5.0, "euler-distill")
     assert turbo.step_lora and turbo.linear == "fp8" and UNTESTED_COMPOSITION in turbo.notes
-    assert all(p.attention[0] == "_native_cudnn" for p in PRESETS.values())
+    assert exact.attention[0] == "cudnn" and fast.attention[0] == turbo.attention[0] == "fp8"
+    assert all(p.attention[-1] == "_native_cudnn" for p in PRESETS.values())  # where nvidia-cudnn-frontend is missing
 
 
 def test_expand_on_cpu_records_everything():
@@ -32,19 +33,36 @@ def test_expand_on_cpu_records_everything():
     rec = e.record()
     assert rec["preset"] == "turbo" and rec["linear"] == "fp8" and rec["fp8_kernel"] == "scaled_mm"
     assert rec["m2v"] == {"steps": 4, "guidance": 1.0, "shift": 5.0, "boundary_ratio": 0.9, "solver": "euler-distill", "cfg": False}
-    assert rec["attention_backend"] is None and rec["compile"] is False and rec["step_lora"] is True
+    assert rec["attention_backend"] == "fp8" and rec["compile"] is False and rec["step_lora"] is True  # emulated on a CPU
+    assert expand("exact", "cpu").attention_backend is None
     assert rec["notes"] == [UNTESTED_COMPOSITION] and rec["overrides"] == []
     assert expand("exact", "cpu", dtype=torch.float32).linear == "float32"
 
 
 def test_fp8_falls_back_on_a_gpu_without_it(monkeypatch):
-    """An Ampere card (8.0) has no FP8: fast keeps bf16 linears and says why; an H200 (9.0) gets torchao."""
+    """An Ampere card (8.0) has no FP8: fast keeps bf16 linears and bf16 attention and says why; an H200 (9.0) gets
+    torch's row-wise _scaled_mm. Without nvidia-cudnn-frontend, attention falls back to diffusers' cuDNN SDPA."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cudnn(name, *args, **kwargs):
+        if name == "cudnn":
+            raise ImportError("No module named 'cudnn'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cudnn)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
     e = expand("fast", "cuda")
-    assert e.linear == "bfloat16" and e.fp8_kernel is None and "8.9" in e.notes[-1]
+    assert e.linear == "bfloat16" and e.fp8_kernel is None and any("8.9" in n for n in e.notes)
     assert e.attention_backend == "_native_cudnn" and e.compile
+    assert any("compute capability 9.0+" in n and "fp8 attention passed over" in n for n in e.notes)
+    assert any("nvidia-cudnn-frontend" in n and "cudnn attention passed over" in n for n in e.notes)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
-    assert expand("fast", "cuda").fp8_kernel == "torchao"
+    assert expand("fast", "cuda").fp8_kernel == "scaled_mm"
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    monkeypatch.setitem(sys.modules, "cudnn", object())  # installed: the engine's kernels are chosen
+    assert expand("fast", "cuda").attention_backend == "fp8" and expand("exact", "cuda").attention_backend == "cudnn"
     assert expand("fast", "cuda", offload="model").compile is False
 
 

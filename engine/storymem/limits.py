@@ -69,10 +69,16 @@ def check_variant(variant: str) -> None:
         raise SettingsError("variant", f"unknown StoryMem variant {variant!r}; use one of {', '.join(VARIANTS)}")
 
 
+ENGINE_ATTENTION = ("cudnn", "fp8")
+"""The engine's own attention kernels (:mod:`engine.storymem.attention`), accepted beside diffusers' backends."""
+
+
 def check_attention_backend(name: str | None) -> None:
-    """A diffusers attention backend name (``diffusers.models.attention_dispatch.AttentionBackendName``) whose
-    package is installed (the requirement check diffusers runs when the backend is set on a model)."""
-    if not name:
+    """``cudnn``/``fp8`` (the engine's kernels; whether this machine runs them is checked when the engine loads, and
+    a missing kernel falls back with a note) or a diffusers attention backend name
+    (``diffusers.models.attention_dispatch.AttentionBackendName``) whose package is installed (the requirement
+    check diffusers runs when the backend is set on a model)."""
+    if not name or name in ENGINE_ATTENTION:
         return
     from diffusers.models import attention_dispatch
     from diffusers.models.attention_dispatch import AttentionBackendName
@@ -80,7 +86,7 @@ def check_attention_backend(name: str | None) -> None:
     known = [b.value for b in AttentionBackendName]
     if name not in known:
         raise SettingsError(
-            "attention_backend", f"unknown diffusers attention backend {name!r}; use one of {', '.join(known)}"
+            "attention_backend", f"unknown attention backend {name!r}; use {', '.join(ENGINE_ATTENTION)} or a diffusers backend: {', '.join(known)}"
         )
     requirements = getattr(attention_dispatch, "_check_attention_backend_requirements", None)  # what diffusers runs
     if requirements is not None:

@@ -2,19 +2,22 @@
 
 | preset | steps | CFG | sampler | LoRAs | linear layers | attention |
 |---|---|---|---|---|---|---|
-| ``exact`` | 40 | 3.5 | UniPC flow, shift 4 (the reference) | StoryMem | bf16 | fastest exact (cuDNN SDPA) |
-| ``fast`` | 40 | 3.5 | the same | StoryMem | FP8 (torchao, dynamic row-wise) | the same |
+| ``exact`` | 40 | 3.5 | UniPC flow, shift 4 (the reference) | StoryMem | bf16 | cuDNN flash attention, bf16 (exact) |
+| ``fast`` | 40 | 3.5 | the same | StoryMem | FP8 (dynamic row-wise scales) | cuDNN FP8 flash attention (self-attention) |
 | ``turbo`` | 4 | none | Euler on the distilled timesteps, shift 5 | StoryMem + 4-step distill LoRA per expert | FP8 | the same |
 
-``exact`` is the reference's maths in bf16. ``fast`` changes only the linear layers' arithmetic (lossy: the
-deviation from ``exact`` is measured, see docs/BENCHMARKS.md). ``turbo`` adds a step-distilled LoRA per expert
-(the public Wan2.2-A14B 4-step "Lightning" / LightX2V releases, sampled as LightX2V does: timesteps
-1000/750/500/250 shifted by 5, Euler, no CFG, the high-noise expert for the first two). The StoryMem memory LoRA
-composed with a step-distill LoRA is **untested by the StoryMem authors**.
+``exact`` is the reference's maths in bf16. ``fast`` changes the arithmetic of the linear layers and of
+self-attention to FP8 (lossy: the deviation from ``exact`` is measured, see docs/BENCHMARKS.md). ``turbo`` adds a
+step-distilled LoRA per expert (the public Wan2.2-A14B 4-step "Lightning" / LightX2V releases, sampled as LightX2V
+does: timesteps 1000/750/500/250 shifted by 5, Euler, no CFG, the high-noise expert for the first two). The
+StoryMem memory LoRA composed with a step-distill LoRA is **untested by the StoryMem authors**.
 
-Quantized attention (SageAttention 1.0.6, the only SageAttention that installs from PyPI without a build) was
-measured slower than cuDNN on an H200 (66 vs 49 ms per call at 37,440 tokens), and flash-attn-4 needs a 92 MB
-kernel wheel that cannot be brought to the GPU machines here, so every preset uses cuDNN SDPA on CUDA.
+Attention (:mod:`engine.storymem.attention`): ``cudnn`` is cuDNN's bf16 flash attention called through
+``nvidia-cudnn-frontend`` (the kernel torch's cuDNN SDPA runs, without its transposed copies); ``fp8`` is cuDNN's
+FP8 flash attention with SageAttention's K smoothing (emulated in float32 on a CPU). Quantized attention from PyPI
+(SageAttention 1.0.6) was slower than cuDNN on an H200 (66 vs 49 ms per call at 37,440 tokens) and SageAttention 2
+does not install from PyPI. Where ``nvidia-cudnn-frontend`` is missing, both fall back to diffusers' ``_native_cudnn``
+and say so.
 
 :func:`expand` turns a preset into every setting it stands for on a device (e.g. FP8 needs compute capability
 8.9+: on an older GPU ``fast`` expands to bf16 linears and says so); the manifest records the result.
@@ -86,7 +89,8 @@ class Preset:
     t2v: SamplerSpec
     linear: Literal["bf16", "fp8"]
     attention: tuple[str, ...]
-    """diffusers attention backends in order of preference on CUDA (the CPU always uses ``native``)."""
+    """Attention in order of preference on CUDA: the engine's kernels (``cudnn``, ``fp8``) or a diffusers backend.
+    On a CPU, ``fp8`` is emulated and anything else is diffusers' default SDPA."""
     step_lora: bool
     """Compose a step-distill LoRA per expert (with the StoryMem LoRA for M2V)."""
     compile: bool = True
@@ -107,16 +111,16 @@ PRESETS: dict[str, Preset] = {
         m2v=_REFERENCE_M2V,
         t2v=_REFERENCE_T2V,
         linear="bf16",
-        attention=("_native_cudnn",),
+        attention=("cudnn", "_native_cudnn"),
         step_lora=False,
     ),
     "fast": Preset(
         name="fast",
-        summary="exact + FP8 linear layers (torchao, dynamic row-wise scales); lossy, deviation measured",
+        summary="exact + FP8 linear layers (dynamic row-wise scales) and FP8 self-attention (cuDNN); lossy, deviation measured",
         m2v=_REFERENCE_M2V,
         t2v=_REFERENCE_T2V,
         linear="fp8",
-        attention=("_native_cudnn",),
+        attention=("fp8", "cudnn", "_native_cudnn"),
         step_lora=False,
         lossy=True,
     ),
@@ -129,7 +133,7 @@ PRESETS: dict[str, Preset] = {
         m2v=_DISTILL_M2V,
         t2v=_DISTILL_T2V,
         linear="fp8",
-        attention=("_native_cudnn",),
+        attention=("fp8", "cudnn", "_native_cudnn"),
         step_lora=True,
         lossy=True,
         notes=(UNTESTED_COMPOSITION,),
@@ -158,9 +162,10 @@ class ExpandedPreset:
     linear: str
     """``bf16``/``float32`` (no quantization) or ``fp8`` (see :mod:`engine.storymem.fp8`)."""
     fp8_kernel: str | None
-    """``torchao`` (CUDA, compute capability >= 8.9) or ``scaled_mm`` (CPU: the same scheme on torch's own
-    ``_scaled_mm``), None without FP8."""
+    """``scaled_mm`` (torch's own ``_scaled_mm`` with row-wise scales, on CUDA with compute capability >= 8.9 and on
+    the CPU) or ``torchao`` (the same scheme through torchao), None without FP8."""
     attention_backend: str | None
+    """``cudnn``/``fp8`` (:mod:`engine.storymem.attention`), a diffusers backend name, or None (default SDPA)."""
     compile: bool
     step_lora: bool
     overrides: tuple[str, ...]
@@ -183,10 +188,25 @@ def _fp8_kernel(device: "torch.device") -> tuple[str | None, str]:
         major, minor = torch.cuda.get_device_capability(device)
         if (major, minor) < (8, 9):
             return None, f"FP8 needs compute capability 8.9+ (this GPU has {major}.{minor}): linear layers stay bf16"
-        return "torchao", ""
+        return "scaled_mm", ""
     if device.type == "cpu":
         return "scaled_mm", ""
     return None, f"FP8 is not available on {device.type}: linear layers stay unquantized"
+
+
+def _attention(preset: Preset, device: "torch.device") -> tuple[str | None, list[str]]:
+    """The first of ``preset.attention`` that runs on ``device``, and a note for each one passed over."""
+    if device.type != "cuda":
+        return ("fp8" if "fp8" in preset.attention else None), []
+    from engine.storymem.attention import cuda_support
+
+    notes = []
+    for name in preset.attention:
+        why = cuda_support(device, name) if name in ("cudnn", "fp8") else None
+        if why is None:
+            return name, notes
+        notes.append(f"{why}: {name} attention passed over")
+    return None, notes
 
 
 def expand(
@@ -221,8 +241,9 @@ def expand(
     backend = attention_backend
     if backend is not None:
         overrides.append(f"attention_backend={backend}")
-    elif device.type == "cuda":
-        backend = preset.attention[0]
+    else:
+        backend, why = _attention(preset, device)
+        notes += why
     use_compile = preset.compile and device.type == "cuda" and offload == "none"
     if compile is not None and compile != use_compile:
         overrides.append(f"compile={compile}")

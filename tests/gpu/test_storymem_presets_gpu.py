@@ -56,8 +56,8 @@ def test_each_preset_renders_a_short_shot_on_cuda(models, tmp_path, preset):
     engine = StoryMemEngine(models, preset=preset, steps=None if preset == "turbo" else 2, compile=False)
     assert engine.device.type == "cuda" and engine.dtype == torch.bfloat16
     settings = engine.settings()
-    assert settings["attention_backend"] == "_native_cudnn"
-    assert settings["fp8_kernel"] == (None if preset == "exact" else "torchao")
+    assert settings["attention_backend"] == ("cudnn" if preset == "exact" else "fp8 (self), cudnn (cross)")
+    assert settings["fp8_kernel"] == (None if preset == "exact" else "scaled_mm")
     for mode in ("t2v", "mi2v"):
         frames = engine.render_shot(shot_request(tmp_path, mode))
         assert frames.shape == (F, H, W, 3) and frames.std() > 0
@@ -65,7 +65,7 @@ def test_each_preset_renders_a_short_shot_on_cuda(models, tmp_path, preset):
 
 
 def test_compiled_turbo_renders(models, tmp_path):
-    """The preset as a user gets it: compiled blocks (FP8 with fullgraph=False)."""
+    """The preset as a user gets it: compiled blocks (fullgraph, with the FP8 linears and attention)."""
     from engine.storymem.engine import StoryMemEngine
 
     engine = StoryMemEngine(models, preset="turbo")

@@ -1,0 +1,348 @@
+"""The engine's attention kernels: cuDNN flash attention in bf16 (``exact``) and in FP8 (``fast``, ``turbo``), called
+through ``nvidia-cudnn-frontend`` (the ``gpu`` extra) as two torch custom ops, and a Wan attention processor that
+uses them.
+
+**bf16 (``cudnn``).** The same cuDNN kernel torch's SDPA picks (``_native_cudnn``; identical outputs, measured in
+docs/BENCHMARKS.md), on diffusers' ``(B, S, H, D)`` layout without the transposed copies, with the graph built once
+per shape. Exact.
+
+**FP8 (``fp8``).** The "SageAttention-class quantized attention" of issue 9: SageAttention 2 does not install from
+PyPI and SageAttention 1.0.6 is slower than cuDNN on Hopper (docs/BENCHMARKS.md), so the kernel is NVIDIA's own FP8
+flash attention. Per call, with ``q``, ``k``, ``v`` of shape ``(B, S, H, D)`` in bf16:
+
+1. **Smooth K** (SageAttention, Zhang et al., ICLR 2025, section 4.2): ``k <- k - mean_S(k)`` per head and channel.
+   Exact in real arithmetic: it adds ``q . mean(k)`` to every score of a query row, and softmax ignores a constant
+   per row. It shrinks ``max|k|`` (trained DiTs carry a large channel bias in K), so K's FP8 grid is finer.
+2. **Per-tensor FP8 E4M3:** ``x8 = e4m3(x / s_x)`` with ``s_x = max|x| / 448`` for ``q``, ``k``, ``v``.
+3. **Attention on FP8** (cuDNN ``sdpa_fp8``): ``S = (q8 k8^T) s_q s_k / sqrt(D)``; ``P = exp(S - rowmax S)`` stored as
+   FP8 with scale 448 (``0 <= P <= 1``); ``O = (P v8) s_v / rowsum P``, stored as FP8 with scale ``1 / s_v``:
+   ``|O| <= max|v|`` (a convex combination of V's rows), so O fits. On Hopper cuDNN writes O only in FP8 (a BF16 O
+   is Blackwell-only), hence:
+4. ``O = float(O8) * s_v`` in the input dtype.
+
+Steps 1, 2 and 4 are plain torch ops, so under ``torch.compile`` Inductor fuses them with the RoPE before and the
+output projection after; step 3 is one custom op (``dailies::cudnn_sdpa_fp8``) that the compiler calls as an opaque
+kernel. Off CUDA step 3 is emulated in float32 with the same FP8 roundings (:func:`emulate_sdpa_fp8`), so the tiny
+models in tests run the ``fast`` arithmetic on a CPU. Lossy: the deviation from ``exact`` is measured
+(tests/test_storymem_deviation.py, docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import torch
+from diffusers.models.attention_dispatch import _templated_context_parallel_attention
+from diffusers.models.transformers.transformer_wan import WanAttnProcessor, _get_qkv_projections
+
+FP8 = torch.float8_e4m3fn
+FP8_MAX = float(torch.finfo(FP8).max)  # 448
+P_SCALE = FP8_MAX
+"""Scale of the softmax numerator ``P`` (in ``[0, 1]``) before its FP8 cast: the whole E4M3 range."""
+
+CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.14,<1.21' (or pip install -e '.[gpu]')"
+
+
+# ------------------------------------------------------------------------------------------ quantization (steps 1, 2, 4)
+
+
+def smooth_k(k: torch.Tensor) -> torch.Tensor:
+    """``k`` ``(B, S, H, D)`` minus its mean over the tokens ``S`` (per batch, head and channel); same shape and dtype."""
+    return k - k.float().mean(dim=1, keepdim=True).to(k.dtype)
+
+
+def quantize(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-tensor FP8: ``x`` (any shape) -> (``e4m3(x / s)`` of the same shape, ``s = max|x| / 448`` as a float32
+    ``(1, 1, 1, 1)`` tensor on ``x``'s device). No host sync."""
+    x32 = x.float()
+    scale = (x32.abs().amax().clamp(min=1e-12) / FP8_MAX).reshape(1, 1, 1, 1)
+    return (x32 / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    if q.ndim != 4 or k.shape != v.shape or q.shape[0] != k.shape[0] or q.shape[2:] != k.shape[2:]:
+        raise ValueError(f"q, k, v must be (B, S, H, D) with equal B, H, D; got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+
+
+def bf16_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """Exact attention with cuDNN's bf16 kernel (:func:`cudnn_sdpa`): ``(B, Sq, H, D)``, ``(B, Skv, H, D)`` x 2 ->
+    ``(B, Sq, H, D)``; CUDA only."""
+    _check_qkv(q, k, v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    return cudnn_sdpa(q.contiguous(), k.contiguous(), v.contiguous(), scale)
+
+
+KERNELS = {"cudnn": bf16_attention, "fp8": None}  # filled below (fp8_attention is defined next)
+
+
+def fp8_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """FP8 attention (see the module docstring): ``q`` ``(B, Sq, H, D)``, ``k``/``v`` ``(B, Skv, H, D)`` -> ``(B, Sq,
+    H, D)`` in ``q``'s dtype. cuDNN on CUDA (compute capability 9.0+, ``nvidia-cudnn-frontend``), float32 emulation
+    on other devices. Raises ``RuntimeError`` naming the fix when CUDA lacks the kernel (see :func:`cuda_support`)."""
+    _check_qkv(q, k, v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    q8, s_q = quantize(q)
+    k8, s_k = quantize(smooth_k(k))
+    v8, s_v = quantize(v)
+    if q.device.type == "cuda":
+        o8 = cudnn_sdpa_fp8(q8.contiguous(), k8.contiguous(), v8.contiguous(), s_q, s_k, s_v, scale)
+    else:
+        o8 = emulate_sdpa_fp8(q8, k8, v8, s_q, s_k, s_v, scale)
+    return (o8.float() * s_v).to(q.dtype)
+
+
+KERNELS["fp8"] = fp8_attention
+
+
+# ------------------------------------------------------------------------------------------ the CPU emulation (step 3)
+
+
+def emulate_sdpa_fp8(
+    q8: torch.Tensor, k8: torch.Tensor, v8: torch.Tensor, s_q: torch.Tensor, s_k: torch.Tensor, s_v: torch.Tensor,
+    scale: float, *, chunk: int = 1024,
+) -> torch.Tensor:
+    """Step 3 in float32 with the FP8 roundings cuDNN makes (``P`` and ``O``): ``(B, S, H, D)`` e4m3 inputs -> ``O8``
+    ``(B, Sq, H, D)`` e4m3 (scale ``1 / s_v``). Queries go ``chunk`` at a time to bound memory."""
+    q = (q8.float() * s_q).transpose(1, 2)  # (B, H, Sq, D)
+    k = (k8.float() * s_k).transpose(1, 2)  # (B, H, Skv, D)
+    v = v8.float().transpose(1, 2)  # (B, H, Skv, D), still in FP8 units: O = P v8 s_v, then O / s_v = P v8
+    out = []
+    for start in range(0, q.shape[2], chunk):
+        scores = q[:, :, start : start + chunk] @ k.transpose(-1, -2) * scale  # (B, H, c, Skv)
+        p = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+        total = p.sum(dim=-1, keepdim=True)
+        p8 = (p * P_SCALE).to(FP8).float() / P_SCALE
+        out.append((p8 @ v) / total)  # (B, H, c, D), = O / s_v
+    o = torch.cat(out, dim=2).transpose(1, 2)  # (B, Sq, H, D)
+    return o.clamp(-FP8_MAX, FP8_MAX).to(FP8)
+
+
+# ------------------------------------------------------------------------------------------ cuDNN
+
+
+def cuda_support(device: torch.device | str, kernel: str = "fp8") -> str | None:
+    """None when the cuDNN ``kernel`` (``fp8`` or ``cudnn``, the bf16 one) can run on ``device``, else why not (one
+    line, with the fix)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return f"cuDNN attention runs on CUDA GPUs, not {device.type}"
+    major, minor = torch.cuda.get_device_capability(device)
+    if kernel == "fp8" and major < 9:
+        return f"cuDNN FP8 attention needs compute capability 9.0+ (Hopper); this GPU has {major}.{minor}"
+    if major < 8:
+        return f"cuDNN flash attention needs compute capability 8.0+; this GPU has {major}.{minor}"
+    try:
+        import cudnn  # noqa: F401
+    except ImportError:
+        return f"cuDNN attention needs nvidia-cudnn-frontend: {CUDNN_FRONTEND_HINT}"
+    return None
+
+
+def head_dim_support(head_dim: int, dtype: torch.dtype, kernel: str) -> str | None:
+    """None when the cuDNN ``kernel`` takes heads of ``head_dim`` in ``dtype``, else why not."""
+    if kernel == "cudnn" and dtype not in (torch.bfloat16, torch.float16):
+        return f"cuDNN bf16 attention needs bf16/fp16 activations, not {str(dtype).removeprefix('torch.')}"
+    if head_dim % 16 or head_dim > 256:
+        return f"cuDNN attention needs a head size that is a multiple of 16 up to 256, not {head_dim}"
+    return None
+
+
+class _CudnnGraphs:
+    """Built cuDNN SDPA graphs, one per (kernel, shapes, dtype, device, scale); one cuDNN handle per device."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._handles: dict[int, int] = {}
+        self._graphs: dict[tuple, tuple] = {}
+
+    def handle(self, device: torch.device) -> int:
+        import cudnn
+
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with self._lock:
+            if index not in self._handles:
+                with torch.cuda.device(index):
+                    self._handles[index] = cudnn.create_handle()
+            return self._handles[index]
+
+    def get(self, kernel: str, q: torch.Tensor, kv_len: int, scale: float):
+        key = (kernel, tuple(q.shape), kv_len, q.dtype, q.device.index, scale)
+        handle = self.handle(q.device)
+        with self._lock:
+            if key not in self._graphs:
+                self._graphs[key] = _build_graph(kernel, tuple(q.shape), kv_len, q.dtype, scale, handle)
+            return self._graphs[key]
+
+
+def _build_graph(kernel: str, shape, kv_len: int, dtype: torch.dtype, scale: float, handle: int):
+    """One cuDNN graph over ``(B, H, S, D)`` views of ``(B, S, H, D)`` memory: ``(graph, tensors, workspace bytes)``."""
+    import cudnn
+
+    io = {torch.bfloat16: cudnn.data_type.BFLOAT16, torch.float16: cudnn.data_type.HALF, FP8: cudnn.data_type.FP8_E4M3}[dtype]
+    f32 = cudnn.data_type.FLOAT
+    graph = cudnn.pygraph(io_data_type=io, intermediate_data_type=f32, compute_data_type=f32, handle=handle)
+    b, s, h, d = shape
+
+    def bhsd(length: int) -> dict:
+        return dict(dim=[b, h, length, d], stride=[length * h * d, d, h * d, 1], data_type=io)
+
+    t = {"q": graph.tensor(name="q", **bhsd(s)), "k": graph.tensor(name="k", **bhsd(kv_len)), "v": graph.tensor(name="v", **bhsd(kv_len))}
+    common = dict(generate_stats=False, attn_scale=scale, use_causal_mask=False)
+    if kernel == "fp8":
+        scalar = dict(dim=[1, 1, 1, 1], stride=[1, 1, 1, 1], data_type=f32)
+        for name in ("descale_q", "descale_k", "descale_v", "descale_s", "scale_s", "scale_o"):
+            t[name] = graph.tensor(name=name, **scalar)
+        t["o"], _, t["amax_s"], t["amax_o"] = graph.sdpa_fp8(
+            q=t["q"], k=t["k"], v=t["v"], descale_q=t["descale_q"], descale_k=t["descale_k"], descale_v=t["descale_v"],
+            descale_s=t["descale_s"], scale_s=t["scale_s"], scale_o=t["scale_o"], name="sdpa_fp8", **common,
+        )  # fmt: skip
+        for amax in (t["amax_s"], t["amax_o"]):
+            amax.set_output(True).set_dim([1, 1, 1, 1]).set_stride([1, 1, 1, 1]).set_data_type(f32)
+    else:
+        t["o"], _ = graph.sdpa(q=t["q"], k=t["k"], v=t["v"], name="sdpa", **common)
+    t["o"].set_output(True).set_dim(bhsd(s)["dim"]).set_stride(bhsd(s)["stride"]).set_data_type(io)
+    graph.validate()
+    graph.build_operation_graph()
+    graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
+    graph.check_support()
+    graph.build_plans()
+    return graph, t, graph.get_workspace_size()
+
+
+_GRAPHS = _CudnnGraphs()
+
+
+def _execute(kernel: str, q: torch.Tensor, k: torch.Tensor, scale: float, buffers: dict) -> None:
+    import cudnn
+
+    graph, tensors, workspace_size = _GRAPHS.get(kernel, q, k.shape[1], scale)
+    handle = _GRAPHS.handle(q.device)
+    cudnn.set_stream(handle=handle, stream=torch.cuda.current_stream(q.device).cuda_stream)
+    workspace = torch.empty(max(workspace_size, 1), dtype=torch.uint8, device=q.device)
+    graph.execute({tensors[name]: buffer for name, buffer in buffers.items()}, workspace, handle=handle)
+
+
+def _check_cuda(kernel: str, q: torch.Tensor) -> None:
+    why = cuda_support(q.device, kernel) or head_dim_support(q.shape[-1], torch.bfloat16 if kernel == "fp8" else q.dtype, kernel)
+    if why:
+        raise RuntimeError(why)
+
+
+@torch.library.custom_op("dailies::cudnn_sdpa", mutates_args=())
+def cudnn_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """cuDNN flash attention in bf16/fp16: contiguous ``q`` ``(B, Sq, H, D)``, ``k``/``v`` ``(B, Skv, H, D)`` -> ``(B,
+    Sq, H, D)``."""
+    _check_cuda("cudnn", q)
+    out = torch.empty_like(q)
+    _execute("cudnn", q, k, scale, {"q": q, "k": k, "v": v, "o": out})
+    return out
+
+
+@cudnn_sdpa.register_fake
+def _(q, k, v, scale):
+    return torch.empty_like(q)
+
+
+@torch.library.custom_op("dailies::cudnn_sdpa_fp8", mutates_args=())
+def cudnn_sdpa_fp8(
+    q8: torch.Tensor, k8: torch.Tensor, v8: torch.Tensor, s_q: torch.Tensor, s_k: torch.Tensor, s_v: torch.Tensor,
+    scale: float,
+) -> torch.Tensor:
+    """Step 3 with cuDNN: contiguous e4m3 ``(B, S, H, D)`` inputs and float32 ``(1, 1, 1, 1)`` scales -> ``O8``
+    ``(B, Sq, H, D)`` e4m3 with scale ``1 / s_v``."""
+    _check_cuda("fp8", q8)
+    out = torch.empty_like(q8)
+    amax = torch.empty(2, 1, 1, 1, 1, dtype=torch.float32, device=q8.device)
+    p_scale = torch.full((1, 1, 1, 1), P_SCALE, dtype=torch.float32, device=q8.device)
+    _execute("fp8", q8, k8, scale, {
+        "q": q8, "k": k8, "v": v8, "o": out, "amax_s": amax[0], "amax_o": amax[1], "descale_q": s_q, "descale_k": s_k,
+        "descale_v": s_v, "descale_s": 1.0 / p_scale, "scale_s": p_scale, "scale_o": 1.0 / s_v,
+    })  # fmt: skip
+    return out
+
+
+@cudnn_sdpa_fp8.register_fake
+def _(q8, k8, v8, s_q, s_k, s_v, scale):
+    return torch.empty_like(q8)
+
+
+# ------------------------------------------------------------------------------------------ the Wan attention processor
+
+
+def _apply_rotary(x: torch.Tensor, freqs_cos: torch.Tensor, freqs_sin: torch.Tensor) -> torch.Tensor:
+    """Wan's rotary embedding on ``x`` ``(B, S, H, D)`` (interleaved pairs, as diffusers' ``WanAttnProcessor``)."""
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
+    cos, sin = freqs_cos[..., 0::2], freqs_sin[..., 1::2]
+    out = torch.empty_like(x)
+    out[..., 0::2] = x1 * cos - x2 * sin
+    out[..., 1::2] = x1 * sin + x2 * cos
+    return out.type_as(x)
+
+
+def _cp_forward(kernel: str, query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse):
+    """The per-rank attention of diffusers' templated context parallelism (Ulysses: each rank holds every token of
+    ``H / N`` heads, so the kernel runs unchanged on its heads)."""
+    if return_lse or attn_mask is not None or is_causal or dropout_p:
+        raise ValueError(f"{kernel} attention runs with Ulysses context parallelism only (no ring, mask, causal or dropout)")
+    return KERNELS[kernel](query, key, value, scale)
+
+
+def _cp_forward_cudnn(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                      enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
+    return _cp_forward("cudnn", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
+
+
+def _cp_forward_fp8(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                    enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
+    return _cp_forward("fp8", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
+
+
+_CP_FORWARD = {"cudnn": _cp_forward_cudnn, "fp8": _cp_forward_fp8}
+
+
+def _no_backward(*args, **kwargs):
+    raise RuntimeError("the engine's attention kernels are for inference only")
+
+
+class CudnnWanAttnProcessor(WanAttnProcessor):
+    """diffusers' ``WanAttnProcessor`` with the engine's kernels: ``self_kernel`` (``cudnn`` or ``fp8``) for
+    self-attention and ``cross_kernel`` (``cudnn``, or None for the model's diffusers backend) for cross-attention
+    over the text. A mask or an image context goes to diffusers' own code."""
+
+    def __init__(self, self_kernel: str, cross_kernel: str | None):
+        super().__init__()
+        if self_kernel not in KERNELS or cross_kernel not in (None, "cudnn"):
+            raise ValueError(f"self_kernel must be one of {sorted(KERNELS)} and cross_kernel cudnn or None; got {self_kernel!r}, {cross_kernel!r}")
+        self.self_kernel, self.cross_kernel = self_kernel, cross_kernel
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+        cross = encoder_hidden_states is not None
+        kernel = self.cross_kernel if cross else self.self_kernel
+        if kernel is None or attention_mask is not None or attn.add_k_proj is not None:
+            return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+        query, key, value = _get_qkv_projections(attn, hidden_states, encoder_hidden_states)  # (B, S, H * D) each
+        query, key = attn.norm_q(query), attn.norm_k(key)
+        query, key, value = (x.unflatten(2, (attn.heads, -1)) for x in (query, key, value))  # (B, S, H, D)
+        if rotary_emb is not None:
+            query, key = _apply_rotary(query, *rotary_emb), _apply_rotary(key, *rotary_emb)
+        if self._parallel_config is not None and not cross:  # diffusers splits only self-attention (its PR 12909)
+            out = _templated_context_parallel_attention(
+                query, key, value, None, 0.0, False, None, False, False,
+                forward_op=_CP_FORWARD[kernel], backward_op=_no_backward, _parallel_config=self._parallel_config,
+            )  # fmt: skip
+        else:
+            out = KERNELS[kernel](query, key, value)
+        out = out.flatten(2, 3).type_as(query)  # (B, S, H * D)
+        return attn.to_out[1](attn.to_out[0](out))
+
+
+def install_attention(transformer, self_kernel: str, cross_kernel: str | None) -> int:
+    """Give every block of a diffusers ``WanTransformer3DModel`` a :class:`CudnnWanAttnProcessor` (call before
+    ``enable_parallelism``, which hands the processors their parallel config). Returns how many blocks."""
+    for block in transformer.blocks:
+        for attn in (block.attn1, block.attn2):
+            processor = CudnnWanAttnProcessor(self_kernel, cross_kernel)
+            processor._attention_backend = attn.processor._attention_backend
+            attn.set_processor(processor)
+    return len(transformer.blocks)
