@@ -24,7 +24,7 @@ def test_the_table():
     assert fast.m2v == exact.m2v and fast.linear == "fp8" and fast.lossy
     assert (turbo.m2v.steps, turbo.m2v.cfg, turbo.m2v.shift, turbo.m2v.solver) == (4, False, 5.0, "euler-distill")
     assert turbo.step_lora and turbo.linear == "fp8" and UNTESTED_COMPOSITION in turbo.notes
-    assert exact.attention[0] == "cudnn" and fast.attention[0] == turbo.attention[0] == "fp8"
+    assert exact.attention[0] == "_native_cudnn" and fast.attention[0] == turbo.attention[0] == "fp8"
     assert all(p.attention[-1] == "_native_cudnn" for p in PRESETS.values())  # where nvidia-cudnn-frontend is missing
 
 
@@ -57,12 +57,12 @@ def test_fp8_falls_back_on_a_gpu_without_it(monkeypatch):
     assert e.linear == "bfloat16" and e.fp8_kernel is None and any("8.9" in n for n in e.notes)
     assert e.attention_backend == "_native_cudnn" and e.compile
     assert any("compute capability 9.0+" in n and "fp8 attention passed over" in n for n in e.notes)
-    assert any("nvidia-cudnn-frontend" in n and "cudnn attention passed over" in n for n in e.notes)
+
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
     assert expand("fast", "cuda").fp8_kernel == "scaled_mm"
     monkeypatch.setattr(builtins, "__import__", real_import)
     monkeypatch.setitem(sys.modules, "cudnn", object())  # installed: the engine's kernels are chosen
-    assert expand("fast", "cuda").attention_backend == "fp8" and expand("exact", "cuda").attention_backend == "cudnn"
+    assert expand("fast", "cuda").attention_backend == "fp8" and expand("exact", "cuda").attention_backend == "_native_cudnn"
     assert expand("fast", "cuda", offload="model").compile is False
 
 

@@ -208,36 +208,40 @@ class StoryMemEngine:
             self.notes.append(note)
 
     def _set_attention(self, expert) -> None:
-        """Install the preset's attention on ``expert``: the engine's cuDNN kernels (``cudnn``, ``fp8``) through
-        :func:`~engine.storymem.attention.install_attention`, or a diffusers backend. Where a kernel cannot take this
-        model (dtype, head size: the tiny test models) it falls back and says so in the notes."""
+        """Install the preset's attention on ``expert``: a diffusers backend (``_native_cudnn`` where the dtype and
+        head size allow, else default SDPA, with a note), and for ``cudnn``/``fp8`` the engine's kernel
+        (:func:`~engine.storymem.attention.install_attention`) for self-attention (``cudnn``: cross-attention too)."""
         backend = self.expanded.attention_backend
+        kernel = backend if backend in ("cudnn", "fp8") else None
         head_dim = expert.config.attention_head_dim
-        if backend in ("cudnn", "fp8"):
-            from engine.storymem.attention import head_dim_support, install_attention
+        if kernel and self.device.type == "cuda":
+            from engine.storymem.attention import head_dim_support
 
-            cross = None
-            if self.device.type == "cuda":
-                why = head_dim_support(head_dim, self.dtype, backend)
-                if why:
-                    self._note(f"{why}: {backend} attention passed over, default SDPA instead")
-                    self._attention = "default"
-                    return
-                cross = "cudnn" if head_dim_support(head_dim, self.dtype, "cudnn") is None else None
-            install_attention(expert, backend, cross)
-            self._attention = backend if backend == "cudnn" or cross is None else f"{backend} (self), {cross} (cross)"
-            return
-        if backend == "_native_cudnn" and (self.dtype not in (torch.bfloat16, torch.float16) or head_dim % 8):
+            why = head_dim_support(head_dim, self.dtype, kernel)
+            if why:
+                self._note(f"{why}: {kernel} attention passed over, cuDNN SDPA instead")
+                kernel = None
+        diffusers_backend = backend
+        if backend in ("cudnn", "fp8"):  # what runs beside (or instead of) the engine's kernel; the CPU: default SDPA
+            diffusers_backend = "_native_cudnn" if self.device.type == "cuda" else None
+        if diffusers_backend == "_native_cudnn" and (self.dtype not in (torch.bfloat16, torch.float16) or head_dim % 8):
             self._note(f"cuDNN attention needs bf16/fp16 and a head size divisible by 8 ({str(self.dtype).removeprefix('torch.')}, "
                        f"{head_dim}): default SDPA instead")  # fmt: skip
-            backend = None
-        if backend:
+            diffusers_backend = None
+        if diffusers_backend:
             from diffusers.models.attention_dispatch import _AttentionBackendRegistry
 
             active = _AttentionBackendRegistry._active_backend
-            expert.set_attention_backend(backend)
+            expert.set_attention_backend(diffusers_backend)
             _AttentionBackendRegistry.set_active_backend(active)  # diffusers also sets it globally: keep it local
-        self._attention = backend or "default"
+        if kernel:
+            from engine.storymem.attention import install_attention
+
+            cross = "cudnn" if kernel == "cudnn" else None
+            install_attention(expert, kernel, cross)
+            self._attention = kernel if cross or not diffusers_backend else f"{kernel} (self), {diffusers_backend} (cross)"
+        else:
+            self._attention = diffusers_backend or "default"
 
     def sampler(self, kind: str) -> SamplerSpec:
         return self.expanded.m2v if kind == "m2v" else self.expanded.t2v

@@ -2,7 +2,7 @@
 
 | preset | steps | CFG | sampler | LoRAs | linear layers | attention |
 |---|---|---|---|---|---|---|
-| ``exact`` | 40 | 3.5 | UniPC flow, shift 4 (the reference) | StoryMem | bf16 | cuDNN flash attention, bf16 (exact) |
+| ``exact`` | 40 | 3.5 | UniPC flow, shift 4 (the reference) | StoryMem | bf16 | cuDNN flash attention (torch SDPA) |
 | ``fast`` | 40 | 3.5 | the same | StoryMem | FP8 (dynamic row-wise scales) | cuDNN FP8 flash attention (self-attention) |
 | ``turbo`` | 4 | none | Euler on the distilled timesteps, shift 5 | StoryMem + 4-step distill LoRA per expert | FP8 | the same |
 
@@ -12,12 +12,13 @@ step-distilled LoRA per expert (the public Wan2.2-A14B 4-step "Lightning" / Ligh
 does: timesteps 1000/750/500/250 shifted by 5, Euler, no CFG, the high-noise expert for the first two). The
 StoryMem memory LoRA composed with a step-distill LoRA is **untested by the StoryMem authors**.
 
-Attention (:mod:`engine.storymem.attention`): ``cudnn`` is cuDNN's bf16 flash attention called through
-``nvidia-cudnn-frontend`` (the kernel torch's cuDNN SDPA runs, without its transposed copies); ``fp8`` is cuDNN's
-FP8 flash attention with SageAttention's K smoothing (emulated in float32 on a CPU). Quantized attention from PyPI
-(SageAttention 1.0.6) was slower than cuDNN on an H200 (66 vs 49 ms per call at 37,440 tokens) and SageAttention 2
-does not install from PyPI. Where ``nvidia-cudnn-frontend`` is missing, both fall back to diffusers' ``_native_cudnn``
-and say so.
+Attention: ``exact`` uses diffusers' ``_native_cudnn`` (torch's cuDNN SDPA, the fastest exact kernel measured here;
+the same kernel called directly through ``nvidia-cudnn-frontend``, ``--attention-backend cudnn``, measured no
+faster). ``fp8`` (:mod:`engine.storymem.attention`) is cuDNN's FP8 flash attention with SageAttention's K smoothing
+for self-attention (emulated in float32 on a CPU); cross-attention over the 512 text tokens stays bf16. Quantized
+attention from PyPI (SageAttention 1.0.6) was slower than cuDNN on an H200 (66 vs 49 ms per call at 37,440 tokens)
+and SageAttention 2 does not install from PyPI. Where ``nvidia-cudnn-frontend`` is missing, ``fp8`` falls back to
+``_native_cudnn`` and says so.
 
 :func:`expand` turns a preset into every setting it stands for on a device (e.g. FP8 needs compute capability
 8.9+: on an older GPU ``fast`` expands to bf16 linears and says so); the manifest records the result.
@@ -111,7 +112,7 @@ PRESETS: dict[str, Preset] = {
         m2v=_REFERENCE_M2V,
         t2v=_REFERENCE_T2V,
         linear="bf16",
-        attention=("cudnn", "_native_cudnn"),
+        attention=("_native_cudnn",),
         step_lora=False,
     ),
     "fast": Preset(
@@ -120,7 +121,7 @@ PRESETS: dict[str, Preset] = {
         m2v=_REFERENCE_M2V,
         t2v=_REFERENCE_T2V,
         linear="fp8",
-        attention=("fp8", "cudnn", "_native_cudnn"),
+        attention=("fp8", "_native_cudnn"),
         step_lora=False,
         lossy=True,
     ),
@@ -133,7 +134,7 @@ PRESETS: dict[str, Preset] = {
         m2v=_DISTILL_M2V,
         t2v=_DISTILL_T2V,
         linear="fp8",
-        attention=("fp8", "cudnn", "_native_cudnn"),
+        attention=("fp8", "_native_cudnn"),
         step_lora=True,
         lossy=True,
         notes=(UNTESTED_COMPOSITION,),

@@ -56,7 +56,7 @@ def test_each_preset_renders_a_short_shot_on_cuda(models, tmp_path, preset):
     engine = StoryMemEngine(models, preset=preset, steps=None if preset == "turbo" else 2, compile=False)
     assert engine.device.type == "cuda" and engine.dtype == torch.bfloat16
     settings = engine.settings()
-    assert settings["attention_backend"] == ("cudnn" if preset == "exact" else "fp8 (self), cudnn (cross)")
+    assert settings["attention_backend"] == ("_native_cudnn" if preset == "exact" else "fp8 (self), _native_cudnn (cross)")
     assert settings["fp8_kernel"] == (None if preset == "exact" else "scaled_mm")
     for mode in ("t2v", "mi2v"):
         frames = engine.render_shot(shot_request(tmp_path, mode))
