@@ -148,6 +148,21 @@ def head_dim_support(head_dim: int, dtype: torch.dtype, kernel: str) -> str | No
     return None
 
 
+def try_kernel(kernel: str, heads: int, head_dim: int, dtype: torch.dtype, device: torch.device | str) -> str | None:
+    """Run ``kernel`` once on zeros ``(1, 128, heads, head_dim)`` on ``device``: None when it works, else why not (one
+    line). cuDNN decides per configuration which graphs it supports, so this asks it rather than guessing."""
+    why = cuda_support(device, kernel) or head_dim_support(head_dim, dtype, kernel)
+    if why:
+        return why
+    q = torch.zeros(1, 128, heads, head_dim, device=device, dtype=dtype)
+    try:
+        KERNELS[kernel](q, q, q)
+        torch.cuda.synchronize(device)
+    except Exception as err:  # noqa: BLE001 - cuDNN's refusals come as several exception types
+        return f"cuDNN refused {kernel} attention for {heads} heads of {head_dim} ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+    return None
+
+
 class _CudnnGraphs:
     """Built cuDNN SDPA graphs, one per (kernel, shapes, dtype, device, scale); one cuDNN handle per device."""
 

@@ -215,9 +215,9 @@ class StoryMemEngine:
         kernel = backend if backend in ("cudnn", "fp8") else None
         head_dim = expert.config.attention_head_dim
         if kernel and self.device.type == "cuda":
-            from engine.storymem.attention import head_dim_support
+            from engine.storymem.attention import try_kernel
 
-            why = head_dim_support(head_dim, self.dtype, kernel)
+            why = try_kernel(kernel, expert.config.num_attention_heads, head_dim, self.dtype, self.device)
             if why:
                 self._note(f"{why}: {kernel} attention passed over, cuDNN SDPA instead")
                 kernel = None

@@ -56,7 +56,11 @@ def test_each_preset_renders_a_short_shot_on_cuda(models, tmp_path, preset):
     engine = StoryMemEngine(models, preset=preset, steps=None if preset == "turbo" else 2, compile=False)
     assert engine.device.type == "cuda" and engine.dtype == torch.bfloat16
     settings = engine.settings()
-    assert settings["attention_backend"] == ("_native_cudnn" if preset == "exact" else "fp8 (self), _native_cudnn (cross)")
+    if preset == "exact":
+        assert settings["attention_backend"] == "_native_cudnn"
+    else:  # FP8 attention, or cuDNN's refusal of these tiny heads said in the notes
+        refused = [n for n in settings["notes"] if "fp8 attention passed over" in n]
+        assert settings["attention_backend"] == ("_native_cudnn" if refused else "fp8 (self), _native_cudnn (cross)"), settings["notes"]
     assert settings["fp8_kernel"] == (None if preset == "exact" else "scaled_mm")
     for mode in ("t2v", "mi2v"):
         frames = engine.render_shot(shot_request(tmp_path, mode))
@@ -91,3 +95,24 @@ def test_cpu_fp8_path_matches_torchao_within_fp8_error():
     rel = lambda a, b: float((a - b).norm() / b.norm())  # noqa: E731
     assert 1e-3 < rel(theirs, reference) < 0.08 and 1e-3 < rel(ours, reference) < 0.08, (rel(theirs, reference), rel(ours, reference))
     assert rel(ours, theirs) < 1.5 * max(rel(theirs, reference), rel(ours, reference)), rel(ours, theirs)
+
+
+def test_cudnn_fp8_attention_matches_its_emulation_and_stays_near_bf16():
+    """The cuDNN FP8 kernel at Wan's head size (40 heads of 128) against the float32 emulation of the same roundings
+    and against exact bf16 attention (random inputs: a diffuse softmax, the hardest case for FP8 scores)."""
+    from engine.storymem import attention as fa
+
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, 2048, 40, 128, generator=g, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    assert fa.try_kernel("fp8", 40, 128, torch.bfloat16, "cuda") is None
+    out = fa.fp8_attention(q, k, v).float()
+    exact = torch.nn.functional.scaled_dot_product_attention(*(x.transpose(1, 2) for x in (q, k, v))).transpose(1, 2).float()
+    q8, s_q = fa.quantize(q)
+    k8, s_k = fa.quantize(fa.smooth_k(k))
+    v8, s_v = fa.quantize(v)
+    emulated = fa.emulate_sdpa_fp8(q8.cpu(), k8.cpu(), v8.cpu(), s_q.cpu(), s_k.cpu(), s_v.cpu(), 128**-0.5).float() * s_v.cpu()
+    rel = lambda a, b: float((a - b).norm() / b.norm())  # noqa: E731
+    assert rel(out.cpu(), emulated) < 0.06  # the same scheme; cuDNN's own rounding order differs
+    assert 1e-3 < rel(out, exact) < 0.1  # lossy, and bounded
+    bf16 = fa.bf16_attention(q, k, v).float()
+    assert rel(bf16, exact) < 2e-3  # the engine's cudnn kernel is exact attention
