@@ -201,3 +201,23 @@ def test_step_cache_at_threshold_zero_changes_nothing(models, engine, images):
     assert cached.settings()["step_cache"] == {"kind": "first-block", "threshold": 0.0}
     with pytest.raises(ValueError, match="step_cache"):
         StoryMemEngine(models["diffusers"], step_cache=-1.0)
+
+
+def test_channels_last_vae_decodes_what_the_contiguous_one_does():
+    """The CUDA engine stores the VAE's Conv3d weights channels-last (a layout change for cuDNN, not new maths): the
+    tiny VAE encodes and decodes the same within float32 rounding."""
+    from engine.storymem import testing
+    from engine.storymem.engine import channels_last_3d
+
+    vae = testing.tiny_vae()
+    g = torch.Generator().manual_seed(0)
+    video = torch.rand(1, 3, 5, 32, 32, generator=g) * 2 - 1
+    with torch.no_grad():
+        before = vae.encode(video).latent_dist.mode()
+        decoded = vae.decode(before, return_dict=False)[0]
+        changed = channels_last_3d(vae)
+        after = vae.encode(video).latent_dist.mode()
+        redecoded = vae.decode(before, return_dict=False)[0]
+    convs = [m for m in vae.modules() if isinstance(m, torch.nn.Conv3d)]
+    assert changed == len(convs) > 0 and all(m.weight.is_contiguous(memory_format=torch.channels_last_3d) for m in convs)
+    assert torch.allclose(after, before, atol=1e-5) and torch.allclose(redecoded, decoded, atol=1e-5)

@@ -49,7 +49,8 @@ CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.14,<1.21' (or pip i
 
 def smooth_k(k: torch.Tensor) -> torch.Tensor:
     """``k`` ``(B, S, H, D)`` minus its mean over the tokens ``S`` (per batch, head and channel); same shape and dtype."""
-    return k - k.float().mean(dim=1, keepdim=True).to(k.dtype)
+    accumulate = torch.promote_types(k.dtype, torch.float32)
+    return k - k.to(accumulate).mean(dim=1, keepdim=True).to(k.dtype)
 
 
 def quantize(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -271,8 +271,10 @@ class StoryMemEngine:
             self.parallel.apply(pipe, cfg=sampler.cfg)
         if self.expanded.compile:
             for expert in pipe.experts:
-                # torchao's FP8 tensors did not finish compiling with fullgraph=True (docs/BENCHMARKS.md)
-                expert.compile_repeated_blocks(fullgraph=self.expanded.fp8_kernel != "torchao")
+                # torchao's FP8 tensors did not finish compiling with fullgraph=True (docs/BENCHMARKS.md), and
+                # diffusers' context-parallel hooks inside the blocks call inspect.signature, which Dynamo cannot trace
+                context_parallel = self.parallel is not None and self.parallel.plan.context > 1
+                expert.compile_repeated_blocks(fullgraph=self.expanded.fp8_kernel != "torchao" and not context_parallel)
         self._pipelines[kind] = pipe
         return pipe
 

@@ -1,13 +1,16 @@
 """FP8 linear layers for the ``fast`` and ``turbo`` presets: dynamic row-wise scales for activations and weights.
 
-On CUDA (compute capability 8.9+) this is torchao's ``Float8DynamicActivationFloat8WeightConfig(granularity=
-PerRow())`` applied with ``quantize_`` to the ``nn.Linear`` layers inside the transformer blocks (the
-embedders and the output head stay in bf16). torchao refuses to run without such a GPU, so on the CPU (tiny
-models in tests) :class:`Float8RowwiseLinear` runs the same scheme on torch's own ``torch._scaled_mm``:
+:class:`Float8RowwiseLinear` runs the scheme on torch's own ``torch._scaled_mm`` (kernel ``scaled_mm``, the default
+on CUDA with compute capability 8.9+ and on the CPU):
 
 * weight ``W`` ``(N, K)``: ``s_w[n] = max|W[n, :]| / 448``, ``W8 = e4m3(W / s_w)`` once, at quantization time;
 * activation ``x`` ``(M, K)``: ``s_x[m] = max|x[m, :]| / 448``, ``x8 = e4m3(x / s_x)`` on every call;
 * ``y = (x8 @ W8.T) * s_x * s_w + b``, accumulated in float32.
+
+Kernel ``torchao`` is the same scheme through torchao's ``Float8DynamicActivationFloat8WeightConfig(granularity=
+PerRow())``. Both run the same cuBLAS FP8 GEMMs; on an H200 an A14B block took 63.3 ms with ``scaled_mm`` and 63.5 ms
+with torchao, but compiling it took 8.5 s against 204 s (torchao's tensor subclass also needs ``fullgraph=False``;
+docs/BENCHMARKS.md), so the engine uses ``scaled_mm``. The embedders and the output head stay in bf16.
 
 A GPU test checks that the two agree (tests/gpu/test_storymem_presets_gpu.py).
 """
