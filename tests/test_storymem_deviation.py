@@ -51,9 +51,11 @@ def test_exact_against_itself_is_zero(setup):
 
 
 def test_fast_deviates_by_its_fp8_rounding_only(setup):
-    """FP8 (e4m3, 3 mantissa bits, row-wise scales): a few percent per forward, small after 4 steps."""
+    """FP8 (e4m3, 3 mantissa bits) in the linear layers (row-wise scales) and in self-attention (per-tensor scales,
+    emulated on the CPU): a few percent per forward, small after 4 steps."""
     engines, request = setup
     report = preset_deviation(engines["exact"], engines["fast"], request)
+    assert engines["fast"].settings()["attention_backend"] == "fp8" and engines["exact"].settings()["attention_backend"] == "default"
     assert 1e-3 < report["forward_rel_l2"] < 0.1, report
     assert 1e-4 < report["latents_rel_l2"] < 0.2, report
     assert report["steps"] == {"exact": 4, "lossy": 4}
