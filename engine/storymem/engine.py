@@ -132,6 +132,8 @@ class StoryMemEngine:
         self.step_lora_layouts: dict[str, str] = {}
         self.notes: list[str] = list(self.expanded.notes)
         self.last_timings: dict[str, float] = {}
+        self._attention: str | None = None
+        """What attention the loaded experts run (after any fallback), set by :meth:`_set_attention`."""
         if self.expanded.step_lora:
             self.step_loras = self._find_step_loras(need_t2v)
 
@@ -214,6 +216,9 @@ class StoryMemEngine:
         backend = self.expanded.attention_backend
         kernel = backend if backend in ("cudnn", "fp8") else None
         head_dim = expert.config.attention_head_dim
+        if kernel == "cudnn" and self.device.type != "cuda":
+            self._note(f"cudnn attention runs on CUDA GPUs, not {self.device.type}: default SDPA instead")
+            kernel = None
         if kernel and self.device.type == "cuda":
             from engine.storymem.attention import try_kernel
 
@@ -392,7 +397,7 @@ class StoryMemEngine:
 
     def _attention_used(self) -> str:
         """What attention ran (after any fallback); before the experts load, what the preset asks for."""
-        return getattr(self, "_attention", None) or self.expanded.attention_backend or "default"
+        return self._attention or self.expanded.attention_backend or "default"
 
     def describe(self) -> str:
         e = self.expanded
