@@ -74,9 +74,6 @@ def bf16_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: flo
     return cudnn_sdpa(q.contiguous(), k.contiguous(), v.contiguous(), scale)
 
 
-KERNELS = {"cudnn": bf16_attention, "fp8": None}  # filled below (fp8_attention is defined next)
-
-
 def fp8_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """FP8 attention (see the module docstring): ``q`` ``(B, Sq, H, D)``, ``k``/``v`` ``(B, Skv, H, D)`` -> ``(B, Sq,
     H, D)`` in ``q``'s dtype. cuDNN on CUDA (compute capability 9.0+, ``nvidia-cudnn-frontend``), float32 emulation
@@ -93,7 +90,9 @@ def fp8_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: floa
     return (o8.float() * s_v).to(q.dtype)
 
 
-KERNELS["fp8"] = fp8_attention
+KERNELS = {"cudnn": bf16_attention, "fp8": fp8_attention}
+"""The engine's attention kernels by name (``--attention-backend``); each maps ``(q, k, v, scale=None)`` in diffusers'
+``(B, S, H, D)`` layout to the output in the same layout."""
 
 
 # ------------------------------------------------------------------------------------------ the CPU emulation (step 3)
