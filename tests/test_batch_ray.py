@@ -219,8 +219,10 @@ def test_a_broken_script_fails_alone_and_is_retried_only_when_asked(tmp_path, ra
 
 def test_ctrl_c_stops_the_films_cleanly_and_the_rerun_resumes(tmp_path, ray_address):
     out = tmp_path / "batch"
+    # 12 shots a film: after the first accepted shot, the Ctrl-C must land while most of both films is still to
+    # render, also on a loaded 2-core machine (with 6 shots, one CI run saw both films finish first)
     args = [str(_loglines(tmp_path, LOGLINES[:2])), "--out", str(out), "--ray-address", ray_address,
-            "--shots", "6", *TINY]
+            "--shots", "12", *TINY]
     proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     deadline = time.time() + 300

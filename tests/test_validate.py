@@ -66,7 +66,7 @@ def refused(capsys, argv: list[str], *words: str) -> str:
     (["--engine", "storymem"], ["--engine storymem", "cannot run", "models folder"]),
     (["--models", "/no/such/folder"], ["--models /no/such/folder", "no such folder"]),
     (["--base-url", "ftp://x"], ["--base-url ftp://x", "http(s)"]),
-    (["--attention-backend", "warp"], ["--attention-backend warp", "unknown diffusers attention backend"]),
+    (["--attention-backend", "warp"], ["--attention-backend warp", "unknown attention backend", "cudnn, fp8"]),
 ])
 def test_out_of_range_values_are_refused_before_the_run_folder(tmp_path, capsys, flags, words):
     out = tmp_path / "run"
