@@ -173,3 +173,31 @@ def test_check_split_names_the_argument():
     check_split(60, 4)
     with pytest.raises(ValueError, match=r"latents height 60 does not split into 8 equal row bands.*multiple of 8"):
         check_split(60, 8)
+
+
+def test_pipeline_decode_splits_over_its_vae_group_only_when_the_height_splits(monkeypatch):
+    """The wiring: with ``vae_group`` of 2 ranks the pipeline decodes through ``patch_parallel_decode`` (here a
+    recorder, the group faked), with an uneven height or no group through the whole ``vae.decode``; the workers'
+    ``follower_output`` agrees, so ranks other than 0 decode exactly when the pipeline splits."""
+    import torch.distributed as dist
+
+    import engine.storymem.parallel_vae as parallel_vae
+    from engine.storymem.parallel import ParallelContext, ParallelPlan
+    from engine.storymem.testing import tiny_pipeline
+
+    pipe, group, calls = tiny_pipeline("m2v"), object(), []
+
+    def recorder(vae, latents, grp):
+        calls.append((tuple(latents.shape), grp))
+        return torch.zeros(1, 3, 1 + 4 * (latents.shape[2] - 1), 8 * latents.shape[3], 8 * latents.shape[4])
+
+    monkeypatch.setattr(parallel_vae, "patch_parallel_decode", recorder)
+    monkeypatch.setattr(dist, "get_world_size", lambda g=None: 2 if g is group else 1)
+    latents = torch.randn(1, 16, 2, 6, 8)  # (B, 16, f, h, w)
+    whole = pipe.decode(latents, "pt")
+    assert calls == [] and whole.shape == (1, 3, 5, 48, 64)
+    pipe.vae_group = group
+    assert torch.equal(pipe.decode(latents, "pt"), torch.zeros(1, 3, 5, 48, 64)) and calls == [((1, 16, 2, 6, 8), group)]
+    assert pipe.decode(latents[..., :5, :], "pt").shape == (1, 3, 5, 40, 64) and len(calls) == 1  # 5 rows: whole
+    context = ParallelContext(ParallelPlan.choose(2, cfg=False), 1, "cpu")
+    assert context.follower_output(6) == "pt" and context.follower_output(5) == "latent"
