@@ -201,3 +201,15 @@ def test_pipeline_decode_splits_over_its_vae_group_only_when_the_height_splits(m
     assert pipe.decode(latents[..., :5, :], "pt").shape == (1, 3, 5, 40, 64) and len(calls) == 1  # 5 rows: whole
     context = ParallelContext(ParallelPlan.choose(2, cfg=False), 1, "cpu")
     assert context.follower_output(6) == "pt" and context.follower_output(5) == "latent"
+
+
+def test_memory_format_keeps_channels_last_activations():
+    """On CUDA the engine stores the VAE's conv weights channels-last and cuDNN returns channels-last
+    activations; the halo rows and bands are built in that layout (the CPU tests only see contiguous ones)."""
+    from engine.storymem.parallel_vae import memory_format
+
+    x = torch.randn(1, 4, 2, 6, 8)
+    assert memory_format(x) == torch.contiguous_format
+    assert memory_format(x.contiguous(memory_format=torch.channels_last_3d)) == torch.channels_last_3d
+    assert memory_format(x[:, :, 0].contiguous(memory_format=torch.channels_last)) == torch.channels_last
+    assert memory_format(x[..., :3, :]) == torch.contiguous_format  # a strided view: made contiguous

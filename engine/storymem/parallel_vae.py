@@ -36,13 +36,25 @@ import torch
 import torch.nn as nn
 from diffusers.models.autoencoders.autoencoder_kl_wan import WanAttentionBlock, WanCausalConv3d
 
-__all__ = ["PatchParallelDecode", "check_split", "patch_parallel_decode"]
+__all__ = ["PatchParallelDecode", "check_split", "memory_format", "patch_parallel_decode"]
 
 
 def _group_info(group) -> tuple[int, int]:
     import torch.distributed as dist
 
     return dist.get_rank(group), dist.get_world_size(group)
+
+
+def memory_format(x: torch.Tensor) -> torch.memory_format:
+    """``x``'s layout: channels-last (``(B, C, T, H, W)`` stored ``B, T, H, W, C``; what cuDNN gives with the
+    engine's channels-last VAE weights) or contiguous. Halo rows and bands are made in it, so the convs keep
+    their kernels."""
+    if not x.is_contiguous():
+        if x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d):
+            return torch.channels_last_3d
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            return torch.channels_last
+    return torch.contiguous_format
 
 
 def check_split(latent_height: int, size: int) -> None:
@@ -81,10 +93,12 @@ class PatchParallelDecode:
         edges = torch.cat([x[..., :rows, :], x[..., -rows:, :]], dim=-2).contiguous()  # (..., 2*rows, W)
         parts = [torch.empty_like(edges) for _ in range(self.size)]
         dist.all_gather(parts, edges, group=self.group)
+        layout = memory_format(x)
         zeros = torch.zeros_like(edges[..., :rows, :])
         above = parts[self.rank - 1][..., rows:, :] if self.rank > 0 else zeros  # the bottom rows of band r-1
         below = parts[self.rank + 1][..., :rows, :] if self.rank < self.size - 1 else zeros  # the top rows of r+1
-        return torch.cat([above, x, below], dim=-2)
+        above, below = above.contiguous(memory_format=layout), below.contiguous(memory_format=layout)
+        return torch.cat([above, x, below], dim=-2).contiguous(memory_format=layout)
 
     def gather(self, band: torch.Tensor) -> torch.Tensor:
         """This rank's decoded rows ``(..., H/N, W)`` -> the whole video ``(..., H, W)`` on every rank."""
@@ -102,7 +116,7 @@ class PatchParallelDecode:
         height = output.shape[-2]
         check_split(height, self.size)
         band = height // self.size
-        return output[..., self.rank * band : (self.rank + 1) * band, :].contiguous()
+        return output[..., self.rank * band : (self.rank + 1) * band, :].contiguous(memory_format=memory_format(output))
 
     def _causal_conv_halo(self, rows: int):
         """Pre-hook of a ``WanCausalConv3d`` whose own H padding was set to 0: add ``rows`` halo rows to ``x``
