@@ -77,6 +77,7 @@ def _worker(rank: int, size: int, init_file: str, kind: str, shape, out_dir: str
                 "uneven_inside": lambda: _decode_inside(vae, uneven),
                 "tiling": lambda: _decode_tiled(vae, latents),
                 "twice": lambda: _enter_twice(vae),
+                "bilinear": lambda: _bilinear_upsampling(kind),
             }.items():
                 try:
                     call()
@@ -106,6 +107,16 @@ def _decode_tiled(vae, latents):
         patch_parallel_decode(vae, latents)
     finally:
         vae.disable_tiling()
+
+
+def _bilinear_upsampling(kind: str):
+    """A decoder whose upsampler interpolates between rows cannot be split: refused before any decode."""
+    from engine.storymem.parallel_vae import PatchParallelDecode
+
+    vae = _build(kind)
+    vae.decoder.up_blocks[0].upsamplers[0].resample[0].mode = "bilinear"
+    with PatchParallelDecode(vae):
+        pass
 
 
 def _enter_twice(vae):
@@ -150,6 +161,7 @@ def test_two_ranks_decode_the_one_process_video_and_refuse_what_does_not_split(t
         assert "latents height 5 does not split into 2" in seen["uneven_inside"]
         assert seen["tiling"].startswith("vae: tiled decoding is on")
         assert "already patched" in seen["twice"]
+        assert seen["bilinear"] == "vae: decoder.up_blocks.0.upsamplers.0.resample.0 upsamples with 'bilinear', which mixes rows across bands"
         assert seen["restored_after_errors"] and torch.equal(seen["after_errors"], exact)
 
 

@@ -27,7 +27,8 @@ gives the one-process video bit for bit (tests/test_storymem_parallel_vae.py). C
 Errors (``ValueError``, raised identically on every rank, so no rank is left waiting in a collective): the
 latent height does not split into the group's size (``latents``); the VAE has tiling on (``vae``: tiles and
 bands do not mix); a decoder module after the mid block mixes rows in a way this patch cannot split (global
-attention, a strided spatial conv); the VAE is already patched.
+attention, a strided or non-'same' spatial conv, a non-nearest upsampling, an explicit padding layer); the VAE is
+already patched.
 """
 
 from __future__ import annotations
@@ -167,6 +168,12 @@ class PatchParallelDecode:
                         self._handles.append(module.register_forward_pre_hook(self._conv2d_halo(rows)))
                 elif isinstance(module, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
                     raise ValueError(f"vae: decoder.{name} ({type(module).__name__}) is not a convolution this patch splits")
+                elif isinstance(module, nn.Upsample) and module.mode not in ("nearest", "nearest-exact"):
+                    raise ValueError(f"vae: decoder.{name} upsamples with {module.mode!r}, which mixes rows across bands")
+                elif isinstance(module, nn.Upsample) and not _integer_row_scale(module):
+                    raise ValueError(f"vae: decoder.{name} scales rows by {module.scale_factor!r}, not a whole factor")
+                elif isinstance(module, (nn.ZeroPad2d, nn.ConstantPad2d, nn.ConstantPad3d, nn.ReflectionPad2d, nn.ReplicationPad2d)):
+                    raise ValueError(f"vae: decoder.{name} ({type(module).__name__}) pads every band, not the frame")
 
     @staticmethod
     def _check_conv(name: str, module: nn.Module, rows: int) -> None:
@@ -200,6 +207,15 @@ class PatchParallelDecode:
 
     def __exit__(self, *exc) -> None:
         self._restore()
+
+
+def _integer_row_scale(module: nn.Upsample) -> bool:
+    """Whether a nearest upsampling maps each input row to a whole number of output rows (band-local)."""
+    scale = module.scale_factor
+    if scale is None:
+        return False
+    scale = scale[-2] if isinstance(scale, (tuple, list)) else scale
+    return float(scale).is_integer() and scale >= 1
 
 
 def patch_parallel_decode(vae, latents: torch.Tensor, group=None) -> torch.Tensor:
