@@ -17,6 +17,9 @@ How the GPUs share a shot (:class:`ParallelPlan`):
   ``WanTransformer3DModel._cp_plan`` splits the outputs of the module named ``rope``; the engine's positional
   RoPE (memory at negative times) is installed under that name before ``enable_parallelism``, so it is split
   exactly like the stock one.
+* **Patch-parallel VAE decode** -- every rank decodes a band of rows of the video and all gather the bands
+  (:mod:`engine.storymem.parallel_vae`), when the latent height splits into the GPU count; else the decode runs
+  on rank 0 alone.
 
 An error on any rank ends the shot: the driver stops every worker (a rank waiting in a collective would wait
 forever) and raises one :class:`~engine.base.EngineError` naming the rank; the next shot starts new workers,
@@ -104,9 +107,12 @@ class ParallelContext:
     def apply(self, pipe, *, cfg: bool) -> None:
         """Give ``pipe`` this rank's CFG split (when its sampler uses CFG) and enable context parallelism on both
         experts. Must run after the pipeline installed its positional RoPE (the ``_cp_plan`` splits ``rope``)."""
+        import torch.distributed as dist
+
         from engine.storymem.pipeline import CfgSplit
 
         pipe.cfg_split = CfgSplit(self.cfg_group, self.cfg_rank) if (cfg and self.plan.cfg > 1) else None
+        pipe.vae_group = dist.group.WORLD if self.plan.gpus > 1 else None  # patch-parallel VAE decode
         if self.plan.context > 1:
             from diffusers import ContextParallelConfig
 
@@ -114,6 +120,11 @@ class ParallelContext:
                 expert.enable_parallelism(
                     config=ContextParallelConfig(ring_degree=self.plan.ring, ulysses_degree=self.plan.ulysses, mesh=self.cp_mesh)
                 )
+
+    def follower_output(self, latent_height: int) -> str:
+        """What ranks other than 0 ask the pipeline for: the frames (``"pt"``) when every rank shares the VAE decode
+        (the latent height splits into the GPU count; :mod:`engine.storymem.parallel_vae`), else the latents."""
+        return "pt" if self.plan.gpus > 1 and latent_height % self.plan.gpus == 0 else "latent"
 
     def check_shape(self, tokens: int) -> None:
         """Context parallelism splits the sequence into equal parts."""
@@ -193,7 +204,8 @@ def worker_main(rank: int, spec: WorkerSpec, init_file: str, tasks, results) -> 
             request = RenderRequest.model_validate_json(message[1])
             context.check_shape(_tokens(request, engine))
             progress = (lambda done, total: results.put(("progress", rank, done, total))) if rank == 0 else None
-            out = engine.render_shot(request, progress, output_type="np" if rank == 0 else "latent", steps=message[2])
+            output_type = "np" if rank == 0 else context.follower_output(request.height // 8)
+            out = engine.render_shot(request, progress, output_type=output_type, steps=message[2])
             results.put(("done", rank, out if rank == 0 else None, dict(engine.last_timings)))
         except BaseException as err:  # noqa: BLE001
             results.put(("error", rank, _one_line(err), traceback.format_exc()))

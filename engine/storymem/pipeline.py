@@ -130,6 +130,7 @@ class StoryMemPipeline(DiffusionPipeline):
         self._memory_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._device_override: torch.device | None = None
         self.cfg_split: CfgSplit | None = None
+        self.vae_group = None  # a process group of > 1 ranks: patch-parallel VAE decode (engine/storymem/parallel_vae.py)
         self.timings: dict[str, float] = {}
         self.set_progress_bar_config(disable=True)
 
@@ -369,17 +370,35 @@ class StoryMemPipeline(DiffusionPipeline):
             expert.rope.set_frame_positions(positions)
 
     def decode(self, latents: torch.Tensor, output_type: str) -> np.ndarray | torch.Tensor:
-        """Normalised video latents ``(B, 16, f, h, w)`` -> frames (see :class:`StoryMemPipelineOutput`)."""
+        """Normalised video latents ``(B, 16, f, h, w)`` -> frames (see :class:`StoryMemPipelineOutput`). With
+        ``vae_group`` (more than one rank, every rank calling this with the same latents) and ``h`` a multiple of
+        its size, each rank decodes a band of rows and all get the whole video
+        (:func:`~engine.storymem.parallel_vae.patch_parallel_decode`); otherwise the whole decode runs here."""
         if output_type == "latent":
             return latents
         vae_device = get_module_execution_device(self.vae)
         mean, inv_std = self._latent_stats(vae_device)
         latents = latents.to(vae_device, torch.float32) / inv_std + mean  # (B, 16, f, h, w)
-        video = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0].float().clamp(-1, 1)  # (B, 3, F, H, W)
+        if self._vae_split(latents.shape[-2]) > 1:
+            from engine.storymem.parallel_vae import patch_parallel_decode
+
+            video = patch_parallel_decode(self.vae, latents.to(self.vae.dtype), self.vae_group)  # (B, 3, F, H, W)
+        else:
+            video = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0]  # (B, 3, F, H, W)
+        video = video.float().clamp(-1, 1)  # (B, 3, F, H, W)
         if output_type == "pt":
             return video
         frames = ((video + 1.0) * 127.5).round().to(torch.uint8)  # (B, 3, F, H, W)
         return frames.permute(0, 2, 3, 4, 1).cpu().numpy()  # (B, F, H, W, 3)
+
+    def _vae_split(self, latent_height: int) -> int:
+        """How many ranks share the VAE decode: the size of ``vae_group`` when ``latent_height`` splits into it, else 1."""
+        if self.vae_group is None:
+            return 1
+        import torch.distributed as dist
+
+        size = dist.get_world_size(self.vae_group)
+        return size if size > 1 and latent_height % size == 0 else 1
 
     def denoise(
         self,

@@ -1,0 +1,227 @@
+"""Patch-parallel Wan VAE decode (engine/storymem/parallel_vae.py) over real gloo worker processes on the CPU.
+
+Every rank decodes a band of rows; the gathered video is compared with the one-process ``vae.decode``:
+
+* bit for bit (``torch.equal``) with oneDNN off on both sides: the patch gives each conv exactly the slice of the
+  one-process padded input, and PyTorch's own conv kernels sum every output pixel in the same order whatever
+  the input height;
+* within ``ONEDNN_TOLERANCE`` with the default oneDNN convolutions: oneDNN picks its kernel by the input's shape,
+  so a 26-row band and a 48-row frame may sum in another order (measured: up to 1.5e-6 on the tiny VAE, 2.3e-6
+  on the Wan 2.1 architecture, outputs in [-1, 1]).
+
+One spawn per group size runs every case of that size (spawning costs seconds); each worker writes what it saw
+to a file and the assertions run here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from engine.storymem.parallel_vae import check_split
+
+ONEDNN_TOLERANCE = 1e-5
+LATENTS = (1, 16, 3, 6, 8)  # (B, z, f, h, w): 9 frames of 48 x 64
+
+
+def _build(kind: str):
+    if kind == "tiny":
+        from engine.storymem.testing import tiny_vae
+
+        return tiny_vae()
+    from diffusers import AutoencoderKLWan
+
+    from engine.storymem.convert import shipped_config
+
+    config = {k: v for k, v in shipped_config("vae_wan2_1.json").items() if not k.startswith("_")}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return AutoencoderKLWan(**config).eval().requires_grad_(False)
+
+
+def _latents(shape) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+
+
+def _patch_state(vae) -> list:
+    """Every hook and conv padding of the decoder: what the patch changes and must restore."""
+    state = []
+    for name, module in vae.named_modules():
+        state.append((name, len(module._forward_hooks), len(module._forward_pre_hooks)))
+        state.append((name, getattr(module, "_padding", None), getattr(module, "padding", None)))
+    return state
+
+
+def _worker(rank: int, size: int, init_file: str, kind: str, shape, out_dir: str, extra_cases: bool) -> None:
+    import torch.distributed as dist
+
+    from engine.storymem.parallel_vae import PatchParallelDecode, patch_parallel_decode
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=size)
+    vae, latents, seen = _build(kind), _latents(shape), {}
+    before = _patch_state(vae)
+    with torch.no_grad():
+        torch.backends.mkldnn.enabled = False
+        seen["exact"] = patch_parallel_decode(vae, latents)
+        seen["restored"] = _patch_state(vae) == before
+        seen["after"] = vae.decode(latents).sample  # one process again, same VAE instance
+        if extra_cases:
+            torch.backends.mkldnn.enabled = True
+            seen["onednn"] = patch_parallel_decode(vae, latents)
+            uneven = latents[..., :5, :]  # 5 latent rows
+            for case, call in {
+                "uneven": lambda: patch_parallel_decode(vae, uneven),
+                "uneven_inside": lambda: _decode_inside(vae, uneven),
+                "tiling": lambda: _decode_tiled(vae, latents),
+                "twice": lambda: _enter_twice(vae),
+                "bilinear": lambda: _bilinear_upsampling(kind),
+            }.items():
+                try:
+                    call()
+                    seen[case] = "no error"
+                except ValueError as err:
+                    seen[case] = str(err)
+            seen["restored_after_errors"] = _patch_state(vae) == before
+            torch.backends.mkldnn.enabled = False
+            seen["after_errors"] = vae.decode(latents).sample
+    torch.save(seen, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def _decode_inside(vae, latents):
+    """The split check inside the patched decode (the mid-block hook), not only the up-front one."""
+    from engine.storymem.parallel_vae import PatchParallelDecode
+
+    with PatchParallelDecode(vae):
+        vae.decode(latents)
+
+
+def _decode_tiled(vae, latents):
+    from engine.storymem.parallel_vae import patch_parallel_decode
+
+    vae.enable_tiling()
+    try:
+        patch_parallel_decode(vae, latents)
+    finally:
+        vae.disable_tiling()
+
+
+def _bilinear_upsampling(kind: str):
+    """A decoder whose upsampler interpolates between rows cannot be split: refused before any decode."""
+    from engine.storymem.parallel_vae import PatchParallelDecode
+
+    vae = _build(kind)
+    vae.decoder.up_blocks[0].upsamplers[0].resample[0].mode = "bilinear"
+    with PatchParallelDecode(vae):
+        pass
+
+
+def _enter_twice(vae):
+    from engine.storymem.parallel_vae import PatchParallelDecode
+
+    with PatchParallelDecode(vae), PatchParallelDecode(vae):
+        pass
+
+
+def _run(tmp_path, size: int, kind: str, shape=LATENTS, extra_cases: bool = False) -> list[dict]:
+    import torch.multiprocessing as mp
+
+    mp.spawn(_worker, args=(size, str(tmp_path / "rendezvous"), kind, shape, str(tmp_path), extra_cases), nprocs=size)
+    return [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(size)]
+
+
+def _reference(kind: str, shape, onednn: bool) -> torch.Tensor:
+    threads, enabled = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(1)  # as the workers: the same float32 sums in the same order
+    torch.backends.mkldnn.enabled = onednn
+    try:
+        with torch.no_grad():
+            return _build(kind).decode(_latents(shape)).sample
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = enabled
+
+
+@pytest.mark.slow
+def test_two_ranks_decode_the_one_process_video_and_refuse_what_does_not_split(tmp_path):
+    ranks = _run(tmp_path, 2, "tiny", extra_cases=True)
+    exact = _reference("tiny", LATENTS, onednn=False)
+    assert exact.shape == (1, 3, 9, 48, 64)
+    for seen in ranks:  # every rank gets the whole video
+        assert torch.equal(seen["exact"], exact)
+        # oneDNN picks kernels by input shape: the bands may sum in another order (module docstring)
+        onednn = _reference("tiny", LATENTS, onednn=True)
+        assert (seen["onednn"] - onednn).abs().max().item() <= ONEDNN_TOLERANCE
+        # the patch is gone afterwards: hooks and paddings as before, the same VAE decodes whole as before
+        assert seen["restored"] and torch.equal(seen["after"], exact)
+        assert "latents height 5 does not split into 2 equal row bands" in seen["uneven"]
+        assert "latents height 5 does not split into 2" in seen["uneven_inside"]
+        assert seen["tiling"].startswith("vae: tiled decoding is on")
+        assert "already patched" in seen["twice"]
+        assert seen["bilinear"] == "vae: decoder.up_blocks.0.upsamplers.0.resample.0 upsamples with 'bilinear', which mixes rows across bands"
+        assert seen["restored_after_errors"] and torch.equal(seen["after_errors"], exact)
+
+
+@pytest.mark.slow
+def test_three_ranks_decode_the_one_process_video_bit_for_bit(tmp_path):
+    ranks = _run(tmp_path, 3, "tiny")  # bands of 2 latent rows: the middle rank has neighbours on both sides
+    exact = _reference("tiny", LATENTS, onednn=False)
+    assert all(torch.equal(seen["exact"], exact) and seen["restored"] for seen in ranks)
+
+
+@pytest.mark.slow
+def test_wan21_vae_architecture_two_ranks_bit_for_bit(tmp_path):
+    shape = (1, 16, 2, 6, 6)  # the real Wan 2.1 VAE (random weights): 5 frames of 48 x 48
+    ranks = _run(tmp_path, 2, "wan2.1", shape)
+    exact = _reference("wan2.1", shape, onednn=False)
+    assert exact.shape == (1, 3, 5, 48, 48)
+    assert all(torch.equal(seen["exact"], exact) for seen in ranks)
+
+
+def test_check_split_names_the_argument():
+    check_split(60, 4)
+    with pytest.raises(ValueError, match=r"latents height 60 does not split into 8 equal row bands.*multiple of 8"):
+        check_split(60, 8)
+
+
+def test_pipeline_decode_splits_over_its_vae_group_only_when_the_height_splits(monkeypatch):
+    """The wiring: with ``vae_group`` of 2 ranks the pipeline decodes through ``patch_parallel_decode`` (here a
+    recorder, the group faked), with an uneven height or no group through the whole ``vae.decode``; the workers'
+    ``follower_output`` agrees, so ranks other than 0 decode exactly when the pipeline splits."""
+    import torch.distributed as dist
+
+    import engine.storymem.parallel_vae as parallel_vae
+    from engine.storymem.parallel import ParallelContext, ParallelPlan
+    from engine.storymem.testing import tiny_pipeline
+
+    pipe, group, calls = tiny_pipeline("m2v"), object(), []
+
+    def recorder(vae, latents, grp):
+        calls.append((tuple(latents.shape), grp))
+        return torch.zeros(1, 3, 1 + 4 * (latents.shape[2] - 1), 8 * latents.shape[3], 8 * latents.shape[4])
+
+    monkeypatch.setattr(parallel_vae, "patch_parallel_decode", recorder)
+    monkeypatch.setattr(dist, "get_world_size", lambda g=None: 2 if g is group else 1)
+    latents = torch.randn(1, 16, 2, 6, 8)  # (B, 16, f, h, w)
+    whole = pipe.decode(latents, "pt")
+    assert calls == [] and whole.shape == (1, 3, 5, 48, 64)
+    pipe.vae_group = group
+    assert torch.equal(pipe.decode(latents, "pt"), torch.zeros(1, 3, 5, 48, 64)) and calls == [((1, 16, 2, 6, 8), group)]
+    assert pipe.decode(latents[..., :5, :], "pt").shape == (1, 3, 5, 40, 64) and len(calls) == 1  # 5 rows: whole
+    context = ParallelContext(ParallelPlan.choose(2, cfg=False), 1, "cpu")
+    assert context.follower_output(6) == "pt" and context.follower_output(5) == "latent"
+
+
+def test_memory_format_keeps_channels_last_activations():
+    """On CUDA the engine stores the VAE's conv weights channels-last and cuDNN returns channels-last
+    activations; the halo rows and bands are built in that layout (the CPU tests only see contiguous ones)."""
+    from engine.storymem.parallel_vae import memory_format
+
+    x = torch.randn(1, 4, 2, 6, 8)
+    assert memory_format(x) == torch.contiguous_format
+    assert memory_format(x.contiguous(memory_format=torch.channels_last_3d)) == torch.channels_last_3d
+    assert memory_format(x[:, :, 0].contiguous(memory_format=torch.channels_last)) == torch.channels_last
+    assert memory_format(x[..., :3, :]) == torch.contiguous_format  # a strided view: made contiguous
