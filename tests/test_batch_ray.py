@@ -219,21 +219,23 @@ def test_a_broken_script_fails_alone_and_is_retried_only_when_asked(tmp_path, ra
 
 def test_ctrl_c_stops_the_films_cleanly_and_the_rerun_resumes(tmp_path, ray_address):
     out = tmp_path / "batch"
-    # 12 shots a film, and the Ctrl-C as soon as a film runs: with warm Ray workers (earlier tests of this module)
-    # a 6-shot preview film took 4 s, and one CI run saw both finish before an interrupt sent after the first
-    # accepted shot
+    # Films long enough for the interrupt to land mid-film: with warm Ray workers (this module's earlier tests) a
+    # 160x96 preview film of 12 shots took 3.6 s, and two CI runs saw both films finish before the Ctrl-C.
     args = [str(_loglines(tmp_path, LOGLINES[:2])), "--out", str(out), "--ray-address", ray_address,
-            "--shots", "12", *TINY]
-    proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+            "--shots", "8", "--size", "416x240", "--frames", "25", "--seed", "1", "--engine", "preview"]
+    log_out, log_err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with open(log_out, "w") as so, open(log_err, "w") as se:  # files, not pipes: a full pipe would stall the driver
+        proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, env=_env(), stdout=so, stderr=se, text=True,
+                                start_new_session=True)
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline:
-        if (out / "batch.json").exists():  # a film has started rendering: its run folder has a manifest
-            if any(f["status"] == "running" and _manifest(out / k) for k, f in _films(out).items()):
-                break
+        if "1/8 shots" in log_out.read_text(errors="replace"):  # a film has rendered its first shot
+            break
         time.sleep(0.05)
+    assert proc.poll() is None, "the batch ended before the Ctrl-C: " + log_out.read_text() + log_err.read_text()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-    stdout, stderr = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    stdout, stderr = log_out.read_text(), log_err.read_text()
     assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stdout + stderr and "Interrupted" in stdout
     films = _films(out)
