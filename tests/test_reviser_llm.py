@@ -79,3 +79,30 @@ def test_a_reviser_that_fails_explains_in_one_line_and_changes_nothing(tmp_path)
     assert "could not turn the request into edits" in line and "nothing was changed" in line
     assert "replace" in line  # and how to do it without a model
     assert files() == before
+
+
+def test_a_replacement_must_quote_text_the_film_has(tmp_path):
+    """A model's ``replace_text`` of a phrase the shots it names do not hold is sent back for another answer (a real
+    SmolLM2 run scoped "noon at the fish market" to shots without it, and the revision failed), case-insensitively;
+    text an earlier edit of the same list writes counts."""
+    import pytest
+
+    from agents.reviser.llm import check_edits
+    from schemas.edit import EditList
+
+    ctx = context(render(tmp_path, ALL_CUTS))
+    first = ctx.script.shots()[0]
+    word = first.prompt.split()[1]
+    ok = EditList.model_validate({"edits": [{"op": "replace_text", "old": word.upper(), "new": "x"}]})
+    assert check_edits(ok, ctx) is ok
+    missing = EditList.model_validate({"edits": [{"op": "replace_text", "old": "zebra crossing", "new": "x"}]})
+    with pytest.raises(ValueError, match='"zebra crossing" is not in any prompt or the bible'):
+        check_edits(missing, ctx)
+    elsewhere = next(s.id for s in ctx.script.shots() if "fish market" not in s.prompt.casefold())
+    scoped = EditList.model_validate({"edits": [{"op": "replace_text", "old": "noon at the fish market", "new": "x",
+                                                 "shots": [elsewhere]}]})  # the phrase is in another shot
+    with pytest.raises(ValueError, match=f'"noon at the fish market" is not in shots {elsewhere}'):
+        check_edits(scoped, ctx)
+    chained = EditList.model_validate({"edits": [{"op": "replace_text", "old": word, "new": "zebra crossing"},
+                                                 {"op": "replace_text", "old": "Zebra crossing", "new": "bridge"}]})
+    assert check_edits(chained, ctx) is chained

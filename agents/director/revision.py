@@ -14,7 +14,7 @@ import json
 from langgraph.types import interrupt
 
 from agents.director import versions
-from agents.director.edits import Draft, apply_edits, diff, predict_rerender
+from agents.director.edits import Draft, EditError, apply_edits, diff, predict_rerender
 from agents.director.integrity import damaged_shots
 from agents.director.rundir import RunDir, RunError, copy_references
 from agents.director.runtime import Runtime
@@ -33,7 +33,10 @@ class RevisionNodes:
     def _draft(self, edits: EditList) -> tuple[Draft, MemoryBank]:
         run = self.rt.run
         bank = MemoryBank.load(run.root)
-        draft = apply_edits(run.script(), run.bible(), run.manifest.shots, {k.id for k in bank.keyframes}, edits.edits)
+        try:
+            draft = apply_edits(run.script(), run.bible(), run.manifest.shots, {k.id for k in bank.keyframes}, edits.edits)
+        except EditError as e:  # planned only: no file of the run was touched
+            raise EditError(f"{e}; nothing was changed") from None
         return draft, bank
 
     def propose(self, state: DirectorState) -> dict:

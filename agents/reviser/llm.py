@@ -42,11 +42,25 @@ def _shot_refs(context: FilmContext) -> tuple[set[str], int]:
     return {s.id for s in shots}, len(shots)
 
 
+def _film_text(context: FilmContext, refs: list[str] | None) -> str:
+    """The prompts (and first-frame prompts) of shots ``refs`` (ids or 1-based numbers; None: every shot and the
+    bible's descriptions), case-folded, for checking that a replacement's phrase is there."""
+    shots = context.script.shots()
+    chosen = shots if refs is None else [s for i, s in enumerate(shots, 1) if s.id in refs or str(i) in refs]
+    parts = [s.prompt for s in chosen] + [s.first_frame_prompt or "" for s in chosen]
+    if refs is None:
+        parts += [getattr(c, f) or "" for c in context.bible.characters for f in ("appearance", "attire", "age", "style")]
+    return "\n".join(parts).casefold()
+
+
 def check_edits(edits: EditList, context: FilmContext) -> EditList:
-    """Every shot, keyframe and character an edit names exists (``ValueError`` naming the first that doesn't)."""
+    """Every shot, keyframe and character an edit names exists, and every phrase a ``replace_text`` edit replaces is
+    in the text it targets (or in what an earlier edit of the list writes) -- ``ValueError`` naming the first that
+    doesn't, which the structured client feeds back to the model for another answer."""
     ids, n = _shot_refs(context)
     names = {c.name.casefold() for c in context.bible.characters}
     keyframes = set(context.keyframes)
+    written: list[str] = []  # text earlier edits of this list add, which a later replacement may target
 
     def shot_ok(ref: str) -> None:
         if ref not in ids and not (ref.isdigit() and 1 <= int(ref) <= n):
@@ -64,6 +78,12 @@ def check_edits(edits: EditList, context: FilmContext) -> EditList:
             value = getattr(e, attr, None)
             if value is not None and e.op in ("edit_character", "add_reference") and value.casefold() not in names:
                 raise ValueError(f"character {value!r} is not in the bible")
+        if e.op == "replace_text":
+            phrase = e.old.casefold()
+            if phrase not in _film_text(context, e.shots) and not any(phrase in w for w in written):
+                where = f"shots {', '.join(e.shots)}" if e.shots else "any prompt or the bible"
+                raise ValueError(f'replace_text: "{e.old}" is not in {where}; quote a phrase the script contains')
+        written += [str(v).casefold() for k, v in e.model_dump().items() if isinstance(v, str) and k != "op"]
     return edits
 
 
