@@ -225,8 +225,10 @@ def test_ctrl_c_stops_the_films_cleanly_and_the_rerun_resumes(tmp_path, ray_addr
             "--shots", "8", "--size", "416x240", "--frames", "25", "--seed", "1", "--engine", "preview"]
     log_out, log_err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with open(log_out, "w") as so, open(log_err, "w") as se:  # files, not pipes: a full pipe would stall the driver
+        # SIG_DFL for SIGINT, as in a terminal's job: a shell runs background commands with SIGINT ignored, and a
+        # child inherits that (pytest started with `&` made every Ctrl-C of this test a no-op)
         proc = subprocess.Popen(_cmd(*args), cwd=tmp_path, env=_env(), stdout=so, stderr=se, text=True,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline:
         if "1/8 shots" in log_out.read_text(errors="replace"):  # a film has rendered its first shot
