@@ -415,9 +415,9 @@ class EngineSections:
         results = {}
         for mode in ("eager", "channels_last_3d", "cudnn_benchmark"):
             if mode == "channels_last_3d":
-                for module in vae.modules():
-                    if isinstance(module, torch.nn.Conv3d):
-                        module.weight.data = module.weight.data.to(memory_format=torch.channels_last_3d)
+                from engine.storymem.engine import channels_last_3d
+
+                channels_last_3d(vae)
             if mode == "cudnn_benchmark":
                 torch.backends.cudnn.benchmark = True
             with torch.no_grad():

@@ -36,8 +36,8 @@ import torch
 from diffusers.models.attention_dispatch import _templated_context_parallel_attention
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor, _get_qkv_projections
 
-FP8 = torch.float8_e4m3fn
-FP8_MAX = float(torch.finfo(FP8).max)  # 448
+from engine.storymem.fp8 import FP8, FP8_MAX  # e4m3, 448: the same format as the FP8 linear layers
+
 P_SCALE = FP8_MAX
 """Scale of the softmax numerator ``P`` (in ``[0, 1]``) before its FP8 cast: the whole E4M3 range."""
 
