@@ -32,7 +32,7 @@ from engine.storymem.loading import (
     load_text_encoder,
     load_vae,
 )
-from engine.storymem.limits import check_request
+from engine.storymem.limits import ENGINE_ATTENTION, check_request
 from engine.storymem.lora import LoraUpdate, convert_step_lora, convert_storymem_lora, load_lora_file, storymem_update
 from engine.storymem.offload import OFFLOAD_MODES, MemoryPlan
 from engine.storymem.presets import DEFAULT_PRESET, PRESET_NAMES, UNTESTED_COMPOSITION, SamplerSpec, expand
@@ -214,7 +214,7 @@ class StoryMemEngine:
         head size allow, else default SDPA, with a note), and for ``cudnn``/``fp8`` the engine's kernel
         (:func:`~engine.storymem.attention.install_attention`) for self-attention (``cudnn``: cross-attention too)."""
         backend = self.expanded.attention_backend
-        kernel = backend if backend in ("cudnn", "fp8") else None
+        kernel = backend if backend in ENGINE_ATTENTION else None
         head_dim = expert.config.attention_head_dim
         if kernel == "cudnn" and self.device.type != "cuda":
             self._note(f"cudnn attention runs on CUDA GPUs, not {self.device.type}: default SDPA instead")
@@ -227,7 +227,7 @@ class StoryMemEngine:
                 self._note(f"{why}: {kernel} attention passed over, cuDNN SDPA instead")
                 kernel = None
         diffusers_backend = backend
-        if backend in ("cudnn", "fp8"):  # what runs beside (or instead of) the engine's kernel; the CPU: default SDPA
+        if backend in ENGINE_ATTENTION:  # what runs beside (or instead of) the engine's kernel; the CPU: default SDPA
             diffusers_backend = "_native_cudnn" if self.device.type == "cuda" else None
         if diffusers_backend == "_native_cudnn" and (self.dtype not in (torch.bfloat16, torch.float16) or head_dim % 8):
             self._note(f"cuDNN attention needs bf16/fp16 and a head size divisible by 8 ({str(self.dtype).removeprefix('torch.')}, "

@@ -31,6 +31,7 @@ from typing import Literal
 
 from typing import TYPE_CHECKING
 
+from engine.storymem.limits import ENGINE_ATTENTION
 from engine.storymem.scheduling import DISTILL_TIMESTEPS
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def _attention(preset: Preset, device: "torch.device") -> tuple[str | None, list
 
     notes = []
     for name in preset.attention:
-        why = cuda_support(device, name) if name in ("cudnn", "fp8") else None
+        why = cuda_support(device, name) if name in ENGINE_ATTENTION else None
         if why is None:
             return name, notes
         notes.append(f"{why}: {name} attention passed over")
