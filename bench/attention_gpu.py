@@ -6,11 +6,14 @@ Sections (``--sections``, default all):
   layout): torch SDPA with cuDNN / flash; every execution plan cuDNN offers for the same bf16 graph through
   ``nvidia-cudnn-frontend`` (is the plan torch's heuristic picks the fastest?); the FP8 attention of the ``fast`` and
   ``turbo`` presets (``engine.storymem.fp8_attention``: the cuDNN FP8 kernel alone, and with its quantization), with
-  its relative L2 error against cuDNN bf16 on random inputs (logit scales 1 and 3).
+  its relative L2 error against cuDNN bf16 on random inputs (logit scales 1 and 3); FlashAttention-4 (``flash-attn-4``)
+  where it imports.
 * ``block`` -- one ``WanTransformerBlock`` at A14B dimensions (random bf16 weights, norms in float32), compiled as the
   engine compiles it: ``exact`` through diffusers' ``_native_cudnn`` and through the engine's ``cudnn`` kernel, ``exact``
-  + FP8 self-attention, and ``fast`` (FP8 attention + FP8 linears; ``--torchao`` adds torchao's FP8 linears); ms per
-  block (a forward runs 40), and kernel tables of the ``exact`` blocks.
+  + FP8 self-attention, FlashAttention-4 where it imports, and ``fast`` (FP8 attention + FP8 linears; ``--torchao``
+  adds torchao's FP8 linears); ms per block (a forward runs 40). Per variant: a timeline of 5 back-to-back calls
+  under the profiler (wall, kernel sum, GPU idle between kernels, the largest gaps, the kernel table) with the SM
+  clock and power over 20 calls, the block replayed from one CUDA graph, and for ``exact`` CFG as one batch of 2.
 
 Results go to ``OUT/attention_gpu.json`` and one JSON line per measurement on stdout.
 
@@ -84,6 +87,20 @@ def kernels(rec: Recorder) -> None:
                 out = torch.nn.functional.scaled_dot_product_attention(*bhsd).transpose(1, 2)
             reference = out if reference is None else reference
             rec.add(section="kernels", kernel=f"torch SDPA {name} (B, H, S, D)", ms=ms, tflops=attention_tflops(ms), rel_l2_vs_cudnn=rel_l2(out, reference))
+        why = fa.cuda_support(q.device, "fa4")
+        if why:
+            rec.add(section="kernels", kernel="FlashAttention-4", skipped=why)
+        else:
+            try:
+                started = time.perf_counter()
+                out = fa.fa4_attention(q, k, v)
+                torch.cuda.synchronize()
+                first = round(time.perf_counter() - started, 1)
+                ms = cuda_ms(lambda: fa.fa4_attention(q, k, v))
+                rec.add(section="kernels", kernel="FlashAttention-4 (flash-attn-4, (B, S, H, D))", ms=ms, tflops=attention_tflops(ms),
+                        rel_l2_vs_cudnn=rel_l2(out, reference), first_call_s=first)  # fmt: skip
+            except Exception as err:  # noqa: BLE001 - a kernel that does not run is reported, not fatal
+                rec.add(section="kernels", kernel="FlashAttention-4", error=f"{type(err).__name__}: {str(err)[:300]}")
         why = fa.cuda_support(q.device)
         if why:
             rec.add(section="kernels", kernel="cudnn-frontend", skipped=why)
@@ -173,11 +190,12 @@ def _fp8_plans(rec: Recorder, q8, k8, v8, s_q, s_k, s_v, scale) -> None:
             rec.add(section="kernels", kernel=f"cuDNN sdpa_fp8 plan {index}", error=str(err)[:200])
 
 
-def block(rec: Recorder, profile: bool, torchao: bool) -> None:
+def block(rec: Recorder, profile: bool, torchao: bool, only: list[str] | None = None, batch2: bool = True) -> None:
     from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed, WanTransformerBlock
 
     from engine.storymem.convert import shipped_config
     from engine.storymem.fp8 import quantize_linears
+    from engine.storymem import attention as fa
     from engine.storymem.attention import install_attention
     from engine.storymem.loading import _cast_like_diffusers
 
@@ -205,9 +223,13 @@ def block(rec: Recorder, profile: bool, torchao: bool) -> None:
         ("exact + FP8 self-attention", "fp8", "cudnn", None),
         ("fast: FP8 attention + FP8 linears (scaled_mm)", "fp8", "cudnn", "scaled_mm"),
     ]
+    if fa.cuda_support(hidden.device, "fa4") is None:
+        variants.insert(2, ("exact, FlashAttention-4 (self and cross)", "fa4", "fa4", None))
     if torchao:
         variants.append(("fast: FP8 attention + FP8 linears (torchao)", "fp8", "cudnn", "torchao"))
     for name, self_kernel, cross_kernel, fp8_linear in variants:
+        if only and not any(word in name for word in only):
+            continue
         b = new_block()
         b.attn1.processor._attention_backend = b.attn2.processor._attention_backend = "_native_cudnn"
         holder = torch.nn.Module()
@@ -227,26 +249,125 @@ def block(rec: Recorder, profile: bool, torchao: bool) -> None:
         reference = out if reference is None else reference
         rec.add(section="block", variant=name, eager_ms=eager, compiled_ms=ms, first_call_s=compile_s,
                 forward_of_40_blocks_ms=round(40 * ms, 1), rel_l2_vs_exact=rel_l2(out, reference))  # fmt: skip
-        if profile and fp8_linear is None:
-            _profile(rec, lambda: compiled(hidden, text, temb, rotary), name)
+        if profile:
+            _timeline(rec, lambda: compiled(hidden, text, temb, rotary), name)
+            _cuda_graph(rec, lambda: compiled(hidden, text, temb, rotary), name, out)
+        if batch2 and self_kernel is None:  # CFG as one batch of 2 (cond + uncond) instead of two forwards
+            pair = [torch.cat([x, x]) for x in (hidden, text, temb)]
+            with torch.no_grad():
+                compiled(*pair, rotary)
+                ms2 = cuda_ms(lambda: compiled(*pair, rotary), warmup=1, iters=3)
+            rec.add(section="block-batch2", variant=name, ms_per_sample=round(ms2 / 2, 3), ms_batch1=ms)
+            del pair
         del b, compiled
         torch._dynamo.reset()
         torch.cuda.empty_cache()
 
 
-def _profile(rec: Recorder, fn, name: str) -> None:
+class _Clocks:
+    """SM clock (MHz) and power (W) sampled through NVML every 5 ms while the block runs (is a block slower in a
+    sustained run than its kernels in a profile because the card lowers its clock?)."""
+
+    def __enter__(self):
+        import threading
+
+        self.samples, self._stop = [], threading.Event()
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+        except Exception:  # noqa: BLE001 - no NVML: no clock figures
+            self._thread = None
+            return self
+
+        def sample():
+            while not self._stop.is_set():
+                self.samples.append((pynvml.nvmlDeviceGetClockInfo(handle, pynvml.NVML_CLOCK_SM), pynvml.nvmlDeviceGetPowerUsage(handle) / 1000))
+                time.sleep(0.005)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def summary(self) -> dict:
+        if not self.samples:
+            return {"clocks": "NVML not available"}
+        mhz = sorted(c for c, _ in self.samples)
+        watts = sorted(w for _, w in self.samples)
+        return {"sm_mhz_min_median_max": [mhz[0], mhz[len(mhz) // 2], mhz[-1]], "power_w_median_max": [round(watts[len(watts) // 2]), round(watts[-1])], "samples": len(mhz)}
+
+
+def _timeline(rec: Recorder, fn, name: str, iters: int = 5) -> None:
+    """A sustained run of ``iters`` back-to-back calls under the profiler: per call, the wall time (CUDA events), the
+    sum of kernel times, the GPU's idle time between kernels (span minus the union of kernel intervals) and the
+    largest idle gaps with the kernels around them; and the SM clock and power over 20 unprofiled calls."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     with torch.no_grad():
         fn()
         torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            fn()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            start.record()
+            for _ in range(iters):
+                fn()
+            end.record()
             torch.cuda.synchronize()
+        with _Clocks() as clocks:
+            for _ in range(20):
+                fn()
+            torch.cuda.synchronize()
+    wall = start.elapsed_time(end) / iters
+    events = sorted((e.start_ns(), e.start_ns() + e.duration_ns(), e.name()) for e in prof.profiler.kineto_results.events()
+                    if e.device_type() == DeviceType.CUDA and e.duration_ns() > 0)  # fmt: skip
+    busy, gaps, reach, previous = 0, [], None, None
+    for begin, finish, kernel in events:
+        if reach is None or begin >= reach:
+            if reach is not None:
+                gaps.append(((begin - reach) / 1e6, previous[:60], kernel[:60]))
+            busy += finish - begin
+            reach = finish
+        elif finish > reach:
+            busy += finish - reach
+            reach = finish
+        if finish >= reach:
+            previous = kernel
+    span = (events[-1][1] - events[0][0]) / 1e6 if events else 0.0
+    kernel_sum = sum(f - b for b, f, _ in events) / 1e6
     rows = sorted(prof.key_averages(), key=lambda e: e.device_time_total, reverse=True)
-    total = sum(e.device_time_total for e in rows) / 1000
-    table = [{"kernel": e.key[:90], "ms": round(e.device_time_total / 1000, 3), "calls": e.count} for e in rows[:20]]
-    rec.add(section="block-profile", variant=name, total_kernel_ms=round(total, 3), top=table)
+    table = [{"kernel": e.key[:90], "ms_per_call": round(e.device_time_total / 1000 / iters, 3), "calls": e.count // iters} for e in rows[:12]]
+    rec.add(section="block-timeline", variant=name, wall_ms=round(wall, 3), kernel_ms=round(kernel_sum / iters, 3),
+            busy_ms=round(busy / 1e6 / iters, 3), idle_ms=round((span - busy / 1e6) / iters, 3), kernels_per_call=len(events) // iters,
+            largest_gaps_ms=[(round(g, 3), a, b) for g, a, b in sorted(gaps, reverse=True)[:6]], top=table, **clocks.summary())  # fmt: skip
+
+
+def _cuda_graph(rec: Recorder, fn, name: str, reference: torch.Tensor) -> None:
+    """The compiled block captured in one CUDA graph and replayed: what launching its kernels costs."""
+    try:
+        with torch.no_grad():
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                fn()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                out = fn()
+            graph.replay()
+            torch.cuda.synchronize()
+            ms = cuda_ms(graph.replay, warmup=2, iters=5)
+        rec.add(section="block-cuda-graph", variant=name, replay_ms=ms, rel_l2_vs_eager_call=rel_l2(out, reference))
+        del graph, out
+    except Exception as err:  # noqa: BLE001 - a capture that fails is reported, not fatal
+        rec.add(section="block-cuda-graph", variant=name, error=f"{type(err).__name__}: {str(err)[:300]}")
+    torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -255,6 +376,7 @@ def main() -> None:
     parser.add_argument("--sections", default="kernels,block")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--torchao", action="store_true", help="also the torchao FP8 linears (its compile took 204 s)")
+    parser.add_argument("--variants", default=None, help="block variants whose names contain one of these comma-separated words (default: all)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench/attention_gpu.py needs a CUDA GPU")
@@ -264,7 +386,7 @@ def main() -> None:
     if "kernels" in sections:
         kernels(rec)
     if "block" in sections:
-        block(rec, profile=not args.no_profile, torchao=args.torchao)
+        block(rec, profile=not args.no_profile, torchao=args.torchao, only=args.variants.split(",") if args.variants else None)
 
 
 if __name__ == "__main__":

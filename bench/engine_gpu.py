@@ -300,13 +300,18 @@ def _shot_request(dims: Dims, folder: Path, memory: int = 3, seed: int = 0):
                          memory=images, first_frame=paths[-1])  # fmt: skip
 
 
-def _steps_for(spec: str | None, preset: str) -> int | None:
-    """``exact=20,fast=40`` -> this preset's step count (None: the preset's own)."""
+def _setting_for(spec: str | None, preset: str) -> str | None:
+    """``exact=20,fast=40`` -> this preset's value (None: the preset's own)."""
     for item in (spec or "").split(","):
         name, _, value = item.partition("=")
         if name == preset and value:
-            return int(value)
+            return value
     return None
+
+
+def _steps_for(spec: str | None, preset: str) -> int | None:
+    value = _setting_for(spec, preset)
+    return None if value is None else int(value)
 
 
 class EngineSections:
@@ -321,7 +326,8 @@ class EngineSections:
         for preset in a.presets.split(","):
             steps = _steps_for(a.shot_steps, preset)
             start = time.perf_counter()
-            engine = _random_engine_class()(d, preset=preset, steps=steps, device=self.device, dtype=self.dtype)
+            engine = _random_engine_class()(d, preset=preset, steps=steps, device=self.device, dtype=self.dtype,
+                                            attention_backend=_setting_for(a.attention, preset))  # fmt: skip
             pipe = engine._pipeline("m2v")
             sync(self.device)
             setup = time.perf_counter() - start
@@ -373,7 +379,7 @@ class EngineSections:
         for preset in a.presets.split(","):
             steps = _steps_for(a.shot_steps, preset)
             plan = ParallelPlan.choose(a.gpus, cfg=get_preset(preset).m2v.cfg)
-            kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny}
+            kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny, "attention_backend": _setting_for(a.attention, preset)}
             if preset in (a.compile_off or "").split(","):
                 kwargs["compile"] = False
             if a.tiny:
@@ -889,6 +895,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--presets", default="exact,fast,turbo", help="presets for the presets/multigpu sections")
     parser.add_argument("--shot-steps", default=None, help="steps per preset for the timed shots, e.g. exact=20 (default: the preset's)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per shot for the multigpu section")
+    parser.add_argument("--attention", default=None, help="attention backend per preset for the presets/multigpu sections, e.g. exact=fa4")
     parser.add_argument("--compile-off", default=None, help="presets to run without compilation in the multigpu section")
     parser.add_argument("--artifacts", default=None, help="folder for images, dev-*.pt and frames-*.npy (default: --out)")
     parser.add_argument("--compare", metavar="FOLDER", help="print the deviation report of the dev-*.pt files and the "

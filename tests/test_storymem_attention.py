@@ -98,11 +98,43 @@ def test_the_cudnn_ops_refuse_a_cpu_with_the_reason():
     assert "runs on CUDA GPUs" in fa.try_kernel("fp8", 4, 32, torch.bfloat16, "cpu")
 
 
-def test_head_sizes_and_dtypes_cudnn_takes():
+def test_the_flashattention4_op_refuses_a_cpu_with_the_reason():
+    q, k, v = qkv()
+    with pytest.raises(RuntimeError, match="FlashAttention-4 runs on CUDA GPUs"):
+        fa.fa4_sdpa(q.bfloat16(), k.bfloat16(), v.bfloat16(), 0.1)
+    assert "FlashAttention-4 runs on CUDA GPUs" in fa.try_kernel("fa4", 4, 32, torch.bfloat16, "cpu")
+    assert "FlashAttention-4 runs on CUDA GPUs" in fa.cuda_support("cpu", "fa4")
+    with pytest.raises(ValueError, match="Ulysses context parallelism only"):
+        fa._cp_forward_fa4(None, q, k, v, return_lse=True)
+
+
+def test_flashattention4_without_its_package_says_how_to_install_it(monkeypatch):
+    """On a Hopper GPU without ``flash-attn-4`` the reason names the package (the engine then falls back)."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_flash_attn(name, *args, **kwargs):
+        if name.startswith("flash_attn"):
+            raise ImportError("No module named 'flash_attn'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    monkeypatch.setattr(builtins, "__import__", no_flash_attn)
+    why = fa._fa4_support(torch.device("cuda", 0))
+    assert "flash-attn-4" in why and "pip install" in why
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert "this GPU has 8.0" in fa._fa4_support(torch.device("cuda", 0))
+
+
+def test_head_sizes_and_dtypes_the_kernels_take():
     assert fa.head_dim_support(128, torch.bfloat16, "fp8") is None
     assert fa.head_dim_support(128, torch.bfloat16, "cudnn") is None
+    assert fa.head_dim_support(128, torch.bfloat16, "fa4") is None
     assert "multiple of 16" in fa.head_dim_support(12, torch.bfloat16, "fp8")
+    assert "multiple of 8" in fa.head_dim_support(12, torch.bfloat16, "fa4")
     assert "bf16/fp16" in fa.head_dim_support(128, torch.float32, "cudnn")
+    assert "bf16/fp16" in fa.head_dim_support(128, torch.float32, "fa4")
 
 
 def test_context_parallel_forward_refuses_ring_attention():
@@ -153,3 +185,4 @@ def test_processor_arguments_are_checked():
         fa.CudnnWanAttnProcessor("sage", None)
     with pytest.raises(ValueError, match="cross_kernel"):
         fa.CudnnWanAttnProcessor("fp8", "fp8")
+    assert fa.CudnnWanAttnProcessor("fa4", "fa4").cross_kernel == "fa4"

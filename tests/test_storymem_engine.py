@@ -223,10 +223,11 @@ def test_channels_last_vae_decodes_what_the_contiguous_one_does():
     assert torch.allclose(after, before, atol=1e-5) and torch.allclose(redecoded, decoded, atol=1e-5)
 
 
-def test_cudnn_attention_asked_for_on_a_cpu_falls_back_with_a_note(models, images):
-    """``--attention-backend cudnn`` names a CUDA kernel: on a CPU the engine says so and runs default SDPA."""
-    engine = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, attention_backend="cudnn")
+@pytest.mark.parametrize("kernel", ["cudnn", "fa4"])
+def test_cuda_attention_asked_for_on_a_cpu_falls_back_with_a_note(models, images, kernel):
+    """``--attention-backend cudnn`` or ``fa4`` names a CUDA kernel: on a CPU the engine says so and runs default SDPA."""
+    engine = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, attention_backend=kernel)
     assert engine.render_shot(_request("mi2v", images)).shape == (F, H, W, 3)
     s = engine.settings()
-    assert s["attention_backend"] == "default" and any("cudnn attention runs on CUDA GPUs" in n for n in s["notes"])
-    assert s["preset"]["overrides"] == ["steps=2", "attention_backend=cudnn"]
+    assert s["attention_backend"] == "default" and any(f"{kernel} attention runs on CUDA GPUs" in n for n in s["notes"])
+    assert s["preset"]["overrides"] == ["steps=2", f"attention_backend={kernel}"]

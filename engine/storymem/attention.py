@@ -42,6 +42,7 @@ P_SCALE = FP8_MAX
 """Scale of the softmax numerator ``P`` (in ``[0, 1]``) before its FP8 cast: the whole E4M3 range."""
 
 CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.14,<1.21' (or pip install -e '.[gpu]')"
+FA4_HINT = "pip install --pre 'flash-attn-4>=4.0.0b30' (or pip install -e '.[gpu]')"
 
 
 # ------------------------------------------------------------------------------------------ quantization (steps 1, 2, 4)
@@ -90,7 +91,15 @@ def fp8_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: floa
     return (o8.float() * s_v).to(q.dtype)
 
 
-KERNELS = {"cudnn": bf16_attention, "fp8": fp8_attention}
+def fa4_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """Exact attention with FlashAttention-4 (:func:`fa4_sdpa`, the ``flash-attn-4`` package's CuTe DSL kernels; on
+    Hopper its SM90 forward): ``(B, Sq, H, D)``, ``(B, Skv, H, D)`` x 2 -> ``(B, Sq, H, D)``; CUDA only."""
+    _check_qkv(q, k, v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    return fa4_sdpa(q.contiguous(), k.contiguous(), v.contiguous(), scale)
+
+
+KERNELS = {"cudnn": bf16_attention, "fp8": fp8_attention, "fa4": fa4_attention}
 """The engine's attention kernels by name (``--attention-backend``); each maps ``(q, k, v, scale=None)`` in diffusers'
 ``(B, S, H, D)`` layout to the output in the same layout."""
 
@@ -122,9 +131,11 @@ def emulate_sdpa_fp8(
 
 
 def cuda_support(device: torch.device | str, kernel: str = "fp8") -> str | None:
-    """None when the cuDNN ``kernel`` (``fp8`` or ``cudnn``, the bf16 one) can run on ``device``, else why not (one
-    line, with the fix)."""
+    """None when ``kernel`` (``fp8`` or ``cudnn``, cuDNN's FP8 and bf16 kernels, or ``fa4``) can run on ``device``,
+    else why not (one line, with the fix)."""
     device = torch.device(device)
+    if kernel == "fa4":
+        return _fa4_support(device)
     if device.type != "cuda":
         return f"cuDNN attention runs on CUDA GPUs, not {device.type}"
     major, minor = torch.cuda.get_device_capability(device)
@@ -139,10 +150,25 @@ def cuda_support(device: torch.device | str, kernel: str = "fp8") -> str | None:
     return None
 
 
+def _fa4_support(device: torch.device) -> str | None:
+    if device.type != "cuda":
+        return f"FlashAttention-4 runs on CUDA GPUs, not {device.type}"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major not in (9, 10, 11):
+        return f"FlashAttention-4 runs on Hopper and Blackwell (compute capability 9.0, 10.x, 11.x); this GPU has {major}.{minor}"
+    try:
+        import flash_attn.cute  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - a broken CuTe DSL install fails with several exception types
+        return f"FlashAttention-4 is not importable ({type(err).__name__}): {FA4_HINT}"
+    return None
+
+
 def head_dim_support(head_dim: int, dtype: torch.dtype, kernel: str) -> str | None:
-    """None when the cuDNN ``kernel`` takes heads of ``head_dim`` in ``dtype``, else why not."""
-    if kernel == "cudnn" and dtype not in (torch.bfloat16, torch.float16):
-        return f"cuDNN bf16 attention needs bf16/fp16 activations, not {str(dtype).removeprefix('torch.')}"
+    """None when ``kernel`` takes heads of ``head_dim`` in ``dtype``, else why not."""
+    if kernel in ("cudnn", "fa4") and dtype not in (torch.bfloat16, torch.float16):
+        return f"{kernel} attention needs bf16/fp16 activations, not {str(dtype).removeprefix('torch.')}"
+    if kernel == "fa4":
+        return None if head_dim % 8 == 0 and 8 <= head_dim <= 256 else f"FlashAttention-4 needs a head size that is a multiple of 8 up to 256, not {head_dim}"
     if head_dim % 16 or head_dim > 256:
         return f"cuDNN attention needs a head size that is a multiple of 16 up to 256, not {head_dim}"
     return None
@@ -159,7 +185,8 @@ def try_kernel(kernel: str, heads: int, head_dim: int, dtype: torch.dtype, devic
         KERNELS[kernel](q, q, q)
         torch.cuda.synchronize(device)
     except Exception as err:  # noqa: BLE001 - cuDNN's refusals come as several exception types
-        return f"cuDNN refused {kernel} attention for {heads} heads of {head_dim} ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+        library = "FlashAttention-4" if kernel == "fa4" else "cuDNN"
+        return f"{library} refused {kernel} attention for {heads} heads of {head_dim} ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
     return None
 
 
@@ -282,6 +309,25 @@ def _(q8, k8, v8, s_q, s_k, s_v, scale):
     return torch.empty_like(q8)
 
 
+@torch.library.custom_op("dailies::fa4_sdpa", mutates_args=())
+def fa4_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """FlashAttention-4 forward in bf16/fp16 (``flash_attn.cute.flash_attn_func``, no mask): contiguous ``q`` ``(B, Sq,
+    H, D)``, ``k``/``v`` ``(B, Skv, H, D)`` -> ``(B, Sq, H, D)``. An opaque op to the compiler (CuTe DSL compiles its
+    kernel on the first call of each shape)."""
+    why = cuda_support(q.device, "fa4") or head_dim_support(q.shape[-1], q.dtype, "fa4")
+    if why:
+        raise RuntimeError(why)
+    from flash_attn.cute import flash_attn_func
+
+    out = flash_attn_func(q, k, v, softmax_scale=scale, causal=False)
+    return (out[0] if isinstance(out, tuple) else out).contiguous()
+
+
+@fa4_sdpa.register_fake
+def _(q, k, v, scale):
+    return torch.empty_like(q)
+
+
 # ------------------------------------------------------------------------------------------ the Wan attention processor
 
 
@@ -313,7 +359,12 @@ def _cp_forward_fp8(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_ca
     return _cp_forward("fp8", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
 
 
-_CP_FORWARD = {"cudnn": _cp_forward_cudnn, "fp8": _cp_forward_fp8}
+def _cp_forward_fa4(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                    enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
+    return _cp_forward("fa4", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
+
+
+_CP_FORWARD = {"cudnn": _cp_forward_cudnn, "fp8": _cp_forward_fp8, "fa4": _cp_forward_fa4}
 
 
 def _no_backward(*args, **kwargs):
@@ -327,8 +378,8 @@ class CudnnWanAttnProcessor(WanAttnProcessor):
 
     def __init__(self, self_kernel: str, cross_kernel: str | None):
         super().__init__()
-        if self_kernel not in KERNELS or cross_kernel not in (None, "cudnn"):
-            raise ValueError(f"self_kernel must be one of {sorted(KERNELS)} and cross_kernel cudnn or None; got {self_kernel!r}, {cross_kernel!r}")
+        if self_kernel not in KERNELS or cross_kernel not in (None, "cudnn", "fa4"):
+            raise ValueError(f"self_kernel must be one of {sorted(KERNELS)} and cross_kernel cudnn, fa4 or None; got {self_kernel!r}, {cross_kernel!r}")
         self.self_kernel, self.cross_kernel = self_kernel, cross_kernel
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):

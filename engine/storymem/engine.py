@@ -216,8 +216,8 @@ class StoryMemEngine:
         backend = self.expanded.attention_backend
         kernel = backend if backend in ENGINE_ATTENTION else None
         head_dim = expert.config.attention_head_dim
-        if kernel == "cudnn" and self.device.type != "cuda":
-            self._note(f"cudnn attention runs on CUDA GPUs, not {self.device.type}: default SDPA instead")
+        if kernel in ("cudnn", "fa4") and self.device.type != "cuda":
+            self._note(f"{kernel} attention runs on CUDA GPUs, not {self.device.type}: default SDPA instead")
             kernel = None
         if kernel and self.device.type == "cuda":
             from engine.storymem.attention import try_kernel
@@ -242,7 +242,7 @@ class StoryMemEngine:
         if kernel:
             from engine.storymem.attention import install_attention
 
-            cross = "cudnn" if kernel == "cudnn" else None
+            cross = kernel if kernel in ("cudnn", "fa4") else None  # exact kernels take cross-attention too
             install_attention(expert, kernel, cross)
             self._attention = kernel if cross or not diffusers_backend else f"{kernel} (self), {diffusers_backend} (cross)"
         else:
