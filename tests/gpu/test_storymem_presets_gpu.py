@@ -116,3 +116,31 @@ def test_cudnn_fp8_attention_matches_its_emulation_and_stays_near_bf16():
     assert 1e-3 < rel(out, exact) < 0.1  # lossy, and bounded
     bf16 = fa.bf16_attention(q, k, v).float()
     assert rel(bf16, exact) < 2e-3  # the engine's cudnn kernel is exact attention
+
+
+def test_flashattention4_is_exact_attention_and_compiles_in_the_processor():
+    """FlashAttention-4 (``flash-attn-4``) at Wan's head size, as exact as cuDNN's bf16 kernel, also inside a
+    compiled tiny Wan model through the engine's processor (self- and cross-attention)."""
+    from engine.storymem import attention as fa
+    from engine.storymem import testing
+    from engine.storymem.deviation import forward_inputs
+
+    why = fa.try_kernel("fa4", 40, 128, torch.bfloat16, "cuda")
+    if why:
+        pytest.skip(why)
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, 2048, 40, 128, generator=g, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    kv = [torch.randn(1, 512, 40, 128, generator=g, device="cuda", dtype=torch.bfloat16) for _ in range(2)]
+    rel = lambda a, b: float((a.float() - b.float()).norm() / b.float().norm())  # noqa: E731
+    for keys, values in ((k, v), tuple(kv)):
+        exact = torch.nn.functional.scaled_dot_product_attention(*(x.transpose(1, 2).float() for x in (q, keys, values))).transpose(1, 2)
+        assert rel(fa.fa4_attention(q, keys, values), exact) < 5e-3
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(testing.TINY_TRANSFORMER, "attention_head_dim", 16)
+        model = testing.tiny_transformer().to("cuda", torch.bfloat16)
+    inputs = forward_inputs(model, 3, 6, 8, seed=0, text_len=16)  # on the model's device, in its dtype
+    with torch.no_grad():
+        reference = model(**inputs, return_dict=False)[0]
+        fa.install_attention(model, "fa4", "fa4")
+        compiled = torch.compile(model, fullgraph=True)(**inputs, return_dict=False)[0]
+    assert rel(compiled, reference) < 2e-2  # bf16 end to end: only the kernels' rounding differs
