@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def test_the_table():
     assert fast.m2v == exact.m2v and fast.linear == "fp8" and fast.lossy
     assert (turbo.m2v.steps, turbo.m2v.cfg, turbo.m2v.shift, turbo.m2v.solver) == (4, False, 5.0, "euler-distill")
     assert turbo.step_lora and turbo.linear == "fp8" and UNTESTED_COMPOSITION in turbo.notes
-    assert exact.attention[0] == "_native_cudnn" and fast.attention[0] == turbo.attention[0] == "fp8"
+    assert exact.attention == ("fa4", "_native_cudnn") and fast.attention[0] == turbo.attention[0] == "fp8"
     assert all(p.attention[-1] == "_native_cudnn" for p in PRESETS.values())  # where nvidia-cudnn-frontend is missing
 
 
@@ -62,8 +63,37 @@ def test_fp8_falls_back_on_a_gpu_without_it(monkeypatch):
     assert expand("fast", "cuda").fp8_kernel == "scaled_mm"
     monkeypatch.setattr(builtins, "__import__", real_import)
     monkeypatch.setitem(sys.modules, "cudnn", object())  # installed: the engine's kernels are chosen
-    assert expand("fast", "cuda").attention_backend == "fp8" and expand("exact", "cuda").attention_backend == "_native_cudnn"
+    assert expand("fast", "cuda").attention_backend == "fp8"
     assert expand("fast", "cuda", offload="model").compile is False
+
+
+def test_exact_takes_flashattention4_where_it_runs_and_says_why_not_elsewhere(monkeypatch):
+    """exact prefers FlashAttention-4 on Hopper when flash-attn-4 imports; without it, or on an Ampere card, it falls
+    back to diffusers' cuDNN SDPA with the reason in the notes."""
+    import builtins
+
+    real_import = builtins.__import__
+    missing = {"flash_attn"}
+
+    def maybe_missing(name, *args, **kwargs):
+        if name.split(".")[0] in missing:
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", maybe_missing)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    e = expand("exact", "cuda")
+    assert e.attention_backend == "_native_cudnn" and any("flash-attn-4" in n and "fa4 attention passed over" in n for n in e.notes)
+    missing.clear()
+    fake = types.ModuleType("flash_attn.cute")
+    monkeypatch.setitem(sys.modules, "flash_attn", types.ModuleType("flash_attn"))
+    monkeypatch.setitem(sys.modules, "flash_attn.cute", fake)
+    e = expand("exact", "cuda")
+    assert e.attention_backend == "fa4" and not any("fa4" in n for n in e.notes)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    e = expand("exact", "cuda")
+    assert e.attention_backend == "_native_cudnn" and any("this GPU has 8.0" in n for n in e.notes)
+    assert expand("exact", "cpu").attention_backend is None
 
 
 def test_overrides_are_recorded_and_checked():

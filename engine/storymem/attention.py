@@ -1,6 +1,10 @@
-"""The engine's attention kernels: cuDNN flash attention in bf16 (``exact``) and in FP8 (``fast``, ``turbo``), called
-through ``nvidia-cudnn-frontend`` (the ``gpu`` extra) as two torch custom ops, and a Wan attention processor that
-uses them.
+"""The engine's attention kernels: FlashAttention-4 in bf16 (``fa4``, ``exact``'s), cuDNN flash attention in bf16
+(``cudnn``) and in FP8 (``fp8``, ``fast``'s and ``turbo``'s), called through ``flash-attn-4`` and
+``nvidia-cudnn-frontend`` (the ``gpu`` extra) as torch custom ops, and a Wan attention processor that uses them.
+
+**FlashAttention-4 (``fa4``).** Tri Dao et al.'s CuTe DSL kernels (``flash_attn.cute.flash_attn_func``; on Hopper its
+SM90 forward), exact attention in bf16 on diffusers' ``(B, S, H, D)`` layout, for self- and cross-attention. At
+37,440 tokens x 40 heads x 128 on an H200 it runs at 667 TFLOP/s against cuDNN's 571 (docs/BENCHMARKS.md).
 
 **bf16 (``cudnn``).** The same cuDNN kernel torch's SDPA picks (``_native_cudnn``; identical outputs, measured in
 docs/BENCHMARKS.md), on diffusers' ``(B, S, H, D)`` layout without the transposed copies, with the graph built once
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 
 import torch
 from diffusers.models.attention_dispatch import _templated_context_parallel_attention
@@ -319,7 +324,9 @@ def fa4_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) ->
         raise RuntimeError(why)
     from flash_attn.cute import flash_attn_func
 
-    out = flash_attn_func(q, k, v, softmax_scale=scale, causal=False)
+    with warnings.catch_warnings():  # CuTe DSL warns, at each kernel compile, that an internal argument is not a JIT argument
+        warnings.filterwarnings("ignore", message="Argument aux_data", category=UserWarning)
+        out = flash_attn_func(q, k, v, softmax_scale=scale, causal=False)
     return (out[0] if isinstance(out, tuple) else out).contiguous()
 
 

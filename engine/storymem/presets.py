@@ -2,7 +2,7 @@
 
 | preset | steps | CFG | sampler | LoRAs | linear layers | attention |
 |---|---|---|---|---|---|---|
-| ``exact`` | 40 | 3.5 | UniPC flow, shift 4 (the reference) | StoryMem | bf16 | cuDNN flash attention (torch SDPA) |
+| ``exact`` | 40 | 3.5 | UniPC flow, shift 4 (the reference) | StoryMem | bf16 | FlashAttention-4, else cuDNN flash attention (torch SDPA) |
 | ``fast`` | 40 | 3.5 | the same | StoryMem | FP8 (dynamic row-wise scales) | cuDNN FP8 flash attention (self-attention) |
 | ``turbo`` | 4 | none | Euler on the distilled timesteps, shift 5 | StoryMem + 4-step distill LoRA per expert | FP8 | the same |
 
@@ -12,9 +12,12 @@ step-distilled LoRA per expert (the public Wan2.2-A14B 4-step "Lightning" / Ligh
 does: timesteps 1000/750/500/250 shifted by 5, Euler, no CFG, the high-noise expert for the first two). The
 StoryMem memory LoRA composed with a step-distill LoRA is **untested by the StoryMem authors**.
 
-Attention: ``exact`` uses diffusers' ``_native_cudnn`` (torch's cuDNN SDPA, the fastest exact kernel measured here;
-the same kernel called directly through ``nvidia-cudnn-frontend``, ``--attention-backend cudnn``, measured no
-faster). ``fp8`` (:mod:`engine.storymem.attention`) is cuDNN's FP8 flash attention with SageAttention's K smoothing
+Attention: ``exact`` uses FlashAttention-4 (``fa4``: the ``flash-attn-4`` package of the ``gpu`` extra, its SM90
+forward on Hopper, for self- and cross-attention; 43.0 vs 50.3 ms per call at 37,440 tokens on an H200, and a
+3,287 vs 3,620 ms forward, docs/BENCHMARKS.md), and where it does not run (not installed, a GPU other than Hopper
+or Blackwell) diffusers' ``_native_cudnn`` (torch's cuDNN SDPA; the same kernel called directly through
+``nvidia-cudnn-frontend``, ``--attention-backend cudnn``, measured no faster), with a note. Both are exact attention
+in bf16: they differ only in rounding order. ``fp8`` (:mod:`engine.storymem.attention`) is cuDNN's FP8 flash attention with SageAttention's K smoothing
 for self-attention (emulated in float32 on a CPU); cross-attention over the 512 text tokens stays bf16. Quantized
 attention from PyPI (SageAttention 1.0.6) was slower than cuDNN on an H200 (66 vs 49 ms per call at 37,440 tokens)
 and SageAttention 2 does not install from PyPI. Where ``nvidia-cudnn-frontend`` is missing, ``fp8`` falls back to
@@ -91,7 +94,7 @@ class Preset:
     t2v: SamplerSpec
     linear: Literal["bf16", "fp8"]
     attention: tuple[str, ...]
-    """Attention in order of preference on CUDA: the engine's kernels (``cudnn``, ``fp8``) or a diffusers backend.
+    """Attention in order of preference on CUDA: the engine's kernels (``cudnn``, ``fp8``, ``fa4``) or a diffusers backend.
     On a CPU, ``fp8`` is emulated and anything else is diffusers' default SDPA."""
     step_lora: bool
     """Compose a step-distill LoRA per expert (with the StoryMem LoRA for M2V)."""
@@ -113,7 +116,7 @@ PRESETS: dict[str, Preset] = {
         m2v=_REFERENCE_M2V,
         t2v=_REFERENCE_T2V,
         linear="bf16",
-        attention=("_native_cudnn",),
+        attention=("fa4", "_native_cudnn"),
         step_lora=False,
     ),
     "fast": Preset(
