@@ -451,3 +451,9 @@ def test_check_encode_split_names_the_height_and_the_fix():
     assert encode_refusal(tiny_vae(), 48, 2) is None and encode_refusal(tiny_vae(), 48, 3) is None
     assert encode_refusal(tiny_vae(), 40, 2).startswith("video height 40 splits into 2 bands of 20 rows")
     assert encode_refusal(_wan22_layout(), 64, 2).startswith("vae: the Wan 2.2 VAE layout")
+    from diffusers import AutoencoderKLWan
+
+    from engine.storymem.testing import TINY_VAE
+
+    attending = AutoencoderKLWan(**dict(TINY_VAE, attn_scales=[0.5]))  # attention in the down blocks
+    assert encode_refusal(attending, 48, 2) == "vae: encoder.down_blocks.4 attends over the whole frame; it cannot run on row bands"

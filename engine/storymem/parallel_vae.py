@@ -138,6 +138,8 @@ def _layout_refusal(vae) -> str | None:
     for name, module in vae.encoder.named_modules(prefix="encoder"):
         if isinstance(module, (AvgDown3D, WanResidualDownBlock)):
             return f"vae: {name} ({type(module).__name__}, the Wan 2.2 layout) is not split into row bands for an encode; encode it whole"
+        if isinstance(module, WanAttentionBlock) and name.startswith("encoder.down_blocks."):
+            return f"vae: {name} attends over the whole frame; it cannot run on row bands"
     return None
 
 
