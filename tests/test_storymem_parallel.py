@@ -1,5 +1,5 @@
 """Several GPUs per shot, tested on the CPU: the plan (CFG-parallel first, then the sequence split), and the
-CFG-parallel split (and the patch-parallel VAE decode) with real worker processes over gloo on the tiny
+CFG-parallel split (and the patch-parallel VAE encodes and decode) with real worker processes over gloo on the tiny
 models -- the frames equal the one-process frames, progress arrives, and an error on any rank ends the shot with one message and no
 leftover processes. (The 2-GPU NCCL tests are in tests/gpu/test_storymem_parallel_gpu.py.)"""
 
@@ -46,8 +46,23 @@ def test_more_gpus_than_visible_is_refused_before_loading(monkeypatch, tmp_path)
 def fail_on_second_shot(engine, rank):
     """Worker hook for the test below: rank 1 raises on its second shot, after rank 0 has entered the shot.
     oneDNN is off on every rank (as for the reference): it picks its conv kernel by the input's shape, so the
-    patch-parallel VAE decode's row bands would otherwise sum in another order than the whole frame."""
+    patch-parallel VAE encodes' and decode's row bands would otherwise sum in another order than the whole
+    frame. Each rank appends a line per patch-parallel VAE call to the file ``VAE_SPLIT_LOG`` names."""
+    import os
+
+    import engine.storymem.parallel_vae as parallel_vae
+
     torch.backends.mkldnn.enabled = False
+    log = os.environ["VAE_SPLIT_LOG"]
+    for name in ("patch_parallel_encode", "patch_parallel_decode"):
+        original_split = getattr(parallel_vae, name)
+
+        def logged(vae, pixels_or_latents, group=None, name=name, original_split=original_split):
+            with open(log, "a") as f:
+                f.write(f"{rank} {name} {tuple(pixels_or_latents.shape)}\n")
+            return original_split(vae, pixels_or_latents, group)
+
+        setattr(parallel_vae, name, logged)
     if rank != 1:
         return
     original, calls = engine.render_shot, []
@@ -80,7 +95,7 @@ def shot(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot):
+def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot, tmp_path):
     from engine.storymem.engine import StoryMemEngine
 
     models, request = shot
@@ -95,7 +110,7 @@ def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot)
         builder="engine.storymem.parallel:storymem_worker_engine",
         kwargs={"models_dir": str(models), "steps": 2, "need_t2v": False},
         plan=ParallelPlan.choose(2, cfg=True), device_type="cpu", threads=1,
-        hook="tests.test_storymem_parallel:fail_on_second_shot",
+        hook="tests.test_storymem_parallel:fail_on_second_shot", env={"VAE_SPLIT_LOG": str(tmp_path / "splits")},
     )  # fmt: skip
     engine = MultiGpuEngine(spec)
     try:
@@ -103,11 +118,18 @@ def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot)
         assert "CFG-parallel 2" in engine.describe()
         steps = []
         frames = engine.render_shot(request, progress=lambda done, total: steps.append((done, total)))
-        assert np.array_equal(frames, reference)  # CFG split + row-band VAE decode over two processes: bit for bit
+        assert np.array_equal(frames, reference)  # CFG split + row-band VAE encodes and decode over two processes: bit for bit
+        # both ranks encoded the 2 memory images and the MI2V video condition, and decoded, in row bands
+        lines = sorted((tmp_path / "splits").read_text().splitlines())
+        for rank in (0, 1):
+            assert lines.count(f"{rank} patch_parallel_encode (1, 3, 1, {H}, {W})") == 2
+            assert lines.count(f"{rank} patch_parallel_encode (1, 3, {F}, {H}, {W})") == 1
+            assert lines.count(f"{rank} patch_parallel_decode (1, 16, 3, {H // 8}, {W // 8})") == 1
+        assert len(lines) == 8
         assert steps == [(1, 2), (2, 2)] and engine.last_timings["denoise"] > 0
         procs = list(engine._procs)
         with pytest.raises(EngineError) as err:
-            engine.render_shot(request)  # rank 1 fails while rank 0 waits for it in the CFG gather
+            engine.render_shot(request)  # rank 1 fails while rank 0 waits for it in the video condition's encode
         message = str(err.value)
         assert "\n" not in message and "GPU rank 1 of 2 failed rendering shot 01-02" in message
         assert "injected failure on rank 1" in message and "resume" in message

@@ -112,7 +112,7 @@ class ParallelContext:
         from engine.storymem.pipeline import CfgSplit
 
         pipe.cfg_split = CfgSplit(self.cfg_group, self.cfg_rank) if (cfg and self.plan.cfg > 1) else None
-        pipe.vae_group = dist.group.WORLD if self.plan.gpus > 1 else None  # patch-parallel VAE decode
+        pipe.vae_group = dist.group.WORLD if self.plan.gpus > 1 else None  # patch-parallel VAE encode and decode
         if self.plan.context > 1:
             from diffusers import ContextParallelConfig
 

@@ -1,11 +1,13 @@
-"""Patch-parallel Wan VAE decode: each rank of a process group decodes one horizontal band of rows of the video.
+"""Patch-parallel Wan VAE decode and encode: each rank of a process group convolves one horizontal band of rows.
 
-The idea is xDiT's DistVAE / "PatchConv" (every spatial convolution of a row-split decoder reads its missing
+The idea is xDiT's DistVAE / "PatchConv" (every spatial convolution of a row-split network reads its missing
 border rows from the neighbouring ranks), applied to diffusers' ``AutoencoderKLWan``
 (``diffusers/models/autoencoders/autoencoder_kl_wan.py``) by patching one VAE instance for the duration of a
-decode; no decoder code is copied.
+decode or an encode (forward hooks and conv paddings, removed on exit, also after an error); no VAE code is
+copied.
 
-Algorithm, for latents ``(B, z, f, h, w)`` and a group of ``N`` ranks (``h % N == 0``), rank ``r``:
+**Decode** (:func:`patch_parallel_decode`), for latents ``(B, z, f, h, w)`` and a group of ``N`` ranks
+(``h % N == 0``), rank ``r``:
 
 1. ``post_quant_conv``, ``decoder.conv_in`` and ``decoder.mid_block`` run whole on every rank (latent
    resolution, cheap; the mid-block attention is global over ``h x w``);
@@ -20,24 +22,65 @@ Algorithm, for latents ``(B, z, f, h, w)`` and a group of ``N`` ranks (``h % N =
    per-frame time caches act row by row: each rank's caches hold its own band, which is consistent;
 5. the decoded bands ``(B, 3, F, H/N, W)`` are all-gathered along H (:meth:`PatchParallelDecode.gather`).
 
-Every output pixel sees the same inputs in the same order as in one process, so float32 on the CPU over gloo
-gives the one-process video bit for bit (tests/test_storymem_parallel_vae.py). Communication per patched conv:
-``2p`` rows of its input from each rank (``(B, C, T, 2p, W)``); memory per rank after the mid block: ``1/N``.
+**Encode** (:func:`patch_parallel_encode`), the mirror, for a video ``(B, 3, F, H, W)`` and ``D`` spatial
+downsamples in the encoder (3 for Wan 2.1: ``H % (N * 2**D) == 0``), rank ``r``:
+
+1. every chunk the VAE's ``_encode`` loop feeds the encoder (frame 0, then 4 frames at a time, with the
+   per-conv time caches of ``feat_cache``) is cut to rows ``[r*H/N, (r+1)*H/N)`` before ``encoder.conv_in``;
+2. ``conv_in`` and the ``3x3x3`` causal convs of the down blocks get ``p = 1`` halo rows from each neighbour
+   over ``cat(time cache, x)``, as in the decode;
+3. each ``WanResample`` downsampler pads ``ZeroPad2d((0, 1, 0, 1))`` (right and bottom) before a ``3x3``
+   stride-2 ``Conv2d``: its output row ``i`` reads input rows ``2i..2i+2``, so with an even band height a band's
+   outputs need exactly one row of the band below and none from above. The pad is patched to the right column
+   only, and the conv receives the top row of the band below (all_gather of every band's top row), the last
+   band a zero row: the slice of the one-process padded input. The ``(3,1,1)`` stride-(2,1,1) time conv of a
+   ``downsample3d`` and its own cache are row-local;
+4. before ``encoder.mid_block`` (global spatial attention) the bands ``(B, C, T, H/2**D/N, W/2**D)`` are
+   all-gathered along H; the mid block, the head (``norm_out``, ``conv_out``) and ``quant_conv`` run whole on
+   every rank, so every rank returns the whole latent distribution ``(B, 2z, f, h, w)``.
+
+Every output value sees the same inputs in the same order as in one process, so float32 on the CPU over gloo
+gives the one-process video (decode) and latents (encode) bit for bit (tests/test_storymem_parallel_vae.py)
+with oneDNN off and every conv output of a band at least 12 pixels per frame: below that MKL's sgemm takes
+another kernel (measured, MKL 2024.2 on AVX-512; 480p bands are far above it), and oneDNN and cuDNN pick their
+kernels by shape anyway, so there the bands agree within float rounding (measured: up to 3.1e-6).
+Communication per patched conv: ``2p`` rows of its input from each rank (``(B, C, T, 2p, W)``; one row for a
+downsampler), plus one gather per call (decode: the bands; encode: the mid-block input of each chunk); memory
+per rank in the split part: ``1/N`` of the activations.
 
 Errors (``ValueError``, raised identically on every rank, so no rank is left waiting in a collective): the
-latent height does not split into the group's size (``latents``); the VAE has tiling on (``vae``: tiles and
-bands do not mix); a decoder module after the mid block mixes rows in a way this patch cannot split (global
-attention, a strided or non-'same' spatial conv, a non-nearest upsampling, an explicit padding layer); the VAE is
-already patched.
+latent height does not split into the group's size (``latents``); the video height does not split into the
+group's size, or its bands would reach a downsampler with an odd height (``video``); the VAE has tiling on
+(``vae``: tiles and bands do not mix); a module in the split part mixes rows in a way this patch cannot split
+(attention, a strided or non-'same' spatial conv other than Wan's downsampler, a non-nearest upsampling, an
+explicit padding layer); the encoder has the Wan 2.2 layout (patchify, ``AvgDown3D`` shortcuts; not split, the
+engine's Wan2.2-A14B uses the Wan 2.1 VAE); the VAE is already patched.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-from diffusers.models.autoencoders.autoencoder_kl_wan import WanAttentionBlock, WanCausalConv3d
+from diffusers.models.autoencoders.autoencoder_kl_wan import (
+    AvgDown3D,
+    WanAttentionBlock,
+    WanCausalConv3d,
+    WanResample,
+    WanResidualDownBlock,
+)
 
-__all__ = ["PatchParallelDecode", "check_split", "memory_format", "patch_parallel_decode"]
+__all__ = [
+    "PatchParallelDecode",
+    "PatchParallelEncode",
+    "check_encode_split",
+    "check_split",
+    "encode_refusal",
+    "memory_format",
+    "patch_parallel_decode",
+    "patch_parallel_encode",
+]
+
+DOWNSAMPLE_MODES = ("downsample2d", "downsample3d")
 
 
 def _group_info(group) -> tuple[int, int]:
@@ -67,13 +110,60 @@ def check_split(latent_height: int, size: int) -> None:
         )
 
 
-class PatchParallelDecode:
-    """Context manager: while open, ``vae.decode(latents)`` on every rank of ``group`` (default: the world)
-    returns this rank's band of rows ``(B, 3, F, H/N, W)``; :meth:`gather` makes the full video of it. The patch
-    (forward hooks and the conv paddings) is removed on exit, also after an error.
+def check_encode_split(height: int, size: int, downsamples: int) -> None:
+    """``ValueError`` unless a video ``height`` rows high splits into ``size`` equal bands whose height stays
+    even at each of the encoder's ``downsamples`` stride-2 downsamplers (``height % (size * 2**downsamples) == 0``)."""
+    multiple = size * 2**downsamples
+    fix = f"use a frame height that is a multiple of {multiple} ({size} ranks x {2**downsamples})"
+    if size < 1 or height % size:
+        raise ValueError(f"video height {height} does not split into {size} equal row bands for a patch-parallel VAE encode; {fix}")
+    band = height // size
+    for level in range(downsamples):
+        if band % 2:
+            raise ValueError(
+                f"video height {height} splits into {size} bands of {height // size} rows, which are {band} rows "
+                f"(odd) at the encoder's downsample {level + 1} of {downsamples}; a stride-2 downsample needs even "
+                f"bands: {fix}"
+            )
+        band //= 2
 
-    ``vae``: an ``AutoencoderKLWan`` (Wan 2.1 or 2.2 layout). Raises ``ValueError`` on entry for a VAE this
-    cannot split (see the module docstring) and inside ``decode`` when the latent height does not split."""
+
+def _spatial_downsamples(vae) -> int:
+    """How many ``WanResample`` downsamplers (each halves H) the encoder's down blocks hold."""
+    return sum(
+        isinstance(m, WanResample) and m.mode in DOWNSAMPLE_MODES for m in vae.encoder.down_blocks.modules()
+    )
+
+
+def _layout_refusal(vae) -> str | None:
+    if getattr(vae.config, "patch_size", None) is not None or getattr(vae.config, "is_residual", False):
+        return "vae: the Wan 2.2 VAE layout (patchify, AvgDown3D shortcuts) is not split into row bands for an encode; encode it whole"
+    for name, module in vae.encoder.named_modules(prefix="encoder"):
+        if isinstance(module, (AvgDown3D, WanResidualDownBlock)):
+            return f"vae: {name} ({type(module).__name__}, the Wan 2.2 layout) is not split into row bands for an encode; encode it whole"
+        if isinstance(module, WanAttentionBlock) and name.startswith("encoder.down_blocks."):
+            return f"vae: {name} attends over the whole frame; it cannot run on row bands"
+    return None
+
+
+def encode_refusal(vae, height: int, size: int) -> str | None:
+    """Why ``vae`` cannot encode a video ``height`` rows high as ``size`` row bands (the message the split would
+    raise), or None when it can: what a caller checks to fall back to the whole encode."""
+    refusal = _layout_refusal(vae)
+    if refusal is None:
+        try:
+            check_encode_split(height, size, _spatial_downsamples(vae))
+        except ValueError as err:
+            refusal = str(err)
+    return refusal
+
+
+class _RowBands:
+    """What the decode and encode patches share: the halo exchange and the gather over ``group``, the conv
+    pre-hooks, the walk that patches every 'same' spatial conv of a subtree and refuses what mixes rows, and the
+    bookkeeping that removes the patch on exit."""
+
+    part = ""  # "decoder" or "encoder": module names in errors
 
     def __init__(self, vae, group=None):
         self.vae = vae
@@ -82,42 +172,41 @@ class PatchParallelDecode:
         self._handles: list = []
         self._paddings: list[tuple[nn.Module, str, object]] = []
 
-    # ------------------------------------------------------------------ halo exchange
+    # ------------------------------------------------------------------ communication
 
-    def exchange(self, x: torch.Tensor, rows: int) -> torch.Tensor:
-        """``x`` ``(..., hb, W)`` (this rank's band) -> ``(..., hb + 2*rows, W)``: ``rows`` rows of the band above
-        on top and of the band below underneath, zero rows at the video's top and bottom."""
-        if x.shape[-2] < rows:
-            raise ValueError(f"a band of {x.shape[-2]} rows is thinner than the {rows}-row halo a convolution needs")
+    def exchange(self, x: torch.Tensor, rows: int, below: int | None = None) -> torch.Tensor:
+        """``x`` ``(..., hb, W)`` (this rank's band) -> ``(..., rows + hb + below, W)``: ``rows`` rows of the band
+        above on top and ``below`` (default: ``rows``) rows of the band below underneath, zero rows at the
+        video's top and bottom."""
+        below = rows if below is None else below
+        if x.shape[-2] < max(rows, below):
+            raise ValueError(f"a band of {x.shape[-2]} rows is thinner than the {max(rows, below)}-row halo a convolution needs")
         import torch.distributed as dist
 
-        edges = torch.cat([x[..., :rows, :], x[..., -rows:, :]], dim=-2).contiguous()  # (..., 2*rows, W)
+        height = x.shape[-2]
+        # what band r-1 needs (our top `below` rows), then what band r+1 needs (our bottom `rows` rows)
+        edges = torch.cat([x[..., :below, :], x[..., height - rows :, :]], dim=-2).contiguous()  # (..., below + rows, W)
         parts = [torch.empty_like(edges) for _ in range(self.size)]
         dist.all_gather(parts, edges, group=self.group)
         layout = memory_format(x)
-        zeros = torch.zeros_like(edges[..., :rows, :])
-        above = parts[self.rank - 1][..., rows:, :] if self.rank > 0 else zeros  # the bottom rows of band r-1
-        below = parts[self.rank + 1][..., :rows, :] if self.rank < self.size - 1 else zeros  # the top rows of r+1
-        above, below = above.contiguous(memory_format=layout), below.contiguous(memory_format=layout)
-        return torch.cat([above, x, below], dim=-2).contiguous(memory_format=layout)
+        above = parts[self.rank - 1][..., below:, :] if self.rank > 0 else torch.zeros_like(edges[..., below:, :])
+        under = parts[self.rank + 1][..., :below, :] if self.rank < self.size - 1 else torch.zeros_like(edges[..., :below, :])
+        above, under = above.contiguous(memory_format=layout), under.contiguous(memory_format=layout)
+        return torch.cat([above, x, under], dim=-2).contiguous(memory_format=layout)
 
-    def gather(self, band: torch.Tensor) -> torch.Tensor:
-        """This rank's decoded rows ``(..., H/N, W)`` -> the whole video ``(..., H, W)`` on every rank."""
+    def gather(self, band: torch.Tensor, keep_layout: bool = False) -> torch.Tensor:
+        """This rank's rows ``(..., H/N, W)`` -> the whole ``(..., H, W)`` on every rank (contiguous, or in
+        ``band``'s layout with ``keep_layout``)."""
         import torch.distributed as dist
 
+        layout = memory_format(band)
         band = band.contiguous()
         parts = [torch.empty_like(band) for _ in range(self.size)]
         dist.all_gather(parts, band, group=self.group)
-        return torch.cat(parts, dim=-2)
+        whole = torch.cat(parts, dim=-2)
+        return whole.contiguous(memory_format=layout) if keep_layout else whole
 
     # ------------------------------------------------------------------ hooks
-
-    def _split_rows(self, _module, _args, output: torch.Tensor) -> torch.Tensor:
-        """After the mid block: ``(B, C, t, h, w)`` -> this rank's rows ``(B, C, t, h/N, w)``."""
-        height = output.shape[-2]
-        check_split(height, self.size)
-        band = height // self.size
-        return output[..., self.rank * band : (self.rank + 1) * band, :].contiguous(memory_format=memory_format(output))
 
     def _causal_conv_halo(self, rows: int):
         """Pre-hook of a ``WanCausalConv3d`` whose own H padding was set to 0: add ``rows`` halo rows to ``x``
@@ -142,53 +231,61 @@ class PatchParallelDecode:
 
         return hook
 
-    def _patch(self) -> None:
-        decoder = self.vae.decoder
-        self._handles.append(decoder.mid_block.register_forward_hook(self._split_rows))
-        after_mid = [("up_blocks", decoder.up_blocks), ("norm_out", decoder.norm_out), ("conv_out", decoder.conv_out)]
-        for prefix, root in after_mid:
-            for name, module in root.named_modules(prefix=prefix):
-                if isinstance(module, WanAttentionBlock):
-                    raise ValueError(f"vae: decoder.{name} attends over the whole frame; it cannot run on row bands")
-                if isinstance(module, WanCausalConv3d):
-                    rows = module._padding[2]
-                    self._check_conv(name, module, rows)
-                    if rows:
-                        self._paddings.append((module, "_padding", module._padding))
-                        module._padding = (*module._padding[:2], 0, 0, *module._padding[4:])
-                        self._handles.append(module.register_forward_pre_hook(self._causal_conv_halo(rows), with_kwargs=True))
-                elif isinstance(module, nn.Conv2d):
-                    if module.padding_mode != "zeros" or isinstance(module.padding, str):
-                        raise ValueError(f"vae: decoder.{name} pads with {module.padding!r}/{module.padding_mode}; only zero padding splits")
-                    rows = module.padding[0]
-                    self._check_conv(name, module, rows)
-                    if rows:
-                        self._paddings.append((module, "padding", module.padding))
-                        module.padding = (0, module.padding[1])
-                        self._handles.append(module.register_forward_pre_hook(self._conv2d_halo(rows)))
-                elif isinstance(module, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-                    raise ValueError(f"vae: decoder.{name} ({type(module).__name__}) is not a convolution this patch splits")
-                elif isinstance(module, nn.Upsample) and module.mode not in ("nearest", "nearest-exact"):
-                    raise ValueError(f"vae: decoder.{name} upsamples with {module.mode!r}, which mixes rows across bands")
-                elif isinstance(module, nn.Upsample) and not _integer_row_scale(module):
-                    raise ValueError(f"vae: decoder.{name} scales rows by {module.scale_factor!r}, not a whole factor")
-                elif isinstance(module, (nn.ZeroPad2d, nn.ConstantPad2d, nn.ConstantPad3d, nn.ReflectionPad2d, nn.ReplicationPad2d)):
-                    raise ValueError(f"vae: decoder.{name} ({type(module).__name__}) pads every band, not the frame")
+    def _patch_same_convs(self, prefix: str, root: nn.Module, skip: set | frozenset = frozenset()) -> None:
+        """Patch every 'same' spatial conv under ``root`` (named ``prefix``) for halo rows; refuse every module that
+        mixes rows in another way. Modules in ``skip`` were patched by the caller."""
+        for name, module in root.named_modules(prefix=prefix):
+            if module in skip:
+                continue
+            where = f"{self.part}.{name}"
+            if isinstance(module, WanAttentionBlock):
+                raise ValueError(f"vae: {where} attends over the whole frame; it cannot run on row bands")
+            if isinstance(module, WanCausalConv3d):
+                rows = module._padding[2]
+                self._check_conv(where, module, rows)
+                if rows:
+                    self._paddings.append((module, "_padding", module._padding))
+                    module._padding = (*module._padding[:2], 0, 0, *module._padding[4:])
+                    self._handles.append(module.register_forward_pre_hook(self._causal_conv_halo(rows), with_kwargs=True))
+            elif isinstance(module, nn.Conv2d):
+                if module.padding_mode != "zeros" or isinstance(module.padding, str):
+                    raise ValueError(f"vae: {where} pads with {module.padding!r}/{module.padding_mode}; only zero padding splits")
+                rows = module.padding[0]
+                self._check_conv(where, module, rows)
+                if rows:
+                    self._paddings.append((module, "padding", module.padding))
+                    module.padding = (0, module.padding[1])
+                    self._handles.append(module.register_forward_pre_hook(self._conv2d_halo(rows)))
+            elif isinstance(module, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+                raise ValueError(f"vae: {where} ({type(module).__name__}) is not a convolution this patch splits")
+            elif isinstance(module, nn.Upsample) and module.mode not in ("nearest", "nearest-exact"):
+                raise ValueError(f"vae: {where} upsamples with {module.mode!r}, which mixes rows across bands")
+            elif isinstance(module, nn.Upsample) and not _integer_row_scale(module):
+                raise ValueError(f"vae: {where} scales rows by {module.scale_factor!r}, not a whole factor")
+            elif isinstance(module, (nn.ZeroPad2d, nn.ConstantPad2d, nn.ConstantPad3d, nn.ReflectionPad2d, nn.ReplicationPad2d)):
+                raise ValueError(f"vae: {where} ({type(module).__name__}) pads every band, not the frame")
+            elif isinstance(module, AvgDown3D):
+                raise ValueError(f"vae: {where} (AvgDown3D) is not split into row bands")
 
     @staticmethod
-    def _check_conv(name: str, module: nn.Module, rows: int) -> None:
+    def _check_conv(where: str, module: nn.Module, rows: int) -> None:
         kernel, stride, dilation = module.kernel_size[-2], module.stride[-2], module.dilation[-2]
         if stride != 1 or dilation != 1 or kernel != 2 * rows + 1:
             raise ValueError(
-                f"vae: decoder.{name} (kernel {kernel}, stride {stride}, dilation {dilation}, H padding {rows}) is "
+                f"vae: {where} (kernel {kernel}, stride {stride}, dilation {dilation}, H padding {rows}) is "
                 "not a 'same' convolution; only those split into row bands"
             )
 
-    def __enter__(self) -> "PatchParallelDecode":
+    def _patch(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ enter / exit
+
+    def __enter__(self):
         if getattr(self.vae, "use_tiling", False):
-            raise ValueError("vae: tiled decoding is on (vae.disable_tiling() first); tiles and row bands do not mix")
+            raise ValueError(f"vae: tiled {self.verb} is on (vae.disable_tiling() first); tiles and row bands do not mix")
         if getattr(self.vae, "_patch_parallel", None) is not None:
-            raise ValueError("vae: this VAE is already patched for a patch-parallel decode")
+            raise ValueError(f"vae: this VAE is already patched for patch-parallel {self.vae._patch_parallel.verb}")
         try:
             self._patch()
         except BaseException:
@@ -207,6 +304,109 @@ class PatchParallelDecode:
 
     def __exit__(self, *exc) -> None:
         self._restore()
+
+
+class PatchParallelDecode(_RowBands):
+    """Context manager: while open, ``vae.decode(latents)`` on every rank of ``group`` (default: the world)
+    returns this rank's band of rows ``(B, 3, F, H/N, W)``; :meth:`gather` makes the full video of it. The patch
+    (forward hooks and the conv paddings) is removed on exit, also after an error.
+
+    ``vae``: an ``AutoencoderKLWan`` (Wan 2.1 or 2.2 layout). Raises ``ValueError`` on entry for a VAE this
+    cannot split (see the module docstring) and inside ``decode`` when the latent height does not split."""
+
+    part, verb = "decoder", "decoding"
+
+    def _split_rows(self, _module, _args, output: torch.Tensor) -> torch.Tensor:
+        """After the mid block: ``(B, C, t, h, w)`` -> this rank's rows ``(B, C, t, h/N, w)``."""
+        height = output.shape[-2]
+        check_split(height, self.size)
+        band = height // self.size
+        return output[..., self.rank * band : (self.rank + 1) * band, :].contiguous(memory_format=memory_format(output))
+
+    def _patch(self) -> None:
+        decoder = self.vae.decoder
+        self._handles.append(decoder.mid_block.register_forward_hook(self._split_rows))
+        for prefix, root in [("up_blocks", decoder.up_blocks), ("norm_out", decoder.norm_out), ("conv_out", decoder.conv_out)]:
+            self._patch_same_convs(prefix, root)
+
+
+class PatchParallelEncode(_RowBands):
+    """Context manager: while open, ``vae.encode(video)`` on every rank of ``group`` (default: the world), every
+    rank passing the same whole video ``(B, 3, F, H, W)``, convolves this rank's band of rows up to the encoder's
+    mid block and returns the whole latent distribution (mean and log-variance ``(B, 2z, f, h, w)``), equal to
+    the one-process encode. The patch (forward hooks and the conv paddings) is removed on exit, also after an
+    error.
+
+    ``vae``: an ``AutoencoderKLWan`` in the Wan 2.1 layout. Raises ``ValueError`` on entry for a VAE this cannot
+    split (the Wan 2.2 layout, attention or another row-mixing module before the mid block, tiling on, already
+    patched) and inside ``encode`` when the video height does not split (:func:`check_encode_split`)."""
+
+    part, verb = "encoder", "encoding"
+
+    def __init__(self, vae, group=None):
+        super().__init__(vae, group)
+        self.downsamples = _spatial_downsamples(vae)
+
+    def _take_rows(self, _module, args, kwargs):
+        """Pre-hook of the encoder: a chunk ``(B, 3, T, H, W)`` -> this rank's rows ``(B, 3, T, H/N, W)``."""
+        x = args[0]
+        check_encode_split(x.shape[-2], self.size, self.downsamples)
+        band = x.shape[-2] // self.size
+        rows = x[..., self.rank * band : (self.rank + 1) * band, :].contiguous(memory_format=memory_format(x))
+        return (rows, *args[1:]), kwargs
+
+    def _gather_rows(self, _module, args, kwargs):
+        """Pre-hook of the mid block: the bands ``(B, C, T, hb, w)`` -> the whole ``(B, C, T, h, w)`` on every rank."""
+        return (self.gather(args[0], keep_layout=True), *args[1:]), kwargs
+
+    def _row_below(self, where: str):
+        """Pre-hook of a downsampler's stride-2 conv (its pad reduced to the right column): ``(B*T, C, hb, W+1)``
+        -> ``(B*T, C, hb + 1, W+1)`` with the top row of the band below (a zero row under the last band)."""
+
+        def hook(_module, args):
+            x = args[0]
+            if x.shape[-2] % 2:
+                raise ValueError(f"vae: a band of {x.shape[-2]} rows (odd) reaches {where}, a stride-2 downsample; band heights must stay even")
+            return (self.exchange(x, 0, 1), *args[1:])
+
+        return hook
+
+    def _patch_downsample(self, name: str, module: WanResample) -> set:
+        where = f"encoder.{name}"
+        seq = module.resample
+        pad, conv = (seq[0], seq[1]) if isinstance(seq, nn.Sequential) and len(seq) == 2 else (None, None)
+        if not (
+            isinstance(pad, nn.ZeroPad2d)
+            and tuple(pad.padding) == (0, 1, 0, 1)
+            and isinstance(conv, nn.Conv2d)
+            and conv.padding_mode == "zeros"
+            and tuple(conv.kernel_size) == (3, 3)
+            and tuple(conv.stride) == (2, 2)
+            and tuple(conv.padding) == (0, 0)
+            and tuple(conv.dilation) == (1, 1)
+        ):
+            raise ValueError(
+                f"vae: {where} is not Wan's downsampler (ZeroPad2d((0, 1, 0, 1)) then a 3x3 stride-2 Conv2d "
+                "without padding); only that splits into row bands"
+            )
+        self._paddings.append((pad, "padding", pad.padding))
+        pad.padding = (0, 1, 0, 0)  # the right column stays; the bottom row comes from the band below
+        self._handles.append(conv.register_forward_pre_hook(self._row_below(where)))
+        return {pad, conv}
+
+    def _patch(self) -> None:
+        refusal = _layout_refusal(self.vae)
+        if refusal is not None:
+            raise ValueError(refusal)
+        encoder = self.vae.encoder
+        self._handles.append(encoder.register_forward_pre_hook(self._take_rows, with_kwargs=True))
+        handled: set = set()
+        for name, module in encoder.down_blocks.named_modules(prefix="down_blocks"):
+            if isinstance(module, WanResample) and module.mode in DOWNSAMPLE_MODES:
+                handled |= self._patch_downsample(name, module)
+        self._patch_same_convs("conv_in", encoder.conv_in)
+        self._patch_same_convs("down_blocks", encoder.down_blocks, skip=handled)
+        self._handles.append(encoder.mid_block.register_forward_pre_hook(self._gather_rows, with_kwargs=True))
 
 
 def _integer_row_scale(module: nn.Upsample) -> bool:
@@ -230,3 +430,18 @@ def patch_parallel_decode(vae, latents: torch.Tensor, group=None) -> torch.Tenso
     with split:
         band = vae.decode(latents, return_dict=False)[0]  # (B, 3, F, H/N, W)
     return split.gather(band)
+
+
+def patch_parallel_encode(vae, video: torch.Tensor, group=None):
+    """Encode ``video`` ``(B, 3, F, H, W)`` (pixels in [-1, 1], the VAE's dtype and device) over the ranks of
+    ``group``; every rank must call it with the same video. Returns the whole latent distribution (diffusers'
+    ``DiagonalGaussianDistribution``; ``.mode()`` is the latent means ``(B, z, f, h, w)``) on every rank, equal to
+    ``vae.encode(video).latent_dist`` in one process. Raises ``ValueError`` (``video``) when ``H`` does not split
+    into the group's size with even bands at every downsample (:func:`check_encode_split`), and (``vae``) for a
+    VAE the patch refuses, before any communication."""
+    if video.dim() != 5:
+        raise ValueError(f"video must be (B, 3, F, H, W), got shape {tuple(video.shape)}")
+    split = PatchParallelEncode(vae, group)
+    check_encode_split(video.shape[-2], split.size, split.downsamples)
+    with split:
+        return vae.encode(video, return_dict=False)[0]  # DiagonalGaussianDistribution over (B, 2z, f, h, w)

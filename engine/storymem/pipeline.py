@@ -23,7 +23,9 @@ Images whose aspect differs from the shot's are centre-cropped to it before the 
 Encodings are reused where their inputs are equal (the prompt and negative prompt embeddings, each memory
 image's latent, the all-zero video condition): the same input gives the same tensor, so the frames do not
 change (tests/test_storymem_pipeline.py). ``timings`` holds the seconds of each stage of the last call. With a
-:class:`CfgSplit` (``cfg_split``), the conditional and unconditional forwards of each step run on two ranks.
+:class:`CfgSplit` (``cfg_split``), the conditional and unconditional forwards of each step run on two ranks;
+with ``vae_group`` every VAE encode (memory images, video condition) and the decode run in row bands over its
+ranks (engine/storymem/parallel_vae.py), every rank calling the pipeline in lockstep with the same inputs.
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ class StoryMemPipeline(DiffusionPipeline):
         self._memory_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._device_override: torch.device | None = None
         self.cfg_split: CfgSplit | None = None
-        self.vae_group = None  # a process group of > 1 ranks: patch-parallel VAE decode (engine/storymem/parallel_vae.py)
+        self.vae_group = None  # a process group of > 1 ranks: patch-parallel VAE encode and decode (engine/storymem/parallel_vae.py)
         self.timings: dict[str, float] = {}
         self.set_progress_bar_config(disable=True)
 
@@ -286,16 +288,28 @@ class StoryMemPipeline(DiffusionPipeline):
         return mean.view(1, -1, 1, 1, 1), inv_std.view(1, -1, 1, 1, 1)  # (1, 16, 1, 1, 1) each
 
     def _vae_encode(self, video: torch.Tensor, device: torch.device) -> torch.Tensor:
-        """Pixels ``(B, 3, T, H, W)`` in [-1, 1] -> normalised latent means ``(B, 16, t, h, w)`` float32."""
+        """Pixels ``(B, 3, T, H, W)`` in [-1, 1] -> normalised latent means ``(B, 16, t, h, w)`` float32. With
+        ``vae_group`` (more than one rank, every rank calling this with the same pixels) and ``H`` a multiple of
+        8 times its size, each rank encodes a band of rows up to the encoder's mid block and all get the whole
+        latents (:func:`~engine.storymem.parallel_vae.patch_parallel_encode`, equal to the whole encode);
+        otherwise the whole encode runs here."""
         vae_device = get_module_execution_device(self.vae)
-        latents = self.vae.encode(video.to(vae_device, self.vae.dtype)).latent_dist.mode()  # (B, 16, t, h, w)
+        video = video.to(vae_device, self.vae.dtype)  # (B, 3, T, H, W)
+        if self._vae_encode_split(video.shape[-2]) > 1:
+            from engine.storymem.parallel_vae import patch_parallel_encode
+
+            latents = patch_parallel_encode(self.vae, video, self.vae_group).mode()  # (B, 16, t, h, w)
+        else:
+            latents = self.vae.encode(video).latent_dist.mode()  # (B, 16, t, h, w)
         mean, inv_std = self._latent_stats(device)
         return (latents.to(device, torch.float32) - mean) * inv_std
 
     def encode_memory(self, memory_pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
         """Memory images ``(M, 3, H, W)``, each encoded alone as a 1-frame video -> ``(1, 16, M, h, w)``.
         One image per VAE call: a batch of 10 at 832x480 peaks near 20 GiB, one image at about 2. An image whose
-        pixels were encoded before (the same keyframe in a later shot) reuses that latent."""
+        pixels were encoded before (the same keyframe in a later shot) reuses that latent. With ``vae_group`` each
+        image is encoded in row bands too (:meth:`_vae_encode`): exact, and every rank sees the same cache hits,
+        since every rank renders the same shots in the same order."""
         latents = []
         for image in memory_pixels:  # (3, H, W)
             digest = hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest()
@@ -399,6 +413,19 @@ class StoryMemPipeline(DiffusionPipeline):
 
         size = dist.get_world_size(self.vae_group)
         return size if size > 1 and latent_height % size == 0 else 1
+
+    def _vae_encode_split(self, height: int) -> int:
+        """How many ranks share a VAE encode of frames ``height`` pixels high: the size of ``vae_group`` when the
+        encoder splits into it (``height`` a multiple of 8 times the size for the Wan 2.1 VAE;
+        :func:`~engine.storymem.parallel_vae.encode_refusal`), else 1."""
+        if self.vae_group is None:
+            return 1
+        import torch.distributed as dist
+
+        from engine.storymem.parallel_vae import encode_refusal
+
+        size = dist.get_world_size(self.vae_group)
+        return size if size > 1 and encode_refusal(self.vae, height, size) is None else 1
 
     def denoise(
         self,

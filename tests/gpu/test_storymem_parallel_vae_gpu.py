@@ -1,7 +1,8 @@
-"""Patch-parallel VAE decode over NCCL (engine/storymem/parallel_vae.py): the tiny Wan VAE in float32 with the
-engine's channels-last weights, decoded by 2 (and 4) GPUs in row bands, equals the one-GPU decode within 1e-4
-(cuDNN picks its conv algorithm by the input's shape, so bands may sum in another order; TF32 is off). The CPU
-twin over gloo, bit for bit, is tests/test_storymem_parallel_vae.py. ``python -m pytest -m gpu tests/gpu``."""
+"""Patch-parallel VAE decode and encode over NCCL (engine/storymem/parallel_vae.py): the tiny Wan VAE in float32
+with the engine's channels-last weights, decoded (encoded) by 2 (and 4) GPUs in row bands, equals the one-GPU
+decode (encode) within 1e-4 (cuDNN picks its conv algorithm by the input's shape, so bands may sum in another
+order; TF32 is off). The CPU twin over gloo, bit for bit, is tests/test_storymem_parallel_vae.py.
+``python -m pytest -m gpu tests/gpu``."""
 
 from __future__ import annotations
 
@@ -56,3 +57,42 @@ def test_nccl_row_bands_equal_the_one_gpu_decode(tmp_path, gpus):
         video = torch.load(tmp_path / f"rank{rank}.pt")
         assert video.shape == reference.shape
         assert (video - reference).abs().max().item() <= 1e-4, rank
+
+
+VIDEO = (1, 3, 9, 96, 128)  # (B, 3, F, H, W): 96 rows split into 2 and 4 bands that stay even at 3 downsamples
+
+
+def _video(device) -> torch.Tensor:
+    """A first frame then zero frames (the MI2V video condition), pixels in [-1, 1]."""
+    video = torch.zeros(VIDEO)
+    video[:, :, 0] = torch.rand(1, 3, *VIDEO[3:], generator=torch.Generator().manual_seed(2)) * 2 - 1
+    return video.to(device)
+
+
+def _encode_worker(rank: int, size: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    from engine.storymem.parallel_vae import patch_parallel_encode
+
+    device = torch.device("cuda", rank)
+    torch.cuda.set_device(device)
+    dist.init_process_group("nccl", init_method=f"file://{init_file}", rank=rank, world_size=size, device_id=device)
+    with torch.no_grad():
+        latents = patch_parallel_encode(_vae(device), _video(device)).parameters  # (1, 32, 3, 12, 16)
+    torch.save(latents.cpu(), os.path.join(out_dir, f"encode{rank}.pt"))
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("gpus", [2, 4])
+def test_nccl_row_bands_equal_the_one_gpu_encode(tmp_path, gpus):
+    import torch.multiprocessing as mp
+
+    if torch.cuda.device_count() < gpus:
+        pytest.skip(f"needs {gpus} GPUs, {torch.cuda.device_count()} visible")
+    with torch.no_grad():
+        reference = _vae("cuda:0").encode(_video("cuda:0")).latent_dist.parameters.cpu()  # (1, 32, 3, 12, 16)
+    mp.spawn(_encode_worker, args=(gpus, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=gpus)
+    for rank in range(gpus):
+        latents = torch.load(tmp_path / f"encode{rank}.pt")
+        assert latents.shape == reference.shape
+        assert (latents - reference).abs().max().item() <= 1e-4, rank
