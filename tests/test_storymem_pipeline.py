@@ -170,6 +170,19 @@ def test_zero_condition_is_encoded_once(m2v, monkeypatch):
     assert [tuple(s) for s in frames_encoded] == [(1, 3, 1, H, W), (1, 3, F, H, W), (1, 3, 1, H, W), (1, 3, 1, H, W)]
 
 
+def test_the_video_condition_built_on_the_vae_device_equals_the_cpu_built_one(m2v):
+    """The condition video (K frames, then zeros) is built on the VAE's device in its dtype; its latents equal those
+    of the same video built in float32 on the CPU first, as the reference does, for K = 1, 2 and 0."""
+    cpu = torch.device("cpu")
+    g = torch.Generator().manual_seed(5)
+    for frames in (1, 2):
+        pixels = torch.rand(frames, 3, H, W, generator=g) * 2 - 1  # (K, 3, H, W)
+        reference = torch.cat([pixels.transpose(0, 1), torch.zeros(3, F - frames, H, W)], dim=1).unsqueeze(0)
+        assert torch.equal(m2v.encode_video_condition(pixels, F, H, W, cpu), m2v._vae_encode(reference, cpu))
+    m2v.clear_caches()
+    assert torch.equal(m2v.encode_video_condition(None, F, H, W, cpu), m2v._vae_encode(torch.zeros(1, 3, F, H, W), cpu))
+
+
 def _stock_scheduler(scheduler):
     """Make a stock pipeline's ``set_timesteps(n)`` build the reference sigmas, as ours does."""
     original = type(scheduler).set_timesteps

@@ -330,19 +330,18 @@ class StoryMemPipeline(DiffusionPipeline):
         ``num_frames - K`` zero frames, VAE-encoded -> ``(1, 16, f, h, w)``. The all-zero condition (M2V)
         depends only on the shape, so it is encoded once and cached."""
         num_conditioning = 0 if conditioning_pixels is None else conditioning_pixels.shape[0]
+        # Built on the VAE's device in its dtype: 81 frames at 832x480 are 388 MB in float32, which the CPU would
+        # otherwise fill and copy every shot. The same values either way (the bf16 rounding of the K frames is the
+        # same on every device).
+        vae_device = get_module_execution_device(self.vae)
         if num_conditioning == 0:
             key = (num_frames, height, width, str(device))
             if key not in self._zero_condition_cache:
-                zeros = torch.zeros(1, 3, num_frames, height, width)  # (1, 3, F, H, W)
+                zeros = torch.zeros(1, 3, num_frames, height, width, device=vae_device, dtype=self.vae.dtype)  # (1, 3, F, H, W)
                 self._zero_condition_cache[key] = self._vae_encode(zeros, device)
             return self._zero_condition_cache[key]
-        video = torch.cat(
-            [
-                conditioning_pixels.transpose(0, 1),  # (3, K, H, W)
-                torch.zeros(3, num_frames - num_conditioning, height, width),  # (3, F-K, H, W)
-            ],
-            dim=1,
-        ).unsqueeze(0)  # (1, 3, F, H, W)
+        video = torch.zeros(1, 3, num_frames, height, width, device=vae_device, dtype=self.vae.dtype)  # (1, 3, F, H, W)
+        video[0, :, :num_conditioning] = conditioning_pixels.transpose(0, 1).to(vae_device, self.vae.dtype)  # (3, K, H, W)
         return self._vae_encode(video, device)
 
     def prepare_mask(
