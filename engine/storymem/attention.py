@@ -47,7 +47,7 @@ P_SCALE = FP8_MAX
 """Scale of the softmax numerator ``P`` (in ``[0, 1]``) before its FP8 cast: the whole E4M3 range."""
 
 CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.14,<1.21' (or pip install -e '.[gpu]')"
-FA4_HINT = "pip install --pre 'flash-attn-4>=4.0.0b30' (or pip install -e '.[gpu]')"
+FA4_HINT = "pip install 'flash-attn-4>=4.0.0b36,<4.1' (or pip install -e '.[gpu]')"
 
 
 # ------------------------------------------------------------------------------------------ quantization (steps 1, 2, 4)

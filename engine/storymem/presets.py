@@ -17,11 +17,12 @@ forward on Hopper, for self- and cross-attention; 43.0 vs 50.3 ms per call at 37
 3,287 vs 3,620 ms forward, docs/BENCHMARKS.md), and where it does not run (not installed, a GPU other than Hopper
 or Blackwell) diffusers' ``_native_cudnn`` (torch's cuDNN SDPA; the same kernel called directly through
 ``nvidia-cudnn-frontend``, ``--attention-backend cudnn``, measured no faster), with a note. Both are exact attention
-in bf16: they differ only in rounding order. ``fp8`` (:mod:`engine.storymem.attention`) is cuDNN's FP8 flash attention with SageAttention's K smoothing
-for self-attention (emulated in float32 on a CPU); cross-attention over the 512 text tokens stays bf16. Quantized
-attention from PyPI (SageAttention 1.0.6) was slower than cuDNN on an H200 (66 vs 49 ms per call at 37,440 tokens)
-and SageAttention 2 does not install from PyPI. Where ``nvidia-cudnn-frontend`` is missing, ``fp8`` falls back to
-``_native_cudnn`` and says so.
+in bf16: they differ only in rounding order. ``fp8`` (:mod:`engine.storymem.attention`) is cuDNN's FP8 flash
+attention with SageAttention's K smoothing for self-attention (emulated in float32 on a CPU); cross-attention over
+the 512 text tokens stays bf16. Quantized attention from PyPI (SageAttention 1.0.6) was slower than cuDNN on an
+H200 (66 vs 49 ms per call at 37,440 tokens); SageAttention 2 does not install from PyPI and FlashAttention-4's FP8
+path is Blackwell-only. Where ``nvidia-cudnn-frontend`` is missing, ``fp8`` falls back to ``_native_cudnn`` and
+says so.
 
 :func:`expand` turns a preset into every setting it stands for on a device (e.g. FP8 needs compute capability
 8.9+: on an older GPU ``fast`` expands to bf16 linears and says so); the manifest records the result.
