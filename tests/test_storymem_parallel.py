@@ -133,6 +133,8 @@ def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot,
         message = str(err.value)
         assert "\n" not in message and "GPU rank 1 of 2 failed rendering shot 01-02" in message
         assert "injected failure on rank 1" in message and "resume" in message
+        log = Path(message.rsplit("the rank's traceback is in ", 1)[1])  # the whole traceback, for whoever debugs it
+        assert "Traceback (most recent call last)" in log.read_text() and "injected failure on rank 1" in log.read_text()
         assert all(not p.is_alive() for p in procs)  # rank 0 was stopped, not left waiting
     finally:
         engine.close()

@@ -38,6 +38,7 @@ import tempfile
 import traceback
 import weakref
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.base import EngineError, ProgressFn
@@ -274,7 +275,7 @@ class MultiGpuEngine:
             kind, rank = message[0], message[1]
             if kind == "error":
                 self._abort()
-                raise EngineError(f"GPU worker {rank} of {self.spec.plan.gpus} could not start: {message[2]}")
+                raise EngineError(f"GPU worker {rank} of {self.spec.plan.gpus} could not start: {message[2]}{_save_traceback(rank, message[3])}")
             if kind == "ready":
                 ready.add(rank)
                 if rank == 0:
@@ -329,9 +330,10 @@ class MultiGpuEngine:
                     frames, self.last_timings = message[2], message[3]
             elif kind == "error":
                 self._abort()
+                where = _save_traceback(rank, message[3])
                 raise EngineError(
                     f"GPU rank {rank} of {self.spec.plan.gpus} failed rendering shot {request.shot_id}: {message[2]}; "
-                    "every worker was stopped (the next shot starts new ones; resume the run to retry)"
+                    f"every worker was stopped (the next shot starts new ones; resume the run to retry){where}"
                 )
         return frames
 
@@ -340,6 +342,20 @@ class MultiGpuEngine:
 
     def describe(self) -> str:
         return self._describe
+
+
+def _save_traceback(rank: int, text: str) -> str:
+    """Write a failed rank's traceback to ``$TMPDIR/dailies-rank<rank>-error.log`` (as ``main.py`` does for its own
+    errors); the error message's suffix that names the file, or "" when there is none (a process that died without
+    a word) or it cannot be written."""
+    if not text:
+        return ""
+    log = Path(tempfile.gettempdir()) / f"dailies-rank{rank}-error.log"
+    try:
+        log.write_text(text, encoding="utf-8")
+    except OSError:
+        return ""
+    return f"; the rank's traceback is in {log}"
 
 
 def _stop_all(procs, tasks, tmp) -> None:
