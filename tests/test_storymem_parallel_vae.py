@@ -61,6 +61,27 @@ def _patch_state(vae) -> list:
     return state
 
 
+def _refusals(cases: dict) -> dict:
+    """Run each case's call: its ``ValueError`` message, or "no error"."""
+    seen = {}
+    for case, call in cases.items():
+        try:
+            call()
+            seen[case] = "no error"
+        except ValueError as err:
+            seen[case] = str(err)
+    return seen
+
+
+def _tiled(vae, split, *args):
+    """``split(vae, *args)`` with the VAE's tiling on (then off again)."""
+    vae.enable_tiling()
+    try:
+        split(vae, *args)
+    finally:
+        vae.disable_tiling()
+
+
 def _worker(rank: int, size: int, init_file: str, kind: str, shape, out_dir: str, extra_cases: bool) -> None:
     import torch.distributed as dist
 
@@ -79,18 +100,13 @@ def _worker(rank: int, size: int, init_file: str, kind: str, shape, out_dir: str
             torch.backends.mkldnn.enabled = True
             seen["onednn"] = patch_parallel_decode(vae, latents)
             uneven = latents[..., :5, :]  # 5 latent rows
-            for case, call in {
+            seen |= _refusals({
                 "uneven": lambda: patch_parallel_decode(vae, uneven),
                 "uneven_inside": lambda: _decode_inside(vae, uneven),
-                "tiling": lambda: _decode_tiled(vae, latents),
+                "tiling": lambda: _tiled(vae, patch_parallel_decode, latents),
                 "twice": lambda: _enter_twice(vae),
                 "bilinear": lambda: _bilinear_upsampling(kind),
-            }.items():
-                try:
-                    call()
-                    seen[case] = "no error"
-                except ValueError as err:
-                    seen[case] = str(err)
+            })
             seen["restored_after_errors"] = _patch_state(vae) == before
             torch.backends.mkldnn.enabled = False
             seen["after_errors"] = vae.decode(latents).sample
@@ -104,16 +120,6 @@ def _decode_inside(vae, latents):
 
     with PatchParallelDecode(vae):
         vae.decode(latents)
-
-
-def _decode_tiled(vae, latents):
-    from engine.storymem.parallel_vae import patch_parallel_decode
-
-    vae.enable_tiling()
-    try:
-        patch_parallel_decode(vae, latents)
-    finally:
-        vae.disable_tiling()
 
 
 def _bilinear_upsampling(kind: str):
@@ -304,21 +310,16 @@ def _encode_worker(rank: int, size: int, init_file: str, out_dir: str, extra_cas
         if extra_cases:
             vae, video = _build("tiny"), _videos((1, 3, 5, 48, 64))["random"]
             before = _patch_state(vae)
-            for case, call in {
+            seen |= _refusals({
                 "uneven": lambda: patch_parallel_encode(vae, video[..., :47, :]),  # 47 rows: no 2 equal bands
                 "odd_band": lambda: patch_parallel_encode(vae, video[..., :36, :]),  # bands of 18, 9, ...
                 "odd_band_inside": lambda: _encode_inside(vae, video[..., :36, :]),
-                "tiling": lambda: _encode_tiled(vae, video),
+                "tiling": lambda: _tiled(vae, patch_parallel_encode, video),
                 "twice": lambda: _encode_while_decode_patched(vae, video),
                 "twice_encode": lambda: _enter_encode_twice(vae),
                 "other_downsampler": lambda: _encode_other_downsampler(video),
                 "wan2.2": lambda: patch_parallel_encode(_wan22_layout(), video),
-            }.items():
-                try:
-                    call()
-                    seen[case] = "no error"
-                except ValueError as err:
-                    seen[case] = str(err)
+            })
             seen["restored_after_errors"] = _patch_state(vae) == before
             seen["after_errors"] = vae.encode(video).latent_dist.parameters
     torch.save(seen, os.path.join(out_dir, f"encode{rank}.pt"))
@@ -331,16 +332,6 @@ def _encode_inside(vae, video):
 
     with PatchParallelEncode(vae):
         vae.encode(video)
-
-
-def _encode_tiled(vae, video):
-    from engine.storymem.parallel_vae import patch_parallel_encode
-
-    vae.enable_tiling()
-    try:
-        patch_parallel_encode(vae, video)
-    finally:
-        vae.disable_tiling()
 
 
 def _encode_while_decode_patched(vae, video):

@@ -30,35 +30,6 @@ def _latents(device) -> torch.Tensor:
     return torch.randn(*LATENTS, generator=torch.Generator().manual_seed(1)).to(device)
 
 
-def _worker(rank: int, size: int, init_file: str, out_dir: str) -> None:
-    import torch.distributed as dist
-
-    from engine.storymem.parallel_vae import patch_parallel_decode
-
-    device = torch.device("cuda", rank)
-    torch.cuda.set_device(device)
-    dist.init_process_group("nccl", init_method=f"file://{init_file}", rank=rank, world_size=size, device_id=device)
-    with torch.no_grad():
-        video = patch_parallel_decode(_vae(device), _latents(device))
-    torch.save(video.cpu(), os.path.join(out_dir, f"rank{rank}.pt"))
-    dist.destroy_process_group()
-
-
-@pytest.mark.parametrize("gpus", [2, 4])
-def test_nccl_row_bands_equal_the_one_gpu_decode(tmp_path, gpus):
-    import torch.multiprocessing as mp
-
-    if torch.cuda.device_count() < gpus:
-        pytest.skip(f"needs {gpus} GPUs, {torch.cuda.device_count()} visible")
-    with torch.no_grad():
-        reference = _vae("cuda:0").decode(_latents("cuda:0")).sample.cpu()  # (1, 3, 9, 96, 128)
-    mp.spawn(_worker, args=(gpus, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=gpus)
-    for rank in range(gpus):
-        video = torch.load(tmp_path / f"rank{rank}.pt")
-        assert video.shape == reference.shape
-        assert (video - reference).abs().max().item() <= 1e-4, rank
-
-
 VIDEO = (1, 3, 9, 96, 128)  # (B, 3, F, H, W): 96 rows split into 2 and 4 bands that stay even at 3 downsamples
 
 
@@ -69,30 +40,46 @@ def _video(device) -> torch.Tensor:
     return video.to(device)
 
 
-def _encode_worker(rank: int, size: int, init_file: str, out_dir: str) -> None:
-    import torch.distributed as dist
+def _split(direction: str, device) -> torch.Tensor:
+    """This rank's result of the patch-parallel ``direction``: the whole video (decode, (1, 3, 9, 96, 128)) or the
+    whole latent distribution's parameters (encode, (1, 32, 3, 12, 16))."""
+    from engine.storymem.parallel_vae import patch_parallel_decode, patch_parallel_encode
 
-    from engine.storymem.parallel_vae import patch_parallel_encode
+    if direction == "decode":
+        return patch_parallel_decode(_vae(device), _latents(device))
+    return patch_parallel_encode(_vae(device), _video(device)).parameters
+
+
+def _whole(direction: str, device) -> torch.Tensor:
+    """The same on one GPU, without the patch."""
+    if direction == "decode":
+        return _vae(device).decode(_latents(device)).sample
+    return _vae(device).encode(_video(device)).latent_dist.parameters
+
+
+def _worker(rank: int, size: int, init_file: str, out_dir: str, direction: str) -> None:
+    import torch.distributed as dist
 
     device = torch.device("cuda", rank)
     torch.cuda.set_device(device)
     dist.init_process_group("nccl", init_method=f"file://{init_file}", rank=rank, world_size=size, device_id=device)
     with torch.no_grad():
-        latents = patch_parallel_encode(_vae(device), _video(device)).parameters  # (1, 32, 3, 12, 16)
-    torch.save(latents.cpu(), os.path.join(out_dir, f"encode{rank}.pt"))
+        result = _split(direction, device)
+    torch.save(result.cpu(), os.path.join(out_dir, f"{direction}{rank}.pt"))
     dist.destroy_process_group()
 
 
+@pytest.mark.parametrize("direction", ["decode", "encode"])
 @pytest.mark.parametrize("gpus", [2, 4])
-def test_nccl_row_bands_equal_the_one_gpu_encode(tmp_path, gpus):
+def test_nccl_row_bands_equal_the_one_gpu_result(tmp_path, gpus, direction):
     import torch.multiprocessing as mp
 
     if torch.cuda.device_count() < gpus:
         pytest.skip(f"needs {gpus} GPUs, {torch.cuda.device_count()} visible")
     with torch.no_grad():
-        reference = _vae("cuda:0").encode(_video("cuda:0")).latent_dist.parameters.cpu()  # (1, 32, 3, 12, 16)
-    mp.spawn(_encode_worker, args=(gpus, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=gpus)
+        reference = _whole(direction, "cuda:0").cpu()
+    mp.spawn(_worker, args=(gpus, str(tmp_path / "rendezvous"), str(tmp_path), direction), nprocs=gpus)
     for rank in range(gpus):
-        latents = torch.load(tmp_path / f"encode{rank}.pt")
-        assert latents.shape == reference.shape
-        assert (latents - reference).abs().max().item() <= 1e-4, rank
+        result = torch.load(tmp_path / f"{direction}{rank}.pt")
+        assert result.shape == reference.shape
+        assert (result - reference).abs().max().item() <= 1e-4, rank
