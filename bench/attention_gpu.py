@@ -7,10 +7,11 @@ Sections (``--sections``, default all):
   ``nvidia-cudnn-frontend`` (is the plan torch's heuristic picks the fastest?); the FP8 attention of the ``fast`` and
   ``turbo`` presets (``engine.storymem.fp8_attention``: the cuDNN FP8 kernel alone, and with its quantization), with
   its relative L2 error against cuDNN bf16 on random inputs (logit scales 1 and 3); FlashAttention-4 (``flash-attn-4``)
-  where it imports.
+  where it imports; cudnn-frontend's Sage FP8 kernel (``sage``: quantizer, kernel, the engine's wrapper with 64- and
+  128-token tiles, its log-sum-exp convention, its error beside ``fp8``'s, and M = 2 with a key tail).
 * ``block`` -- one ``WanTransformerBlock`` at A14B dimensions (random bf16 weights, norms in float32), compiled as the
   engine compiles it: ``exact`` through diffusers' ``_native_cudnn`` and through the engine's ``cudnn`` kernel, ``exact``
-  + FP8 self-attention, FlashAttention-4 where it imports, and ``fast`` (FP8 attention + FP8 linears; ``--torchao``
+  + FP8 self-attention, FlashAttention-4 and Sage FP8 where they import, and ``fast`` (FP8 attention + FP8 linears; ``--torchao``
   adds torchao's FP8 linears); ms per block (a forward runs 40). Per variant: a timeline of 5 back-to-back calls
   under the profiler (wall, kernel sum, GPU idle between kernels, the largest gaps, the kernel table) with the SM
   clock and power over 20 calls, the block replayed from one CUDA graph, and for ``exact`` CFG as one batch of 2.
@@ -101,6 +102,7 @@ def kernels(rec: Recorder) -> None:
                         rel_l2_vs_cudnn=rel_l2(out, reference), first_call_s=first)  # fmt: skip
             except Exception as err:  # noqa: BLE001 - a kernel that does not run is reported, not fatal
                 rec.add(section="kernels", kernel="FlashAttention-4", error=f"{type(err).__name__}: {str(err)[:300]}")
+        _sage_rows(rec, q, k, v, reference)
         why = fa.cuda_support(q.device)
         if why:
             rec.add(section="kernels", kernel="cudnn-frontend", skipped=why)
@@ -131,6 +133,73 @@ def kernels(rec: Recorder) -> None:
                 emulated = rel_l2(o8.float() * s_v.cpu(), out[:, :1024].float().cpu())
             rec.add(section="kernels", kernel="fp8_attention", logit_scale=temperature, rel_l2_vs_cudnn_bf16=rel_l2(out, exact),
                     emulation_rel_l2_vs_cuda=emulated, compiled_ms=ms if temperature == 1.0 else None)  # fmt: skip
+
+
+def _sage_rows(rec: Recorder, q, k, v, reference) -> None:
+    """cudnn-frontend's Sage FP8 kernel (``sage``): its quantizer and kernel alone, the engine's wrapper (padding and
+    the exact key tail) with 64- and 128-token tiles, the log-sum-exp convention the wrapper relies on, and the error
+    against cuDNN bf16 at logit scales 1 and 3, with a channel bias on K, and at M = 2 (a key tail of 40)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from engine.storymem import attention as fa
+
+    why = fa.cuda_support(q.device, "sage")
+    if why:
+        rec.add(section="kernels", kernel="Sage FP8 (cudnn-frontend)", skipped=why)
+        return
+    import cudnn
+
+    scale = 1 / math.sqrt(HEAD_DIM)
+    try:
+        from cudnn.block_sparse_attention._fp8_quant import _quantize_sage_bhsd
+
+        bhsd = [x.transpose(1, 2).contiguous() for x in (q, k, v)]
+        started = time.perf_counter()
+        fa.sage_attention(q, k, v)
+        torch.cuda.synchronize()
+        first = round(time.perf_counter() - started, 1)
+        rec.add(section="kernels", kernel="Sage FP8 first call (CuTe DSL compiles)", first_call_s=first, cudnn_frontend=getattr(cudnn, "__version__", "?"))
+        ms = cuda_ms(lambda: _quantize_sage_bhsd(*bhsd, v_layout="bhds"))
+        rec.add(section="kernels", kernel="Sage FP8 quantizer alone (Q per token, K smoothed per 16, V per channel)", ms=ms)
+        for block in (64, 128):
+            if TOKENS % block == 0:
+                quantized = _quantize_sage_bhsd(*bhsd, v_layout="bhds")
+                index = torch.arange(TOKENS // block, dtype=torch.int32, device="cuda").expand(1, HEADS, TOKENS // block, TOKENS // block)
+                from cudnn.block_sparse_attention import _interface as bsa
+
+                forward = {64: bsa._bsa_attn_fwd_sm90_fp8_blk64, 128: bsa._bsa_attn_fwd_sm90_fp8_blk128}[block]
+                out, lse = forward(*quantized, index, TOKENS // block, scale)
+                ms = cuda_ms(lambda: forward(*quantized, index, TOKENS // block, scale))
+                rec.add(section="kernels", kernel=f"Sage FP8 blk{block} kernel only", ms=ms, tflops=attention_tflops(ms))
+                smoothed = bhsd[1].float() - bhsd[1].float().mean(dim=2, keepdim=True)
+                scores = (bhsd[0][:, :, :512].float() @ smoothed.transpose(-1, -2)) * scale  # (1, H, 512, S)
+                rec.add(section="kernels", kernel=f"Sage FP8 blk{block} log-sum-exp vs float32 (smoothed frame, 512 queries)",
+                        max_abs_diff=round(float((lse[:, :, :512] - torch.logsumexp(scores, dim=-1)).abs().max()), 5))  # fmt: skip
+                del quantized, out, lse, scores, smoothed
+            ms = cuda_ms(lambda: torch.ops.dailies.sage_sdpa(q, k, v, scale, block))
+            out = torch.ops.dailies.sage_sdpa(q, k, v, scale, block)
+            rec.add(section="kernels", kernel=f"sage_attention, blk{block} (wrapper: layout, padding, tail, quantizer, kernel)",
+                    ms=ms, tflops=attention_tflops(ms), rel_l2_vs_cudnn_bf16=rel_l2(out, reference), tail=TOKENS % block)  # fmt: skip
+        g = torch.Generator("cuda").manual_seed(2)
+        bias = 3.0 * torch.randn(1, 1, HEADS, HEAD_DIM, generator=g, device="cuda", dtype=torch.bfloat16)
+        for label, (qq, kk) in {"logit scale 3": (q * 3, k), "K channel bias 3": (q, k + bias)}.items():
+            with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+                exact = torch.nn.functional.scaled_dot_product_attention(*[x.transpose(1, 2) for x in (qq, kk, v)]).transpose(1, 2)
+            rec.add(section="kernels", kernel="sage_attention vs fp8_attention", case=label,
+                    sage_rel_l2=rel_l2(fa.sage_attention(qq, kk, v), exact), fp8_rel_l2=rel_l2(fa.fp8_attention(qq, kk, v), exact))  # fmt: skip
+        tokens2 = TOKENS - 1560  # M = 2: 35,880 = 560 x 64 + 40
+        q2, k2, v2 = (x[:, :tokens2] for x in (q, k, v))
+        ms = cuda_ms(lambda: fa.sage_attention(q2, k2, v2))
+        with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+            exact = torch.nn.functional.scaled_dot_product_attention(*[x.transpose(1, 2) for x in (q2, k2, v2)]).transpose(1, 2)
+            ms_exact = cuda_ms(lambda: torch.nn.functional.scaled_dot_product_attention(*[x.transpose(1, 2) for x in (q2, k2, v2)]))
+        rec.add(section="kernels", kernel="sage_attention at M = 2 (35,880 tokens: a key tail of 40)", ms=ms,
+                tflops=attention_tflops(ms, tokens2), rel_l2_vs_cudnn_bf16=rel_l2(fa.sage_attention(q2, k2, v2), exact),
+                cudnn_bf16_ms=ms_exact)  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - a kernel that does not run is reported, not fatal
+        import traceback
+
+        rec.add(section="kernels", kernel="Sage FP8", error=f"{type(err).__name__}: {str(err)[:300]}", where=traceback.format_exc()[-1500:])
 
 
 def _frontend_bf16_plans(rec: Recorder, q, k, v, reference) -> None:
@@ -194,9 +263,7 @@ def block(rec: Recorder, profile: bool, torchao: bool, only: list[str] | None = 
     from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed, WanTransformerBlock
 
     from engine.storymem.convert import shipped_config
-    from engine.storymem.fp8 import quantize_linears
     from engine.storymem import attention as fa
-    from engine.storymem.attention import install_attention
     from engine.storymem.loading import _cast_like_diffusers
 
     config = shipped_config("transformer_i2v_a14b.json")
@@ -225,43 +292,59 @@ def block(rec: Recorder, profile: bool, torchao: bool, only: list[str] | None = 
     ]
     if fa.cuda_support(hidden.device, "fa4") is None:
         variants.insert(2, ("exact, FlashAttention-4 (self and cross)", "fa4", "fa4", None))
+    if fa.cuda_support(hidden.device, "sage") is None:
+        variants.append(("exact + Sage FP8 self-attention", "sage", "cudnn", None))
+        variants.append(("fast: Sage FP8 attention + FP8 linears (scaled_mm)", "sage", "cudnn", "scaled_mm"))
     if torchao:
         variants.append(("fast: FP8 attention + FP8 linears (torchao)", "fp8", "cudnn", "torchao"))
     for name, self_kernel, cross_kernel, fp8_linear in variants:
         if only and not any(word in name for word in only):
             continue
-        b = new_block()
-        b.attn1.processor._attention_backend = b.attn2.processor._attention_backend = "_native_cudnn"
-        holder = torch.nn.Module()
-        holder.blocks = torch.nn.ModuleList([b])
-        if self_kernel:
-            install_attention(holder, self_kernel, cross_kernel)
-        if fp8_linear:
-            quantize_linears(holder, fp8_linear)
-        with torch.no_grad():
-            eager = cuda_ms(lambda: b(hidden, text, temb, rotary), warmup=1, iters=3)
-            started = time.perf_counter()
-            compiled = torch.compile(b, fullgraph=fp8_linear != "torchao")
-            out = compiled(hidden, text, temb, rotary)
-            torch.cuda.synchronize()
-            compile_s = round(time.perf_counter() - started, 1)
-            ms = cuda_ms(lambda: compiled(hidden, text, temb, rotary), warmup=2, iters=5)
-        reference = out if reference is None else reference
-        rec.add(section="block", variant=name, eager_ms=eager, compiled_ms=ms, first_call_s=compile_s,
-                forward_of_40_blocks_ms=round(40 * ms, 1), rel_l2_vs_exact=rel_l2(out, reference))  # fmt: skip
-        if profile:
-            _timeline(rec, lambda: compiled(hidden, text, temb, rotary), name)
-            _cuda_graph(rec, lambda: compiled(hidden, text, temb, rotary), name, out)
-        if batch2 and self_kernel is None:  # CFG as one batch of 2 (cond + uncond) instead of two forwards
-            pair = [torch.cat([x, x]) for x in (hidden, text, temb)]
-            with torch.no_grad():
-                compiled(*pair, rotary)
-                ms2 = cuda_ms(lambda: compiled(*pair, rotary), warmup=1, iters=3)
-            rec.add(section="block-batch2", variant=name, ms_per_sample=round(ms2 / 2, 3), ms_batch1=ms)
-            del pair
-        del b, compiled
+        try:
+            reference = _one_block(rec, name, self_kernel, cross_kernel, fp8_linear, new_block, (hidden, text, temb, rotary), reference, profile, batch2)
+        except Exception as err:  # noqa: BLE001 - a variant that does not run is reported, not fatal
+            rec.add(section="block", variant=name, error=f"{type(err).__name__}: {str(err)[:300]}")
         torch._dynamo.reset()
         torch.cuda.empty_cache()
+
+
+def _one_block(rec, name, self_kernel, cross_kernel, fp8_linear, new_block, inputs, reference, profile, batch2):
+    """One block variant, compiled: its figures; returns the exact reference output (the first variant's)."""
+    from engine.storymem.attention import install_attention
+    from engine.storymem.fp8 import quantize_linears
+
+    hidden, text, temb, rotary = inputs
+    b = new_block()
+    b.attn1.processor._attention_backend = b.attn2.processor._attention_backend = "_native_cudnn"
+    holder = torch.nn.Module()
+    holder.blocks = torch.nn.ModuleList([b])
+    if self_kernel:
+        install_attention(holder, self_kernel, cross_kernel)
+    if fp8_linear:
+        quantize_linears(holder, fp8_linear)
+    with torch.no_grad():
+        eager = cuda_ms(lambda: b(hidden, text, temb, rotary), warmup=1, iters=3)
+        started = time.perf_counter()
+        compiled = torch.compile(b, fullgraph=fp8_linear != "torchao")
+        out = compiled(hidden, text, temb, rotary)
+        torch.cuda.synchronize()
+        compile_s = round(time.perf_counter() - started, 1)
+        ms = cuda_ms(lambda: compiled(hidden, text, temb, rotary), warmup=2, iters=5)
+    reference = out if reference is None else reference
+    rec.add(section="block", variant=name, eager_ms=eager, compiled_ms=ms, first_call_s=compile_s,
+            forward_of_40_blocks_ms=round(40 * ms, 1), rel_l2_vs_exact=rel_l2(out, reference))  # fmt: skip
+    if profile:
+        _timeline(rec, lambda: compiled(hidden, text, temb, rotary), name)
+        _cuda_graph(rec, lambda: compiled(hidden, text, temb, rotary), name, out)
+    if batch2 and self_kernel is None:  # CFG as one batch of 2 (cond + uncond) instead of two forwards
+        pair = [torch.cat([x, x]) for x in (hidden, text, temb)]
+        with torch.no_grad():
+            compiled(*pair, rotary)
+            ms2 = cuda_ms(lambda: compiled(*pair, rotary), warmup=1, iters=3)
+        rec.add(section="block-batch2", variant=name, ms_per_sample=round(ms2 / 2, 3), ms_batch1=ms)
+        del pair
+    del b, compiled
+    return reference
 
 
 class _Clocks:

@@ -182,7 +182,92 @@ def test_the_processor_puts_fp8_on_self_attention_only():
 
 def test_processor_arguments_are_checked():
     with pytest.raises(ValueError, match="self_kernel must be one of"):
-        fa.CudnnWanAttnProcessor("sage", None)
+        fa.CudnnWanAttnProcessor("flash", None)
     with pytest.raises(ValueError, match="cross_kernel"):
         fa.CudnnWanAttnProcessor("fp8", "fp8")
     assert fa.CudnnWanAttnProcessor("fa4", "fa4").cross_kernel == "fa4"
+
+
+# ------------------------------------------------------------------------------------------ sage: the wrapper around the kernel
+
+
+def _bhsd_sdpa_with_lse(q, k, v, scale):
+    """Exact attention over (B, H, S, D) in float64 with its natural-log log-sum-exp."""
+    scores = (q.double() @ k.double().transpose(-1, -2)) * scale
+    return torch.softmax(scores, dim=-1) @ v.double(), torch.logsumexp(scores, dim=-1)
+
+
+def _kernel_like_cudnn(block, calls):
+    """A stand-in with the contract of cudnn-frontend's Sage kernel (tests run without a GPU): whole ``block``-token
+    tiles only, K smoothed by its mean over the keys given, the log-sum-exp in that smoothed frame."""
+
+    def kernel(q, k, v, scale):
+        assert q.shape[2] % block == 0 and k.shape[2] % block == 0 and q.is_contiguous() and k.is_contiguous()
+        calls.append((q.shape[2], k.shape[2]))
+        smoothed = k.double() - k.double().mean(dim=2, keepdim=True)
+        out, lse = _bhsd_sdpa_with_lse(q, smoothed, v, scale)
+        return out.to(q.dtype), lse.float()
+
+    return kernel
+
+
+@pytest.mark.parametrize("s", [64, 128, 150, 200])
+def test_sage_blocks_pads_queries_and_merges_the_key_tail_exactly(s):
+    """Any token count: queries padded to whole tiles, the keys past the last whole tile merged in through the
+    log-sum-exps, in the kernel's smoothed frame (K with a large channel bias, as trained DiTs carry)."""
+    q, k, v = (x.double() for x in qkv(seed=3, s=s, k_bias=4.0))
+    calls = []
+    out = fa.sage_blocks(q, k, v, 0.3, 64, _kernel_like_cudnn(64, calls))
+    expected = sdpa(q * 0.3 * math.sqrt(q.shape[-1]), k, v)  # SDPA's scale is 1/sqrt(D)
+    assert out.shape == q.shape and out.dtype == q.dtype
+    assert rel(out, expected) < 1e-6
+    assert calls == [(-(-s // 64) * 64, s - s % 64)]
+
+
+def test_sage_blocks_with_cross_lengths_and_too_few_keys():
+    q = torch.randn(2, 70, 3, 16, dtype=torch.float64)
+    k, v = torch.randn(2, 130, 3, 16, dtype=torch.float64), torch.randn(2, 130, 3, 16, dtype=torch.float64)
+    out = fa.sage_blocks(q, k, v, 0.25, 64, _kernel_like_cudnn(64, []))
+    assert rel(out, sdpa(q * 0.25 * 4, k, v)) < 1e-6
+    with pytest.raises(ValueError, match="at least 64 tokens"):
+        fa.sage_blocks(q, k[:, :40], v[:, :40], 0.25, 64, _kernel_like_cudnn(64, []))
+
+
+def test_merge_attention_is_attention_over_the_union():
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(1, 2, 9, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    k = k * 3
+    whole, _ = _bhsd_sdpa_with_lse(q, k, v, 0.5)
+    o1, l1 = _bhsd_sdpa_with_lse(q, k[:, :, :5], v[:, :, :5], 0.5)
+    o2, l2 = fa.exact_with_lse(q, k[:, :, 5:], v[:, :, 5:], 0.5)
+    assert torch.allclose(fa.merge_attention(o1, l1, o2, l2).double(), whole, atol=1e-6)
+
+
+def test_sage_refuses_a_cpu_and_other_head_sizes_with_the_reason():
+    q, k, v = qkv(d=128, s=128)
+    with pytest.raises(RuntimeError, match="Sage FP8 attention runs on CUDA GPUs"):
+        fa.sage_sdpa(q.bfloat16(), k.bfloat16(), v.bfloat16(), 0.1, 64)
+    assert "Sage FP8 attention runs on CUDA GPUs" in fa.try_kernel("sage", 4, 128, torch.bfloat16, "cpu")
+    assert fa.head_dim_support(128, torch.bfloat16, "sage") is None
+    assert "head size of 128" in fa.head_dim_support(64, torch.bfloat16, "sage")
+    assert "needs bf16" in fa.head_dim_support(128, torch.float16, "sage")
+    with pytest.raises(ValueError, match="Ulysses context parallelism only"):
+        fa._cp_forward_sage(None, q, k, v, return_lse=True)
+
+
+def test_sage_without_cudnn_frontend_or_on_another_gpu_says_why(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cudnn(name, *args, **kwargs):
+        if name.startswith("cudnn"):
+            raise ImportError("No module named 'cudnn'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    monkeypatch.setattr(builtins, "__import__", no_cudnn)
+    why = fa._sage_support(torch.device("cuda", 0))
+    assert "nvidia-cudnn-frontend>=1.32" in why and "pip install" in why
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (10, 0))
+    assert "this GPU has 10.0" in fa._sage_support(torch.device("cuda", 0))

@@ -223,6 +223,17 @@ def test_channels_last_vae_decodes_what_the_contiguous_one_does():
     assert torch.allclose(after, before, atol=1e-5) and torch.allclose(redecoded, decoded, atol=1e-5)
 
 
+def test_sage_attention_asked_for_on_a_cpu_runs_the_fp8_emulation_with_a_note(models, images):
+    """``--attention-backend sage`` names a Hopper kernel: on a CPU the engine runs the nearest arithmetic it has, the
+    FP8 emulation, for self-attention, and says so."""
+    engine = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, attention_backend="sage")
+    assert engine.render_shot(_request("mi2v", images)).shape == (F, H, W, 3)
+    s = engine.settings()
+    assert s["attention_backend"] == "fp8" and any("sage attention runs on CUDA GPUs" in n and "fp8" in n for n in s["notes"])
+    processors = {type(b.attn1.processor).__name__ for e in engine._pipeline("m2v").experts for b in e.blocks}
+    assert processors == {"CudnnWanAttnProcessor"}
+
+
 @pytest.mark.parametrize("kernel", ["cudnn", "fa4"])
 def test_cuda_attention_asked_for_on_a_cpu_falls_back_with_a_note(models, images, kernel):
     """``--attention-backend cudnn`` or ``fa4`` names a CUDA kernel: on a CPU the engine says so and runs default SDPA."""

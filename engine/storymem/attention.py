@@ -24,6 +24,15 @@ flash attention. Per call, with ``q``, ``k``, ``v`` of shape ``(B, S, H, D)`` in
    is Blackwell-only), hence:
 4. ``O = float(O8) * s_v`` in the input dtype.
 
+**Sage FP8 (``sage``).** SageAttention's recipe as NVIDIA ships it for Hopper in ``nvidia-cudnn-frontend`` (1.32+;
+CuTe DSL kernels of its block-sparse attention, ``cudnn.block_sparse_attention``, run here with every block on):
+K smoothed by its mean, Q quantized per token, K per 16 tokens, V per channel to FP8 E4M3, FP8 ``QK^T`` and ``PV``
+with float32 accumulation. Finer scales than ``fp8``'s per-tensor ones. Its kernel tiles the sequence in blocks of
+:data:`SAGE_BLOCK` tokens, so :func:`sage_blocks` pads the queries with zero rows, runs the kernel over the keys of
+the whole blocks and merges the last ``Skv mod SAGE_BLOCK`` keys in exactly (float32) through the two parts'
+log-sum-exps (the merge of FlashAttention's split-KV, ``O = (O_1 e^{L_1} + O_2 e^{L_2}) / (e^{L_1} + e^{L_2})``);
+every memory size ``M`` works. CUDA (compute capability 9.x) only; elsewhere the engine takes ``fp8``, with a note.
+
 Steps 1, 2 and 4 are plain torch ops, so under ``torch.compile`` Inductor fuses them with the RoPE before and the
 output projection after; step 3 is one custom op (``dailies::cudnn_sdpa_fp8``) that the compiler calls as an opaque
 kernel. Off CUDA step 3 is emulated in float32 with the same FP8 roundings (:func:`emulate_sdpa_fp8`), so the tiny
@@ -48,6 +57,11 @@ P_SCALE = FP8_MAX
 
 CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.14,<1.21' (or pip install -e '.[gpu]')"
 FA4_HINT = "pip install 'flash-attn-4>=4.0.0b36,<4.1' (or pip install -e '.[gpu]')"
+SAGE_HINT = "pip install 'nvidia-cudnn-frontend>=1.32' (its Sage FP8 kernels; or pip install -e '.[gpu]')"
+
+SAGE_BLOCK = 64
+"""Tokens per tile of the Sage FP8 kernel (``cudnn.block_sparse_attention``'s SM90 ``blk64``; ``blk128`` is the
+other one): the kernel needs query and key counts that are multiples of it."""
 
 
 # ------------------------------------------------------------------------------------------ quantization (steps 1, 2, 4)
@@ -104,7 +118,15 @@ def fa4_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: floa
     return fa4_sdpa(q.contiguous(), k.contiguous(), v.contiguous(), scale)
 
 
-KERNELS = {"cudnn": bf16_attention, "fp8": fp8_attention, "fa4": fa4_attention}
+def sage_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """Sage FP8 attention (see the module docstring; :func:`sage_sdpa`): ``q`` ``(B, Sq, H, D)``, ``k``/``v``
+    ``(B, Skv, H, D)``, bf16, ``D = 128`` -> ``(B, Sq, H, D)`` bf16; CUDA, compute capability 9.x only."""
+    _check_qkv(q, k, v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    return sage_sdpa(q.contiguous(), k.contiguous(), v.contiguous(), scale, SAGE_BLOCK)
+
+
+KERNELS = {"cudnn": bf16_attention, "fp8": fp8_attention, "fa4": fa4_attention, "sage": sage_attention}
 """The engine's attention kernels by name (``--attention-backend``); each maps ``(q, k, v, scale=None)`` in diffusers'
 ``(B, S, H, D)`` layout to the output in the same layout."""
 
@@ -141,6 +163,8 @@ def cuda_support(device: torch.device | str, kernel: str = "fp8") -> str | None:
     device = torch.device(device)
     if kernel == "fa4":
         return _fa4_support(device)
+    if kernel == "sage":
+        return _sage_support(device)
     if device.type != "cuda":
         return f"cuDNN attention runs on CUDA GPUs, not {device.type}"
     major, minor = torch.cuda.get_device_capability(device)
@@ -168,8 +192,26 @@ def _fa4_support(device: torch.device) -> str | None:
     return None
 
 
+def _sage_support(device: torch.device) -> str | None:
+    if device.type != "cuda":
+        return f"Sage FP8 attention runs on CUDA GPUs, not {device.type}"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major != 9:
+        return f"the Sage FP8 kernel of cudnn-frontend used here is Hopper's (compute capability 9.x); this GPU has {major}.{minor}"
+    try:
+        from cudnn.block_sparse_attention import _interface  # noqa: F401
+        from cudnn.block_sparse_attention._fp8_quant import _quantize_sage_bhsd  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - a missing or broken CuTe DSL install fails with several exception types
+        return f"Sage FP8 attention is not importable ({type(err).__name__}: {str(err).splitlines()[0][:100] if str(err) else ''}): {SAGE_HINT}"
+    return None
+
+
 def head_dim_support(head_dim: int, dtype: torch.dtype, kernel: str) -> str | None:
     """None when ``kernel`` takes heads of ``head_dim`` in ``dtype``, else why not."""
+    if kernel == "sage":
+        if dtype != torch.bfloat16:
+            return f"Sage FP8 attention needs bf16 activations, not {str(dtype).removeprefix('torch.')}"
+        return None if head_dim == 128 else f"the Sage FP8 kernel needs a head size of 128, not {head_dim}"
     if kernel in ("cudnn", "fa4") and dtype not in (torch.bfloat16, torch.float16):
         return f"{kernel} attention needs bf16/fp16 activations, not {str(dtype).removeprefix('torch.')}"
     if kernel == "fa4":
@@ -190,7 +232,7 @@ def try_kernel(kernel: str, heads: int, head_dim: int, dtype: torch.dtype, devic
         KERNELS[kernel](q, q, q)
         torch.cuda.synchronize(device)
     except Exception as err:  # noqa: BLE001 - cuDNN's refusals come as several exception types
-        library = "FlashAttention-4" if kernel == "fa4" else "cuDNN"
+        library = {"fa4": "FlashAttention-4", "sage": "cudnn-frontend's Sage FP8 kernel"}.get(kernel, "cuDNN")
         return f"{library} refused {kernel} attention for {heads} heads of {head_dim} ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
     return None
 
@@ -335,6 +377,93 @@ def _(q, k, v, scale):
     return torch.empty_like(q)
 
 
+# ------------------------------------------------------------------------------------------ Sage FP8 (cudnn-frontend)
+
+
+def exact_with_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention in float32 with its log-sum-exp: ``q`` ``(B, H, Sq, D)``, ``k``/``v`` ``(B, H, T, D)`` -> (``O``
+    ``(B, H, Sq, D)`` float32, ``L = log sum_j exp(scale q.k_j)`` ``(B, H, Sq)`` float32). For a few keys ``T`` (the
+    tail of :func:`sage_blocks`): it holds the ``(B, H, Sq, T)`` scores."""
+    scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) * scale  # (B, H, Sq, T)
+    lse = torch.logsumexp(scores, dim=-1)  # (B, H, Sq)
+    return torch.matmul(torch.softmax(scores, dim=-1), v.float()), lse
+
+
+def merge_attention(o1: torch.Tensor, lse1: torch.Tensor, o2: torch.Tensor, lse2: torch.Tensor) -> torch.Tensor:
+    """Attention over two disjoint key sets -> attention over their union, exactly: ``o1``/``o2`` ``(B, H, Sq, D)``
+    with log-sum-exps ``lse1``/``lse2`` ``(B, H, Sq)`` (natural log, the same score frame) -> ``(B, H, Sq, D)``
+    float32 (FlashAttention's split-KV merge)."""
+    top = torch.maximum(lse1, lse2)
+    w1, w2 = torch.exp(lse1 - top)[..., None], torch.exp(lse2 - top)[..., None]  # (B, H, Sq, 1)
+    return (o1.float() * w1 + o2.float() * w2) / (w1 + w2)
+
+
+def sage_blocks(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, block: int, kernel) -> torch.Tensor:
+    """Attention of ``q`` ``(B, Sq, H, D)`` over ``k``/``v`` ``(B, Skv, H, D)`` with a kernel that takes only whole
+    ``block``-token tiles: ``kernel(q, k, v, scale)`` over ``(B, H, S, D)`` contiguous tensors (``S`` multiples of
+    ``block``) returns ``(O (B, H, Sq, D), L (B, H, Sq))``, ``L`` the natural-log log-sum-exp of the scores of K
+    smoothed by its mean over the tokens it was given (Sage's frame). Here:
+
+    1. the queries get zero rows up to a multiple of ``block`` (their outputs are dropped);
+    2. the kernel attends over the first ``Skv - T`` keys, ``T = Skv mod block``;
+    3. the last ``T`` keys, smoothed by the same mean (so their scores are in the kernel's frame), go through
+       :func:`exact_with_lse`, and :func:`merge_attention` joins the two parts.
+
+    Returns ``(B, Sq, H, D)`` in ``q``'s dtype. ``ValueError`` when fewer than ``block`` keys are given."""
+    b, sq, h, d = q.shape
+    skv = k.shape[1]
+    main = skv - skv % block
+    if main == 0:
+        raise ValueError(f"k must have at least {block} tokens for the Sage FP8 kernel, got {skv}")
+    padded = q.new_zeros(b, h, -(-sq // block) * block, d)  # (B, H, Sq', D)
+    padded[:, :, :sq] = q.transpose(1, 2)
+    k_main = k[:, :main].transpose(1, 2).contiguous()  # (B, H, Skv - T, D)
+    out, lse = kernel(padded, k_main, v[:, :main].transpose(1, 2).contiguous(), scale)
+    out, lse = out[:, :, :sq], lse[:, :, :sq]  # (B, H, Sq, D), (B, H, Sq)
+    if main < skv:
+        mean = k_main.float().mean(dim=2, keepdim=True)  # (B, H, 1, D): the kernel's smoothing
+        tail, tail_lse = exact_with_lse(padded[:, :, :sq], k[:, main:].transpose(1, 2).float() - mean, v[:, main:].transpose(1, 2), scale)
+        out = merge_attention(out, lse, tail, tail_lse)
+    return out.transpose(1, 2).to(q.dtype).contiguous()  # (B, Sq, H, D)
+
+
+def _sage_kernel(block: int):
+    """The CUDA kernel :func:`sage_blocks` calls: cudnn-frontend's Sage quantizer (Q per token, K smoothed and per 16
+    tokens, V per channel, V stored ``(B, H, D, S)``) and its SM90 FP8 block-sparse forward with every key block of
+    every query block on (a broadcast index, no memory)."""
+    from cudnn.block_sparse_attention import _interface as bsa
+    from cudnn.block_sparse_attention._fp8_quant import _quantize_sage_bhsd
+
+    forward = {64: bsa._bsa_attn_fwd_sm90_fp8_blk64, 128: bsa._bsa_attn_fwd_sm90_fp8_blk128}[block]
+
+    def kernel(q, k, v, scale):
+        q8, k8, v8, s_q, s_k, s_v = _quantize_sage_bhsd(q, k, v, v_layout="bhds")
+        b, h, sq, _ = q.shape
+        blocks = k.shape[2] // block
+        index = torch.arange(blocks, dtype=torch.int32, device=q.device).expand(b, h, sq // block, blocks)
+        return forward(q8, k8, v8, s_q, s_k, s_v, index, blocks, scale)
+
+    return kernel
+
+
+@torch.library.custom_op("dailies::sage_sdpa", mutates_args=())
+def sage_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, block: int) -> torch.Tensor:
+    """Sage FP8 attention on CUDA (:func:`sage_blocks` around cudnn-frontend's SM90 kernel with ``block``-token
+    tiles, 64 or 128): contiguous bf16 ``q`` ``(B, Sq, H, D)``, ``k``/``v`` ``(B, Skv, H, D)``, ``D = 128`` ->
+    ``(B, Sq, H, D)``. An opaque op to the compiler (CuTe DSL compiles the kernels on the first call)."""
+    why = cuda_support(q.device, "sage") or head_dim_support(q.shape[-1], q.dtype, "sage")
+    if why:
+        raise RuntimeError(why)
+    with warnings.catch_warnings():  # CuTe DSL's compile-time warnings, as for fa4
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"cutlass\..*")
+        return sage_blocks(q, k, v, scale, block, _sage_kernel(block))
+
+
+@sage_sdpa.register_fake
+def _(q, k, v, scale, block):
+    return torch.empty_like(q)
+
+
 # ------------------------------------------------------------------------------------------ the Wan attention processor
 
 
@@ -371,7 +500,12 @@ def _cp_forward_fa4(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_ca
     return _cp_forward("fa4", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
 
 
-_CP_FORWARD = {"cudnn": _cp_forward_cudnn, "fp8": _cp_forward_fp8, "fa4": _cp_forward_fa4}
+def _cp_forward_sage(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                     enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
+    return _cp_forward("sage", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
+
+
+_CP_FORWARD = {"cudnn": _cp_forward_cudnn, "fp8": _cp_forward_fp8, "fa4": _cp_forward_fa4, "sage": _cp_forward_sage}
 
 
 def _no_backward(*args, **kwargs):

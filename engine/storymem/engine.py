@@ -211,11 +211,16 @@ class StoryMemEngine:
 
     def _set_attention(self, expert) -> None:
         """Install the preset's attention on ``expert``: a diffusers backend (``_native_cudnn`` where the dtype and
-        head size allow, else default SDPA, with a note), and for ``cudnn``/``fp8`` the engine's kernel
-        (:func:`~engine.storymem.attention.install_attention`) for self-attention (``cudnn``: cross-attention too)."""
+        head size allow, else default SDPA, with a note), and for ``cudnn``/``fp8``/``fa4``/``sage`` the engine's kernel
+        (:func:`~engine.storymem.attention.install_attention`) for self-attention (``cudnn``, ``fa4``: cross-attention
+        too). A kernel that does not run here is replaced, with a note: ``sage`` by ``fp8``, the others (and ``fp8``)
+        by cuDNN SDPA."""
         backend = self.expanded.attention_backend
         kernel = backend if backend in ENGINE_ATTENTION else None
         head_dim = expert.config.attention_head_dim
+        if kernel == "sage" and self.device.type != "cuda":
+            self._note(f"sage attention runs on CUDA GPUs, not {self.device.type}: fp8 (its float32 emulation) instead")
+            kernel = "fp8"
         if kernel in ("cudnn", "fa4") and self.device.type != "cuda":
             self._note(f"{kernel} attention runs on CUDA GPUs, not {self.device.type}: default SDPA instead")
             kernel = None
@@ -223,6 +228,10 @@ class StoryMemEngine:
             from engine.storymem.attention import try_kernel
 
             why = try_kernel(kernel, expert.config.num_attention_heads, head_dim, self.dtype, self.device)
+            if why and kernel == "sage":  # the next quantized kernel before exact attention
+                self._note(f"{why}: sage attention passed over, fp8 instead")
+                kernel = "fp8"
+                why = try_kernel(kernel, expert.config.num_attention_heads, head_dim, self.dtype, self.device)
             if why:
                 self._note(f"{why}: {kernel} attention passed over, cuDNN SDPA instead")
                 kernel = None

@@ -69,12 +69,12 @@ def check_variant(variant: str) -> None:
         raise SettingsError("variant", f"unknown StoryMem variant {variant!r}; use one of {', '.join(VARIANTS)}")
 
 
-ENGINE_ATTENTION = ("cudnn", "fp8", "fa4")
+ENGINE_ATTENTION = ("cudnn", "fp8", "fa4", "sage")
 """The engine's own attention kernels (:mod:`engine.storymem.attention`), accepted beside diffusers' backends."""
 
 
 def check_attention_backend(name: str | None) -> None:
-    """``cudnn``/``fp8``/``fa4`` (the engine's kernels; whether this machine runs them is checked when the engine loads, and
+    """``cudnn``/``fp8``/``fa4``/``sage`` (the engine's kernels; whether this machine runs them is checked when the engine loads, and
     a missing kernel falls back with a note) or a diffusers attention backend name
     (``diffusers.models.attention_dispatch.AttentionBackendName``) whose package is installed (the requirement
     check diffusers runs when the backend is set on a model)."""

@@ -144,3 +144,36 @@ def test_flashattention4_is_exact_attention_and_compiles_in_the_processor():
         fa.install_attention(model, "fa4", "fa4")
         compiled = torch.compile(model, fullgraph=True)(**inputs, return_dict=False)[0]
     assert rel(compiled, reference) < 2e-2  # bf16 end to end: only the kernels' rounding differs
+
+
+@pytest.mark.parametrize("tokens", [2048, 2000])
+def test_sage_fp8_attention_stays_near_exact_for_any_token_count_and_compiles_in_the_processor(tokens):
+    """cudnn-frontend's Sage FP8 kernel (Hopper) through the engine's wrapper: whole tiles (2048 tokens) and a key tail
+    merged in exactly (2000 = 31 x 64 + 16), K with a channel bias (what smoothing is for), near float32 attention
+    and nearer than the per-tensor ``fp8`` kernel; its log-sum-exp convention is what the merge assumes (else the
+    2000-token case would be far off). Then inside a compiled tiny Wan with 128-wide heads."""
+    from engine.storymem import attention as fa
+    from engine.storymem import testing
+    from engine.storymem.deviation import forward_inputs
+
+    why = fa.try_kernel("sage", 40, 128, torch.bfloat16, "cuda")
+    if why:
+        pytest.skip(why)
+    g = torch.Generator("cuda").manual_seed(0)
+    q, k, v = (torch.randn(1, tokens, 8, 128, generator=g, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    k = k + 3.0 * torch.randn(1, 1, 8, 128, generator=g, device="cuda", dtype=torch.bfloat16)
+    rel = lambda a, b: float((a.float() - b.float()).norm() / b.float().norm())  # noqa: E731
+    exact = torch.nn.functional.scaled_dot_product_attention(*(x.transpose(1, 2).float() for x in (q, k, v))).transpose(1, 2)
+    sage = fa.sage_attention(q, k, v)
+    assert sage.shape == q.shape and sage.dtype == torch.bfloat16
+    assert 1e-4 < rel(sage, exact) < 0.05, rel(sage, exact)
+    assert rel(sage, exact) < rel(fa.fp8_attention(q, k, v), exact)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(testing.TINY_TRANSFORMER, "attention_head_dim", 128)
+        model = testing.tiny_transformer().to("cuda", torch.bfloat16)
+    inputs = forward_inputs(model, 3, 16, 18, seed=0, text_len=16)  # 3 latent frames x 8 x 9 patches = 216 tokens (a tail of 24)
+    with torch.no_grad():
+        reference = model(**inputs, return_dict=False)[0]
+        fa.install_attention(model, "sage", None)
+        compiled = torch.compile(model, fullgraph=True)(**inputs, return_dict=False)[0]
+    assert 1e-4 < rel(compiled, reference) < 0.05
