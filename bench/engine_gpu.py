@@ -273,7 +273,9 @@ def _random_engine_class():
 
 
 def random_worker_engine(*, device, parallel, **kwargs):
-    """Builder for :class:`~engine.storymem.parallel.WorkerSpec`: a random-weight engine on this rank's GPU."""
+    """Builder for :class:`~engine.storymem.parallel.WorkerSpec`: a random-weight engine on this rank's GPU
+    (``cudnn_benchmark``: cuDNN autotunes its convolution algorithms per shape, the VAE's included)."""
+    torch.backends.cudnn.benchmark = bool(kwargs.pop("cudnn_benchmark", False))
     return _random_engine_class()(Dims(tiny=kwargs.pop("tiny", False)), device=device, parallel=parallel, **kwargs)
 
 
@@ -379,7 +381,8 @@ class EngineSections:
         for preset in a.presets.split(","):
             steps = _steps_for(a.shot_steps, preset)
             plan = ParallelPlan.choose(a.gpus, cfg=get_preset(preset).m2v.cfg)
-            kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny, "attention_backend": _setting_for(a.attention, preset)}
+            kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny, "attention_backend": _setting_for(a.attention, preset),
+                      "cudnn_benchmark": a.cudnn_benchmark}  # fmt: skip
             if preset in (a.compile_off or "").split(","):
                 kwargs["compile"] = False
             if a.tiny:
@@ -403,7 +406,7 @@ class EngineSections:
                     setup_s=round(setup, 1), warmup_s=round(warmup, 1), total_s=round(total, 1),
                     stages_s={k: round(v, 2) for k, v in engine.last_timings.items()},
                     s_per_step=round(engine.last_timings["denoise"] / s["preset"]["m2v"]["steps"], 2),
-                    frames=list(frames.shape), compile=s["compile"], linear=s["linear"],
+                    frames=list(frames.shape), compile=s["compile"], linear=s["linear"], cudnn_benchmark=a.cudnn_benchmark,
                 )  # fmt: skip
                 np.save(Path(a.artifacts) / f"frames-{preset}-{a.gpus}gpu.npy", frames[::20])
             finally:
@@ -896,6 +899,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shot-steps", default=None, help="steps per preset for the timed shots, e.g. exact=20 (default: the preset's)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per shot for the multigpu section")
     parser.add_argument("--attention", default=None, help="attention backend per preset for the presets/multigpu sections, e.g. exact=fa4")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="multigpu section: cuDNN autotunes its convolutions (the VAE's) per shape")
     parser.add_argument("--compile-off", default=None, help="presets to run without compilation in the multigpu section")
     parser.add_argument("--artifacts", default=None, help="folder for images, dev-*.pt and frames-*.npy (default: --out)")
     parser.add_argument("--compare", metavar="FOLDER", help="print the deviation report of the dev-*.pt files and the "

@@ -119,6 +119,7 @@ def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot,
         steps = []
         frames = engine.render_shot(request, progress=lambda done, total: steps.append((done, total)))
         assert np.array_equal(frames, reference)  # CFG split + row-band VAE encodes and decode over two processes: bit for bit
+        assert isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.flags.writeable  # sent as a shared tensor
         # both ranks encoded the 2 memory images and the MI2V video condition, and decoded, in row bands
         lines = sorted((tmp_path / "splits").read_text().splitlines())
         for rank in (0, 1):
