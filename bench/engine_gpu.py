@@ -132,6 +132,11 @@ def random_text_encoder(dims: Dims, device: torch.device, dtype: torch.dtype):
     return model.eval().requires_grad_(False)
 
 
+def peak_gib(device: torch.device) -> float | None:
+    """Peak GPU memory allocated since the last reset, GiB (None off CUDA)."""
+    return round(torch.cuda.max_memory_allocated(device) / GIB, 2) if device.type == "cuda" else None
+
+
 def random_vae(dims: Dims, device: torch.device):
     from diffusers import AutoencoderKLWan
 
@@ -275,8 +280,11 @@ def _random_engine_class():
 def random_worker_engine(*, device, parallel, **kwargs):
     """Builder for :class:`~engine.storymem.parallel.WorkerSpec`: a random-weight engine on this rank's GPU
     (``cudnn_benchmark``: cuDNN autotunes its convolution algorithms per shape, the VAE's included)."""
-    torch.backends.cudnn.benchmark = bool(kwargs.pop("cudnn_benchmark", False))
-    return _random_engine_class()(Dims(tiny=kwargs.pop("tiny", False)), device=device, parallel=parallel, **kwargs)
+    benchmark = kwargs.pop("cudnn_benchmark", False)
+    engine = _random_engine_class()(Dims(tiny=kwargs.pop("tiny", False)), device=device, parallel=parallel, **kwargs)
+    if benchmark:  # on top of the preset's own setting
+        torch.backends.cudnn.benchmark = True
+    return engine
 
 
 def _shot_request(dims: Dims, folder: Path, memory: int = 3, seed: int = 0):
@@ -300,6 +308,11 @@ def _shot_request(dims: Dims, folder: Path, memory: int = 3, seed: int = 0):
     return RenderRequest(shot_id="01-02", prompt=prompts[seed % 2],
                          mode="mi2v", seed=0, width=dims.width, height=dims.height, num_frames=dims.frames,
                          memory=images, first_frame=paths[-1])  # fmt: skip
+
+
+def _vae_chunks(spec: str | None) -> tuple[int, int] | None:
+    """``--vae-chunks 4,16`` -> (4, 16); None: the engine's default."""
+    return tuple(int(x) for x in spec.split(",")) if spec else None
 
 
 def _setting_for(spec: str | None, preset: str) -> str | None:
@@ -329,7 +342,7 @@ class EngineSections:
             steps = _steps_for(a.shot_steps, preset)
             start = time.perf_counter()
             engine = _random_engine_class()(d, preset=preset, steps=steps, device=self.device, dtype=self.dtype,
-                                            attention_backend=_setting_for(a.attention, preset))  # fmt: skip
+                                            attention_backend=_setting_for(a.attention, preset), vae_chunks=_vae_chunks(a.vae_chunks))  # fmt: skip
             pipe = engine._pipeline("m2v")
             sync(self.device)
             setup = time.perf_counter() - start
@@ -382,7 +395,7 @@ class EngineSections:
             steps = _steps_for(a.shot_steps, preset)
             plan = ParallelPlan.choose(a.gpus, cfg=get_preset(preset).m2v.cfg)
             kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny, "attention_backend": _setting_for(a.attention, preset),
-                      "cudnn_benchmark": a.cudnn_benchmark}  # fmt: skip
+                      "cudnn_benchmark": a.cudnn_benchmark, "vae_chunks": _vae_chunks(a.vae_chunks)}  # fmt: skip
             if preset in (a.compile_off or "").split(","):
                 kwargs["compile"] = False
             if a.tiny:
@@ -437,9 +450,40 @@ class EngineSections:
             diff = [float((o - r).abs().max()) for o, r in zip(out, results["eager"])]
             self.rec.add("vae", mode=mode, encode_81_frames=enc, decode_21_latent_frames=dec,
                          max_abs_diff_vs_eager={"encode": diff[0], "decode": diff[1]})  # fmt: skip
+        self._vae_chunks(vae, video, latents)
         torch.backends.cudnn.benchmark = False
         del vae
         free(self.device)
+
+    def _vae_chunks(self, vae, video, latents) -> None:
+        """Frames per VAE call (engine/storymem/vae_chunks.py), channels-last with cuDNN autotuning as the fast and
+        turbo presets run it: time, peak memory of the call, largest difference from diffusers' own loop."""
+        from engine.storymem import vae_chunks
+
+        base = None
+        for chunk in (1, 2, 4, 10, 20):
+            if chunk > max(1, self.dims.latent_frames - 1):
+                continue
+            with torch.no_grad():
+                dec = timed(lambda: vae_chunks.decode(vae, latents, chunk), self.device, 1, self.args.iters)
+                if self.device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                out = vae_chunks.decode(vae, latents, chunk).float().cpu()
+            base = out if base is None else base
+            self.rec.add("vae-chunks", direction="decode", latent_frames_per_call=chunk, decode_21_latent_frames=dec, peak_gib=peak_gib(self.device),
+                         max_abs_diff_vs_diffusers_loop=float((out - base).abs().max()))  # fmt: skip
+        base = None
+        for chunk in (4, 8, 16, 40, 80):
+            if chunk > max(4, self.dims.frames - 1):
+                continue
+            with torch.no_grad():
+                enc = timed(lambda: vae_chunks.encode(vae, video, chunk).mode(), self.device, 1, self.args.iters)
+                if self.device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                out = vae_chunks.encode(vae, video, chunk).mode().float().cpu()
+            base = out if base is None else base
+            self.rec.add("vae-chunks", direction="encode", frames_per_call=chunk, encode_81_frames=enc, peak_gib=peak_gib(self.device),
+                         max_abs_diff_vs_diffusers_loop=float((out - base).abs().max()))  # fmt: skip
 
     def stepcache(self) -> None:
         from diffusers import FirstBlockCacheConfig
@@ -899,6 +943,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shot-steps", default=None, help="steps per preset for the timed shots, e.g. exact=20 (default: the preset's)")
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per shot for the multigpu section")
     parser.add_argument("--attention", default=None, help="attention backend per preset for the presets/multigpu sections, e.g. exact=fa4")
+    parser.add_argument("--vae-chunks", default=None, help="presets/multigpu sections: frames per VAE call, decode latent frames,encode pixel frames (default: the engine's)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="multigpu section: cuDNN autotunes its convolutions (the VAE's) per shape")
     parser.add_argument("--compile-off", default=None, help="presets to run without compilation in the multigpu section")
     parser.add_argument("--artifacts", default=None, help="folder for images, dev-*.pt and frames-*.npy (default: --out)")

@@ -223,6 +223,25 @@ def test_channels_last_vae_decodes_what_the_contiguous_one_does():
     assert torch.allclose(after, before, atol=1e-5) and torch.allclose(redecoded, decoded, atol=1e-5)
 
 
+def test_vae_chunks_are_checked_recorded_and_reach_the_pipeline(models, images):
+    """Frames per VAE call: diffusers' loops by default on a CPU, larger chunks when asked (the same frames within
+    float rounding, tests/test_storymem_vae_chunks.py), bad values refused naming the setting."""
+    from engine.storymem.engine import CUDA_VAE_CHUNKS, check_vae_chunks, default_vae_chunks
+
+    assert default_vae_chunks(torch.device("cpu")) == (1, 4) and default_vae_chunks(torch.device("cuda")) == CUDA_VAE_CHUNKS
+    for bad in [(0, 4), (1, 6), (1, 0), "4,16", (1,)]:
+        with pytest.raises(ValueError, match="vae_chunks"):
+            check_vae_chunks(bad)
+    plain = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2)
+    chunked = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2, vae_chunks=(2, 8))
+    assert plain.settings()["vae_chunks"] == {"decode_latent_frames": 1, "encode_frames": 4}
+    assert chunked.settings()["vae_chunks"] == {"decode_latent_frames": 2, "encode_frames": 8}
+    a, b = plain.render_shot(_request("mi2v", images)), chunked.render_shot(_request("mi2v", images))
+    pipe = chunked._pipeline("m2v")
+    assert (pipe.vae_decode_chunk, pipe.vae_encode_chunk) == (2, 8)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # uint8 frames: rounding at most
+
+
 def test_sage_attention_asked_for_on_a_cpu_runs_the_fp8_emulation_with_a_note(models, images):
     """``--attention-backend sage`` names a Hopper kernel: on a CPU the engine runs the nearest arithmetic it has, the
     FP8 emulation, for self-attention, and says so."""

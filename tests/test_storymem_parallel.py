@@ -57,10 +57,10 @@ def fail_on_second_shot(engine, rank):
     for name in ("patch_parallel_encode", "patch_parallel_decode"):
         original_split = getattr(parallel_vae, name)
 
-        def logged(vae, pixels_or_latents, group=None, name=name, original_split=original_split):
+        def logged(vae, pixels_or_latents, group=None, chunk=None, name=name, original_split=original_split):
             with open(log, "a") as f:
                 f.write(f"{rank} {name} {tuple(pixels_or_latents.shape)}\n")
-            return original_split(vae, pixels_or_latents, group)
+            return original_split(vae, pixels_or_latents, group, **({} if chunk is None else {"chunk": chunk}))
 
         setattr(parallel_vae, name, logged)
     if rank != 1:

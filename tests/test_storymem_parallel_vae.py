@@ -97,6 +97,7 @@ def _worker(rank: int, size: int, init_file: str, kind: str, shape, out_dir: str
         seen["restored"] = _patch_state(vae) == before
         seen["after"] = vae.decode(latents).sample  # one process again, same VAE instance
         if extra_cases:
+            seen["chunked"] = patch_parallel_decode(vae, latents, chunk=2)  # frames 1-2 in one decoder call
             torch.backends.mkldnn.enabled = True
             seen["onednn"] = patch_parallel_decode(vae, latents)
             uneven = latents[..., :5, :]  # 5 latent rows
@@ -146,13 +147,15 @@ def _run(tmp_path, size: int, kind: str, shape=LATENTS, extra_cases: bool = Fals
     return [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(size)]
 
 
-def _reference(kind: str, shape, onednn: bool) -> torch.Tensor:
+def _reference(kind: str, shape, onednn: bool, chunk: int = 1) -> torch.Tensor:
+    from engine.storymem import vae_chunks
+
     threads, enabled = torch.get_num_threads(), torch.backends.mkldnn.enabled
     torch.set_num_threads(1)  # as the workers: the same float32 sums in the same order
     torch.backends.mkldnn.enabled = onednn
     try:
         with torch.no_grad():
-            return _build(kind).decode(_latents(shape)).sample
+            return vae_chunks.decode(_build(kind), _latents(shape), chunk)
     finally:
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = enabled
@@ -176,6 +179,7 @@ def test_two_ranks_decode_the_one_process_video_and_refuse_what_does_not_split(t
         assert "already patched" in seen["twice"]
         assert seen["bilinear"] == "vae: decoder.up_blocks.0.upsamplers.0.resample.0 upsamples with 'bilinear', which mixes rows across bands"
         assert seen["restored_after_errors"] and torch.equal(seen["after_errors"], exact)
+        assert torch.equal(seen["chunked"], _reference("tiny", LATENTS, onednn=False, chunk=2))  # chunked and split
 
 
 @pytest.mark.slow
@@ -212,8 +216,9 @@ def test_pipeline_decode_splits_over_its_vae_group_only_when_the_height_splits(m
 
     pipe, group, calls = tiny_pipeline("m2v"), object(), []
 
-    def recorder(vae, latents, grp):
+    def recorder(vae, latents, grp, chunk):
         calls.append((tuple(latents.shape), grp))
+        assert chunk == pipe.vae_decode_chunk
         return torch.zeros(1, 3, 1 + 4 * (latents.shape[2] - 1), 8 * latents.shape[3], 8 * latents.shape[4])
 
     monkeypatch.setattr(parallel_vae, "patch_parallel_decode", recorder)
@@ -240,8 +245,9 @@ def test_pipeline_encodes_split_over_its_vae_group_only_when_the_height_splits(m
 
     pipe, group, calls, cpu = tiny_pipeline("m2v"), object(), [], torch.device("cpu")
 
-    def recorder(vae, video, grp):
+    def recorder(vae, video, grp, chunk):
         calls.append((tuple(video.shape), grp))
+        assert chunk == pipe.vae_encode_chunk
         return vae.encode(video).latent_dist
 
     monkeypatch.setattr(parallel_vae, "patch_parallel_encode", recorder)
@@ -309,6 +315,7 @@ def _encode_worker(rank: int, size: int, init_file: str, out_dir: str, extra_cas
             seen[kind, "after"] = vae.encode(videos["random"]).latent_dist.parameters  # one process, same instance
         if extra_cases:
             vae, video = _build("tiny"), _videos((1, 3, 5, 48, 64))["random"]
+            seen["chunked"] = patch_parallel_encode(vae, _videos((1, 3, 9, 48, 64))["random"], chunk=8).parameters
             before = _patch_state(vae)
             seen |= _refusals({
                 "uneven": lambda: patch_parallel_encode(vae, video[..., :47, :]),  # 47 rows: no 2 equal bands
@@ -367,13 +374,15 @@ def _wan22_layout():
     return AutoencoderKLWan(**config).eval().requires_grad_(False)
 
 
-def _encode_reference(vae, video: torch.Tensor) -> torch.Tensor:
+def _encode_reference(vae, video: torch.Tensor, chunk: int = 4) -> torch.Tensor:
+    from engine.storymem import vae_chunks
+
     threads, enabled = torch.get_num_threads(), torch.backends.mkldnn.enabled
     torch.set_num_threads(1)  # as the workers: the same float32 sums in the same order
     torch.backends.mkldnn.enabled = False
     try:
         with torch.no_grad():
-            return vae.encode(video).latent_dist.parameters  # (B, 2z, f, h, w)
+            return vae_chunks.encode(vae, video, chunk).parameters  # (B, 2z, f, h, w)
     finally:
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = enabled
@@ -421,6 +430,8 @@ def test_two_ranks_encode_the_one_process_latents_and_refuse_what_does_not_split
         assert seen["restored_after_errors"]
         video = _videos((1, 3, 5, 48, 64))["random"]
         assert torch.equal(seen["after_errors"], _encode_reference(_build("tiny"), video))
+        chunked = _encode_reference(_build("tiny"), _videos((1, 3, 9, 48, 64))["random"], chunk=8)  # 8 frames in one call
+        assert torch.equal(seen["chunked"], chunked)
 
 
 @pytest.mark.slow

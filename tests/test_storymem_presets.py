@@ -27,6 +27,14 @@ def test_the_table():
     assert turbo.step_lora and turbo.linear == "fp8" and UNTESTED_COMPOSITION in turbo.notes
     assert exact.attention == ("fa4", "_native_cudnn") and fast.attention[0] == turbo.attention[0] == "fp8"
     assert all(p.attention[-1] == "_native_cudnn" for p in PRESETS.values())  # where nvidia-cudnn-frontend is missing
+    assert not exact.cudnn_autotune and fast.cudnn_autotune and turbo.cudnn_autotune  # exact: the same frames every run
+
+
+def test_cudnn_autotuning_is_recorded_and_only_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert expand("turbo", "cuda").record()["cudnn_autotune"] is True
+    assert expand("fast", "cuda").cudnn_autotune and not expand("exact", "cuda").cudnn_autotune
+    assert expand("turbo", "cpu").record()["cudnn_autotune"] is False
 
 
 def test_expand_on_cpu_records_everything():

@@ -95,6 +95,7 @@ class StoryMemEngine:
         keep_both_experts: bool | None = None,
         need_t2v: bool = True,
         parallel=None,
+        vae_chunks: tuple[int, int] | None = None,
     ):
         if preset not in PRESET_NAMES:
             raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
@@ -112,6 +113,7 @@ class StoryMemEngine:
         self.dtype = dtype
         if step_cache is not None and compile:
             raise ValueError("step_cache does not combine with compile=True (its hooks wrap the blocks)")
+        self.vae_chunks = check_vae_chunks(vae_chunks if vae_chunks is not None else default_vae_chunks(self.device))
         self.expanded = expand(
             preset, self.device, steps=steps, attention_backend=attention_backend,
             compile=False if step_cache is not None else compile, offload=offload, dtype=dtype,
@@ -126,6 +128,8 @@ class StoryMemEngine:
         self.step_cache = step_cache
         self.keep_t2v = (self.device.type != "cuda") if keep_t2v is None else keep_t2v
         self.plan = MemoryPlan(offload, self.device, keep_both_experts)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = self.expanded.cudnn_autotune  # process-wide: this engine is the GPU's user
         self.parallel = parallel
         self.lora_scale: float | None = None
         self.step_loras: dict[str, StepLoraPaths] = {}
@@ -281,6 +285,7 @@ class StoryMemEngine:
             boundary_ratio=sampler.boundary_ratio,
         )  # installs the positional RoPE: context parallelism must come after it (it splits the `rope` outputs)
         pipe.set_execution_device(self.device)
+        pipe.vae_decode_chunk, pipe.vae_encode_chunk = self.vae_chunks
         if self.parallel is not None:
             self.parallel.apply(pipe, cfg=sampler.cfg)
         if self.expanded.compile:
@@ -396,6 +401,8 @@ class StoryMemEngine:
             "attention_backend": self._attention_used(),
             "compile": e.compile,
             "vae_layout": self.vae_layout,
+            "vae_chunks": {"decode_latent_frames": self.vae_chunks[0], "encode_frames": self.vae_chunks[1]},
+            "cudnn_autotune": e.cudnn_autotune,
             "linear": e.linear,
             "fp8_kernel": e.fp8_kernel,
             "device": str(self.device),
@@ -423,6 +430,30 @@ class StoryMemEngine:
             f"{str(self.dtype).removeprefix('torch.')}{gpus}, offload {self.plan.describe()}, memory positions "
             f"{self.memory_positions}"
         )
+
+
+CUDA_VAE_CHUNKS = (4, 16)
+"""Frames per VAE call after frame 0 on a GPU (:mod:`engine.storymem.vae_chunks`): 4 latent frames per decoder call
+(16 pixel frames out), 16 pixel frames per encoder call; 6 calls each for an 81-frame shot instead of diffusers' 21.
+Measured in docs/BENCHMARKS.md (time and peak memory per chunk size at 832x480)."""
+
+
+def default_vae_chunks(device: torch.device) -> tuple[int, int]:
+    """:data:`CUDA_VAE_CHUNKS` on CUDA; diffusers' own loops (1 latent frame, 4 pixel frames) elsewhere, where the
+    tests compare against diffusers' VAE bit for bit."""
+    return CUDA_VAE_CHUNKS if device.type == "cuda" else (1, 4)
+
+
+def check_vae_chunks(chunks) -> tuple[int, int]:
+    """``(decode, encode)``: latent frames per decoder call (>= 1) and pixel frames per encoder call (a positive
+    multiple of 4). ``ValueError`` naming ``vae_chunks`` otherwise."""
+    try:
+        decode, encode = (int(c) for c in chunks)
+    except (TypeError, ValueError):
+        raise ValueError(f"vae_chunks must be two integers (decode latent frames, encode pixel frames), got {chunks!r}") from None
+    if decode < 1 or encode < 4 or encode % 4:
+        raise ValueError(f"vae_chunks must be (>= 1 latent frames, a positive multiple of 4 pixel frames), got {chunks!r}")
+    return decode, encode
 
 
 def _read_image(path: str | None, what: str) -> PIL.Image.Image:

@@ -69,6 +69,8 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import (
     WanResidualDownBlock,
 )
 
+from engine.storymem import vae_chunks
+
 __all__ = [
     "PatchParallelDecode",
     "PatchParallelEncode",
@@ -418,25 +420,27 @@ def _integer_row_scale(module: nn.Upsample) -> bool:
     return float(scale).is_integer() and scale >= 1
 
 
-def patch_parallel_decode(vae, latents: torch.Tensor, group=None) -> torch.Tensor:
+def patch_parallel_decode(vae, latents: torch.Tensor, group=None, chunk: int = 1) -> torch.Tensor:
     """Decode ``latents`` ``(B, z, f, h, w)`` (already de-normalised, the VAE's dtype and device) over the ranks
     of ``group``; every rank must call it with the same latents. Returns the whole video ``(B, 3, F, H, W)``,
-    clamped to [-1, 1], on every rank: equal to ``vae.decode(latents).sample`` in one process. Raises
-    ``ValueError`` (``latents``) when ``h`` does not split into the group's size, before any communication."""
+    clamped to [-1, 1], on every rank: equal to ``vae.decode(latents).sample`` in one process (``chunk`` latent
+    frames per decoder call after frame 0: :func:`engine.storymem.vae_chunks.decode`). Raises ``ValueError``
+    (``latents``) when ``h`` does not split into the group's size, before any communication."""
     if latents.dim() != 5:
         raise ValueError(f"latents must be (B, C, f, h, w), got shape {tuple(latents.shape)}")
     split = PatchParallelDecode(vae, group)
     check_split(latents.shape[-2], split.size)
     with split:
-        band = vae.decode(latents, return_dict=False)[0]  # (B, 3, F, H/N, W)
+        band = vae_chunks.decode(vae, latents, chunk)  # (B, 3, F, H/N, W)
     return split.gather(band)
 
 
-def patch_parallel_encode(vae, video: torch.Tensor, group=None):
+def patch_parallel_encode(vae, video: torch.Tensor, group=None, chunk: int = 4):
     """Encode ``video`` ``(B, 3, F, H, W)`` (pixels in [-1, 1], the VAE's dtype and device) over the ranks of
     ``group``; every rank must call it with the same video. Returns the whole latent distribution (diffusers'
     ``DiagonalGaussianDistribution``; ``.mode()`` is the latent means ``(B, z, f, h, w)``) on every rank, equal to
-    ``vae.encode(video).latent_dist`` in one process. Raises ``ValueError`` (``video``) when ``H`` does not split
+    ``vae.encode(video).latent_dist`` in one process (``chunk`` pixel frames per encoder call after frame 0:
+    :func:`engine.storymem.vae_chunks.encode`). Raises ``ValueError`` (``video``) when ``H`` does not split
     into the group's size with even bands at every downsample (:func:`check_encode_split`), and (``vae``) for a
     VAE the patch refuses, before any communication."""
     if video.dim() != 5:
@@ -444,4 +448,4 @@ def patch_parallel_encode(vae, video: torch.Tensor, group=None):
     split = PatchParallelEncode(vae, group)
     check_encode_split(video.shape[-2], split.size, split.downsamples)
     with split:
-        return vae.encode(video, return_dict=False)[0]  # DiagonalGaussianDistribution over (B, 2z, f, h, w)
+        return vae_chunks.encode(vae, video, chunk)  # DiagonalGaussianDistribution over (B, 2z, f, h, w)

@@ -49,6 +49,7 @@ from diffusers.utils.torch_utils import get_module_execution_device, randn_tenso
 from transformers import PreTrainedTokenizerBase, UMT5EncoderModel
 
 from engine.framing import centre_crop_box
+from engine.storymem import vae_chunks
 from engine.storymem.limits import check_shape
 from engine.storymem.rope import MEMORY_POSITIONS, PAPER_MEMORY_STRIDE, install_positional_rope, memory_frame_positions
 from engine.storymem.scheduling import sampling_sigmas
@@ -133,6 +134,9 @@ class StoryMemPipeline(DiffusionPipeline):
         self._device_override: torch.device | None = None
         self.cfg_split: CfgSplit | None = None
         self.vae_group = None  # a process group of > 1 ranks: patch-parallel VAE encode and decode (engine/storymem/parallel_vae.py)
+        # frames per VAE call after frame 0 (engine/storymem/vae_chunks.py): latent frames for the decoder, pixel
+        # frames (a multiple of 4) for the encoder; 1 and 4 are diffusers' own loops
+        self.vae_decode_chunk, self.vae_encode_chunk = 1, 4
         self.timings: dict[str, float] = {}
         self.set_progress_bar_config(disable=True)
 
@@ -298,9 +302,9 @@ class StoryMemPipeline(DiffusionPipeline):
         if self._vae_encode_split(video.shape[-2]) > 1:
             from engine.storymem.parallel_vae import patch_parallel_encode
 
-            latents = patch_parallel_encode(self.vae, video, self.vae_group).mode()  # (B, 16, t, h, w)
+            latents = patch_parallel_encode(self.vae, video, self.vae_group, chunk=self.vae_encode_chunk).mode()  # (B, 16, t, h, w)
         else:
-            latents = self.vae.encode(video).latent_dist.mode()  # (B, 16, t, h, w)
+            latents = vae_chunks.encode(self.vae, video, self.vae_encode_chunk).mode()  # (B, 16, t, h, w)
         mean, inv_std = self._latent_stats(device)
         return (latents.to(device, torch.float32) - mean) * inv_std
 
@@ -395,9 +399,9 @@ class StoryMemPipeline(DiffusionPipeline):
         if self._vae_split(latents.shape[-2]) > 1:
             from engine.storymem.parallel_vae import patch_parallel_decode
 
-            video = patch_parallel_decode(self.vae, latents.to(self.vae.dtype), self.vae_group)  # (B, 3, F, H, W)
+            video = patch_parallel_decode(self.vae, latents.to(self.vae.dtype), self.vae_group, chunk=self.vae_decode_chunk)  # (B, 3, F, H, W)
         else:
-            video = self.vae.decode(latents.to(self.vae.dtype), return_dict=False)[0]  # (B, 3, F, H, W)
+            video = vae_chunks.decode(self.vae, latents.to(self.vae.dtype), self.vae_decode_chunk)  # (B, 3, F, H, W)
         video = video.float().clamp(-1, 1)  # (B, 3, F, H, W)
         if output_type == "pt":
             return video

@@ -101,6 +101,11 @@ class Preset:
     """Compose a step-distill LoRA per expert (with the StoryMem LoRA for M2V)."""
     compile: bool = True
     """Regional ``torch.compile`` of the transformer blocks on CUDA (with offload ``none``)."""
+    cudnn_autotune: bool = False
+    """cuDNN times its convolution algorithms per shape and keeps the fastest (``torch.backends.cudnn.benchmark``; the
+    VAE's convolutions, 25 % faster at 480p, docs/BENCHMARKS.md). The choice is by timing, so two processes may pick
+    different algorithms and their frames differ by rounding: ``exact`` keeps cuDNN's fixed heuristics, so the same
+    request gives the same frames on the same machine and software."""
     lossy: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -128,6 +133,7 @@ PRESETS: dict[str, Preset] = {
         linear="fp8",
         attention=("fp8", "_native_cudnn"),
         step_lora=False,
+        cudnn_autotune=True,
         lossy=True,
     ),
     "turbo": Preset(
@@ -141,6 +147,7 @@ PRESETS: dict[str, Preset] = {
         linear="fp8",
         attention=("fp8", "_native_cudnn"),
         step_lora=True,
+        cudnn_autotune=True,
         lossy=True,
         notes=(UNTESTED_COMPOSITION,),
     ),
@@ -174,6 +181,8 @@ class ExpandedPreset:
     """``cudnn``/``fp8`` (:mod:`engine.storymem.attention`), a diffusers backend name, or None (default SDPA)."""
     compile: bool
     step_lora: bool
+    cudnn_autotune: bool
+    """The preset's :attr:`Preset.cudnn_autotune` on CUDA; False elsewhere."""
     overrides: tuple[str, ...]
     notes: tuple[str, ...]
 
@@ -256,5 +265,6 @@ def expand(
         use_compile = compile
     return ExpandedPreset(
         preset=preset.name, m2v=m2v, t2v=t2v, linear=linear, fp8_kernel=kernel, attention_backend=backend,
-        compile=use_compile, step_lora=preset.step_lora, overrides=tuple(overrides), notes=tuple(notes),
+        compile=use_compile, step_lora=preset.step_lora, cudnn_autotune=preset.cudnn_autotune and device.type == "cuda",
+        overrides=tuple(overrides), notes=tuple(notes),
     )  # fmt: skip
