@@ -95,7 +95,7 @@ def _add_backend_flags(p: argparse.ArgumentParser) -> None:
                    help="temporal RoPE placement of memory frames (default paper: the negative shift the LoRA was "
                         "trained with, StoryMem issue #17)")
     s.add_argument("--steps", type=int, help="denoising steps (default 40, the reference sampler)")
-    s.add_argument("--attention-backend", metavar="NAME", help="attention kernel: fa4 (FlashAttention-4, bf16), cudnn (bf16), fp8 (cuDNN FP8) or a diffusers backend, e.g. _native_cudnn (default: the preset's)")
+    s.add_argument("--attention-backend", metavar="NAME", help="attention kernel: fa4 (FlashAttention-4, bf16), cudnn (bf16), fp8 (cuDNN FP8), sage (Sage FP8, Hopper) or a diffusers backend, e.g. _native_cudnn (default: the preset's)")
     s.add_argument("--step-cache", type=_threshold, metavar="THRESHOLD",
                    help="First Block Cache (diffusers) with this threshold, e.g. 0.05; off by default, its speed-up "
                         "depends on trained weights")

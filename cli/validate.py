@@ -92,7 +92,7 @@ FIELD_FLAGS: dict[str, tuple[str, str]] = {
     "mode": ("--continuation", "how cut=false shots continue"),
     "variant": ("--continuation", "the StoryMem LoRA variant (one per continuation mode)"),
     "steps": ("--steps", "denoising steps"),
-    "attention_backend": ("--attention-backend", "the attention kernel (fa4, cudnn, fp8 or a diffusers backend)"),
+    "attention_backend": ("--attention-backend", "the attention kernel (fa4, cudnn, fp8, sage or a diffusers backend)"),
 }
 """Field or argument name (as ``RunSettings``, ``MemorySettings``, ``RenderRequest`` or an engine check
 calls it) -> (the flag that sets it, what it is)."""

@@ -32,6 +32,9 @@ with float32 accumulation. Finer scales than ``fp8``'s per-tensor ones. Its kern
 the whole blocks and merges the last ``Skv mod SAGE_BLOCK`` keys in exactly (float32) through the two parts'
 log-sum-exps (the merge of FlashAttention's split-KV, ``O = (O_1 e^{L_1} + O_2 e^{L_2}) / (e^{L_1} + e^{L_2})``);
 every memory size ``M`` works. CUDA (compute capability 9.x) only; elsewhere the engine takes ``fp8``, with a note.
+Measured on an H200 at 37,440 tokens (docs/BENCHMARKS.md, fifth round): more accurate than ``fp8`` (relative L2 from
+exact attention 0.054 against 0.060 on random inputs) but slower (kernel 41.1 ms against cuDNN FP8's 34.9; 43.8 ms
+with its quantizer and this wrapper), so no preset uses it: ``--attention-backend sage`` selects it.
 
 Steps 1, 2 and 4 are plain torch ops, so under ``torch.compile`` Inductor fuses them with the RoPE before and the
 output projection after; step 3 is one custom op (``dailies::cudnn_sdpa_fp8``) that the compiler calls as an opaque
@@ -55,9 +58,9 @@ from engine.storymem.fp8 import FP8, FP8_MAX  # e4m3, 448: the same format as th
 P_SCALE = FP8_MAX
 """Scale of the softmax numerator ``P`` (in ``[0, 1]``) before its FP8 cast: the whole E4M3 range."""
 
-CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.14,<1.21' (or pip install -e '.[gpu]')"
+CUDNN_FRONTEND_HINT = "pip install 'nvidia-cudnn-frontend>=1.32,<1.33' (or pip install -e '.[gpu]')"
 FA4_HINT = "pip install 'flash-attn-4>=4.0.0b36,<4.1' (or pip install -e '.[gpu]')"
-SAGE_HINT = "pip install 'nvidia-cudnn-frontend>=1.32' (its Sage FP8 kernels; or pip install -e '.[gpu]')"
+SAGE_HINT = "pip install 'nvidia-cudnn-frontend>=1.32,<1.33' (its Sage FP8 kernels; or pip install -e '.[gpu]')"
 
 SAGE_BLOCK = 64
 """Tokens per tile of the Sage FP8 kernel (``cudnn.block_sparse_attention``'s SM90 ``blk64``; ``blk128`` is the

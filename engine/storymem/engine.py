@@ -432,10 +432,13 @@ class StoryMemEngine:
         )
 
 
-CUDA_VAE_CHUNKS = (4, 16)
-"""Frames per VAE call after frame 0 on a GPU (:mod:`engine.storymem.vae_chunks`): 4 latent frames per decoder call
-(16 pixel frames out), 16 pixel frames per encoder call; 6 calls each for an 81-frame shot instead of diffusers' 21.
-Measured in docs/BENCHMARKS.md (time and peak memory per chunk size at 832x480)."""
+CUDA_VAE_CHUNKS = (2, 16)
+"""Frames per VAE call after frame 0 on a GPU (:mod:`engine.storymem.vae_chunks`): 2 latent frames per decoder call
+(8 pixel frames out; 11 calls for an 81-frame shot instead of diffusers' 21) and 16 pixel frames per encoder call
+(6 calls instead of 21). Decode of 21 latent frames at 832x480 on an H200 (docs/BENCHMARKS.md, fifth round): 2,596 ms
+and 8.5 GiB peak one frame per call, 1,902 ms and 11.6 GiB two, 1,894 ms and 18.4 GiB four, 1,902 ms and 38.9 GiB
+ten: two is as fast as more and costs 3 GiB. The encoder's 16 was not timed alone (the 2-GPU ``turbo`` shot's
+encode took 0.71 s with it against 0.77 s with 4, two machines)."""
 
 
 def default_vae_chunks(device: torch.device) -> tuple[int, int]:

@@ -220,8 +220,8 @@ def worker_main(rank: int, spec: WorkerSpec, init_file: str, tasks, results) -> 
 def _shareable(frames):
     """Rank 0's frames ``(F, H, W, 3)`` uint8 as a CPU tensor: torch sends a tensor through a multiprocessing queue in
     shared memory (a file descriptor), where a numpy array is pickled through the pipe (97 MB a shot at 832x480x81:
-    0.31-0.40 s against 0.06-0.10 s on a 2-core CPU, docs/BENCHMARKS.md). The driver takes it back with
-    :func:`_frames`."""
+    0.34-0.54 s against 0.06-0.11 s on a 2-core CPU, bench/frames_transfer_cpu.py, docs/BENCHMARKS.md). The driver
+    takes it back with :func:`_frames`."""
     import numpy as np
     import torch
 

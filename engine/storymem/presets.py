@@ -21,8 +21,11 @@ in bf16: they differ only in rounding order. ``fp8`` (:mod:`engine.storymem.atte
 attention with SageAttention's K smoothing for self-attention (emulated in float32 on a CPU); cross-attention over
 the 512 text tokens stays bf16. Quantized attention from PyPI (SageAttention 1.0.6) was slower than cuDNN on an
 H200 (66 vs 49 ms per call at 37,440 tokens); SageAttention 2 does not install from PyPI and FlashAttention-4's FP8
-path is Blackwell-only. Where ``nvidia-cudnn-frontend`` is missing, ``fp8`` falls back to ``_native_cudnn`` and
-says so.
+path is Blackwell-only; NVIDIA's Sage FP8 kernel for Hopper (``sage``, cudnn-frontend 1.32) is more accurate but
+slower than cuDNN's FP8 (41.1 vs 34.9 ms per call), so it is selectable, not a default. Where
+``nvidia-cudnn-frontend`` is missing, ``fp8`` falls back to ``_native_cudnn`` and says so. ``fast`` and ``turbo``
+let cuDNN autotune its convolutions (the VAE's; :attr:`Preset.cudnn_autotune`), ``exact`` keeps its fixed heuristics
+so that the same request gives the same frames.
 
 :func:`expand` turns a preset into every setting it stands for on a device (e.g. FP8 needs compute capability
 8.9+: on an older GPU ``fast`` expands to bf16 linears and says so); the manifest records the result.
@@ -95,7 +98,7 @@ class Preset:
     t2v: SamplerSpec
     linear: Literal["bf16", "fp8"]
     attention: tuple[str, ...]
-    """Attention in order of preference on CUDA: the engine's kernels (``cudnn``, ``fp8``, ``fa4``) or a diffusers backend.
+    """Attention in order of preference on CUDA: the engine's kernels (``cudnn``, ``fp8``, ``fa4``, ``sage``) or a diffusers backend.
     On a CPU, ``fp8`` is emulated and anything else is diffusers' default SDPA."""
     step_lora: bool
     """Compose a step-distill LoRA per expert (with the StoryMem LoRA for M2V)."""
