@@ -242,6 +242,26 @@ def test_vae_chunks_are_checked_recorded_and_reach_the_pipeline(models, images):
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # uint8 frames: rounding at most
 
 
+def test_cudnn_autotuning_is_set_for_the_vae_calls_only_and_restored(models, images):
+    """The preset's autotuning reaches the pipeline, holds during its VAE encodes and decode, and leaves the
+    process-wide flag as it was (so another engine in the process keeps its own)."""
+    from engine.storymem.engine import default_vae_chunks
+
+    engine = StoryMemEngine(models["diffusers"], variant="mi2v", steps=2)
+    pipe = engine._pipeline("m2v")
+    assert pipe.cudnn_autotune is False  # a CPU: the preset's autotuning is CUDA-only
+    pipe.cudnn_autotune, seen = True, []
+    hooks = [m.register_forward_pre_hook(lambda *_: seen.append(torch.backends.cudnn.benchmark)) for m in (pipe.vae.encoder, pipe.vae.decoder)]
+    before = torch.backends.cudnn.benchmark
+    try:
+        engine.render_shot(_request("mi2v", images))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert seen and all(seen) and torch.backends.cudnn.benchmark == before
+    assert default_vae_chunks(torch.device("cuda"), "model") == default_vae_chunks(torch.device("cuda"), "group") == (1, 4)
+
+
 def test_sage_attention_asked_for_on_a_cpu_runs_the_fp8_emulation_with_a_note(models, images):
     """``--attention-backend sage`` names a Hopper kernel: on a CPU the engine runs the nearest arithmetic it has, the
     FP8 emulation, for self-attention, and says so."""

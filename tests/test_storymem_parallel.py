@@ -139,3 +139,22 @@ def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot,
         assert all(not p.is_alive() for p in procs)  # rank 0 was stopped, not left waiting
     finally:
         engine.close()
+
+
+def test_frames_go_through_shared_memory_or_the_pipe_when_it_is_full(monkeypatch):
+    """Rank 0's frames become a shared-memory tensor; where /dev/shm cannot hold them (Docker's 64 MB default) the
+    numpy array is sent as before, and the driver gets an array either way."""
+    from engine.storymem import parallel
+
+    frames = np.arange(2 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 4, 6, 3)
+    shared = parallel._shareable(frames)
+    assert isinstance(shared, torch.Tensor) and shared.is_shared()
+    assert np.array_equal(parallel._frames(shared), frames)
+
+    def full(self):
+        raise RuntimeError("unable to write to file </torch_1_2>: No space left on device (28)")
+
+    monkeypatch.setattr(torch.Tensor, "share_memory_", full)
+    fallback = parallel._shareable(frames)
+    assert isinstance(fallback, np.ndarray) and np.array_equal(parallel._frames(fallback), frames)
+    assert parallel._shareable(None) is None  # ranks other than 0 send nothing

@@ -113,7 +113,7 @@ class StoryMemEngine:
         self.dtype = dtype
         if step_cache is not None and compile:
             raise ValueError("step_cache does not combine with compile=True (its hooks wrap the blocks)")
-        self.vae_chunks = check_vae_chunks(vae_chunks if vae_chunks is not None else default_vae_chunks(self.device))
+        self.vae_chunks = check_vae_chunks(vae_chunks if vae_chunks is not None else default_vae_chunks(self.device, offload))
         self.expanded = expand(
             preset, self.device, steps=steps, attention_backend=attention_backend,
             compile=False if step_cache is not None else compile, offload=offload, dtype=dtype,
@@ -128,8 +128,6 @@ class StoryMemEngine:
         self.step_cache = step_cache
         self.keep_t2v = (self.device.type != "cuda") if keep_t2v is None else keep_t2v
         self.plan = MemoryPlan(offload, self.device, keep_both_experts)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = self.expanded.cudnn_autotune  # process-wide: this engine is the GPU's user
         self.parallel = parallel
         self.lora_scale: float | None = None
         self.step_loras: dict[str, StepLoraPaths] = {}
@@ -286,6 +284,7 @@ class StoryMemEngine:
         )  # installs the positional RoPE: context parallelism must come after it (it splits the `rope` outputs)
         pipe.set_execution_device(self.device)
         pipe.vae_decode_chunk, pipe.vae_encode_chunk = self.vae_chunks
+        pipe.cudnn_autotune = self.expanded.cudnn_autotune  # for its VAE calls only
         if self.parallel is not None:
             self.parallel.apply(pipe, cfg=sampler.cfg)
         if self.expanded.compile:
@@ -435,16 +434,17 @@ class StoryMemEngine:
 CUDA_VAE_CHUNKS = (2, 16)
 """Frames per VAE call after frame 0 on a GPU (:mod:`engine.storymem.vae_chunks`): 2 latent frames per decoder call
 (8 pixel frames out; 11 calls for an 81-frame shot instead of diffusers' 21) and 16 pixel frames per encoder call
-(6 calls instead of 21). Decode of 21 latent frames at 832x480 on an H200 (docs/BENCHMARKS.md, fifth round): 2,596 ms
-and 8.5 GiB peak one frame per call, 1,902 ms and 11.6 GiB two, 1,894 ms and 18.4 GiB four, 1,902 ms and 38.9 GiB
-ten: two is as fast as more and costs 3 GiB. The encoder's 16 was not timed alone (the 2-GPU ``turbo`` shot's
-encode took 0.71 s with it against 0.77 s with 4, two machines)."""
+(6 calls instead of 21). Decode of 21 latent frames at 832x480 on an H200 (docs/BENCHMARKS.md, fifth round, with cuDNN
+autotuning): 2,596 ms and 8.5 GiB peak one frame per call, 1,902 ms and 11.6 GiB two, 1,894 ms and 18.4 GiB four,
+1,902 ms and 38.9 GiB ten: two is as fast as more and costs 3 GiB. The encoder's 16 was not timed alone, nor its
+peak memory (the 2-GPU ``turbo`` shot's encode took 0.71 s with it against 0.77 s with 4, on two machines)."""
 
 
-def default_vae_chunks(device: torch.device) -> tuple[int, int]:
-    """:data:`CUDA_VAE_CHUNKS` on CUDA; diffusers' own loops (1 latent frame, 4 pixel frames) elsewhere, where the
-    tests compare against diffusers' VAE bit for bit."""
-    return CUDA_VAE_CHUNKS if device.type == "cuda" else (1, 4)
+def default_vae_chunks(device: torch.device, offload: str = "none") -> tuple[int, int]:
+    """:data:`CUDA_VAE_CHUNKS` on CUDA with offload ``none``; diffusers' own loops (1 latent frame, 4 pixel frames)
+    with offload (chosen when memory is short: the chunks cost GiBs) and off CUDA (where the tests compare against
+    diffusers' VAE bit for bit)."""
+    return CUDA_VAE_CHUNKS if device.type == "cuda" and offload == "none" else (1, 4)
 
 
 def check_vae_chunks(chunks) -> tuple[int, int]:

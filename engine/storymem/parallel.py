@@ -220,12 +220,20 @@ def worker_main(rank: int, spec: WorkerSpec, init_file: str, tasks, results) -> 
 def _shareable(frames):
     """Rank 0's frames ``(F, H, W, 3)`` uint8 as a CPU tensor: torch sends a tensor through a multiprocessing queue in
     shared memory (a file descriptor), where a numpy array is pickled through the pipe (97 MB a shot at 832x480x81:
-    0.34-0.54 s against 0.06-0.11 s on a 2-core CPU, bench/frames_transfer_cpu.py, docs/BENCHMARKS.md). The driver
-    takes it back with :func:`_frames`."""
+    0.34-0.54 s against 0.06-0.11 s on a 2-core CPU, bench/frames_transfer_cpu.py, docs/BENCHMARKS.md). Where the
+    shared memory cannot hold it (``/dev/shm`` too small, as in a default Docker container) the array goes through
+    the pipe as before. The driver takes it back with :func:`_frames`."""
     import numpy as np
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
+    if not isinstance(frames, np.ndarray):
+        return frames
+    tensor = torch.from_numpy(np.ascontiguousarray(frames))
+    try:
+        tensor.share_memory_()  # here, not in the queue's feeder thread, where a failure would be lost
+    except (RuntimeError, OSError):  # a small /dev/shm (Docker's default is 64 MB): the pipe, as before
+        return frames
+    return tensor
 
 
 def _frames(payload):

@@ -25,8 +25,9 @@ copied.
 **Encode** (:func:`patch_parallel_encode`), the mirror, for a video ``(B, 3, F, H, W)`` and ``D`` spatial
 downsamples in the encoder (3 for Wan 2.1: ``H % (N * 2**D) == 0``), rank ``r``:
 
-1. every chunk the VAE's ``_encode`` loop feeds the encoder (frame 0, then 4 frames at a time, with the
-   per-conv time caches of ``feat_cache``) is cut to rows ``[r*H/N, (r+1)*H/N)`` before ``encoder.conv_in``;
+1. every chunk fed to the encoder (frame 0, then 4 frames at a time in diffusers' ``_encode`` loop or ``chunk``
+   frames in :func:`engine.storymem.vae_chunks.encode`, with the per-conv time caches of ``feat_cache``) is cut to
+   rows ``[r*H/N, (r+1)*H/N)`` before ``encoder.conv_in``;
 2. ``conv_in`` and the ``3x3x3`` causal convs of the down blocks get ``p = 1`` halo rows from each neighbour
    over ``cat(time cache, x)``, as in the decode;
 3. each ``WanResample`` downsampler pads ``ZeroPad2d((0, 1, 0, 1))`` (right and bottom) before a ``3x3``

@@ -137,6 +137,7 @@ class StoryMemPipeline(DiffusionPipeline):
         # frames per VAE call after frame 0 (engine/storymem/vae_chunks.py): latent frames for the decoder, pixel
         # frames (a multiple of 4) for the encoder; 1 and 4 are diffusers' own loops
         self.vae_decode_chunk, self.vae_encode_chunk = 1, 4
+        self.cudnn_autotune = False  # cuDNN times its conv algorithms for the VAE calls (a preset setting; restored after)
         self.timings: dict[str, float] = {}
         self.set_progress_bar_config(disable=True)
 
@@ -168,6 +169,17 @@ class StoryMemPipeline(DiffusionPipeline):
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+    @contextmanager
+    def _vae_autotune(self):
+        """``torch.backends.cudnn.benchmark`` = :attr:`cudnn_autotune` for one VAE call, then what it was (the flag is
+        process-wide: another engine or library in the process keeps its own)."""
+        before = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = self.cudnn_autotune
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = before
 
     # ------------------------------------------------------------------ properties
 
@@ -299,12 +311,13 @@ class StoryMemPipeline(DiffusionPipeline):
         otherwise the whole encode runs here."""
         vae_device = get_module_execution_device(self.vae)
         video = video.to(vae_device, self.vae.dtype)  # (B, 3, T, H, W)
-        if self._vae_encode_split(video.shape[-2]) > 1:
-            from engine.storymem.parallel_vae import patch_parallel_encode
+        with self._vae_autotune():
+            if self._vae_encode_split(video.shape[-2]) > 1:
+                from engine.storymem.parallel_vae import patch_parallel_encode
 
-            latents = patch_parallel_encode(self.vae, video, self.vae_group, chunk=self.vae_encode_chunk).mode()  # (B, 16, t, h, w)
-        else:
-            latents = vae_chunks.encode(self.vae, video, self.vae_encode_chunk).mode()  # (B, 16, t, h, w)
+                latents = patch_parallel_encode(self.vae, video, self.vae_group, chunk=self.vae_encode_chunk).mode()  # (B, 16, t, h, w)
+            else:
+                latents = vae_chunks.encode(self.vae, video, self.vae_encode_chunk).mode()  # (B, 16, t, h, w)
         mean, inv_std = self._latent_stats(device)
         return (latents.to(device, torch.float32) - mean) * inv_std
 
@@ -396,12 +409,13 @@ class StoryMemPipeline(DiffusionPipeline):
         vae_device = get_module_execution_device(self.vae)
         mean, inv_std = self._latent_stats(vae_device)
         latents = latents.to(vae_device, torch.float32) / inv_std + mean  # (B, 16, f, h, w)
-        if self._vae_split(latents.shape[-2]) > 1:
-            from engine.storymem.parallel_vae import patch_parallel_decode
+        with self._vae_autotune():
+            if self._vae_split(latents.shape[-2]) > 1:
+                from engine.storymem.parallel_vae import patch_parallel_decode
 
-            video = patch_parallel_decode(self.vae, latents.to(self.vae.dtype), self.vae_group, chunk=self.vae_decode_chunk)  # (B, 3, F, H, W)
-        else:
-            video = vae_chunks.decode(self.vae, latents.to(self.vae.dtype), self.vae_decode_chunk)  # (B, 3, F, H, W)
+                video = patch_parallel_decode(self.vae, latents.to(self.vae.dtype), self.vae_group, chunk=self.vae_decode_chunk)  # (B, 3, F, H, W)
+            else:
+                video = vae_chunks.decode(self.vae, latents.to(self.vae.dtype), self.vae_decode_chunk)  # (B, 3, F, H, W)
         video = video.float().clamp(-1, 1)  # (B, 3, F, H, W)
         if output_type == "pt":
             return video

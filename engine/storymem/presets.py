@@ -105,10 +105,12 @@ class Preset:
     compile: bool = True
     """Regional ``torch.compile`` of the transformer blocks on CUDA (with offload ``none``)."""
     cudnn_autotune: bool = False
-    """cuDNN times its convolution algorithms per shape and keeps the fastest (``torch.backends.cudnn.benchmark``; the
-    VAE's convolutions, 25 % faster at 480p, docs/BENCHMARKS.md). The choice is by timing, so two processes may pick
-    different algorithms and their frames differ by rounding: ``exact`` keeps cuDNN's fixed heuristics, so the same
-    request gives the same frames on the same machine and software."""
+    """cuDNN times its convolution algorithms per shape and keeps the fastest (``torch.backends.cudnn.benchmark``, set
+    for the pipeline's VAE calls only). In a ``turbo`` shot on an H200 it took the encode from 1.55 to 1.15 s and the
+    decode from 2.69 to 2.02 s (docs/BENCHMARKS.md, fifth round; a single-process VAE benchmark on another machine
+    showed no change, cause not found). The choice is by timing, so two processes may pick different algorithms and
+    their frames differ by rounding: ``exact`` keeps cuDNN's fixed heuristics, so the same request gives the same
+    frames on the same machine and software."""
     lossy: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -181,7 +183,8 @@ class ExpandedPreset:
     """``scaled_mm`` (torch's own ``_scaled_mm`` with row-wise scales, on CUDA with compute capability >= 8.9 and on
     the CPU) or ``torchao`` (the same scheme through torchao), None without FP8."""
     attention_backend: str | None
-    """``cudnn``/``fp8`` (:mod:`engine.storymem.attention`), a diffusers backend name, or None (default SDPA)."""
+    """``cudnn``/``fp8``/``fa4``/``sage`` (:mod:`engine.storymem.attention`), a diffusers backend name, or None
+    (default SDPA)."""
     compile: bool
     step_lora: bool
     cudnn_autotune: bool
