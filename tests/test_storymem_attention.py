@@ -105,22 +105,27 @@ def test_the_flashattention4_op_refuses_a_cpu_with_the_reason():
     assert "FlashAttention-4 runs on CUDA GPUs" in fa.try_kernel("fa4", 4, 32, torch.bfloat16, "cpu")
     assert "FlashAttention-4 runs on CUDA GPUs" in fa.cuda_support("cpu", "fa4")
     with pytest.raises(ValueError, match="Ulysses context parallelism only"):
-        fa._cp_forward_fa4(None, q, k, v, return_lse=True)
+        fa._CP_FORWARD["fa4"](None, q, k, v, return_lse=True)
 
 
-def test_flashattention4_without_its_package_says_how_to_install_it(monkeypatch):
-    """On a Hopper GPU without ``flash-attn-4`` the reason names the package (the engine then falls back)."""
+def _without_package(monkeypatch, package: str) -> None:
+    """Make every import of ``package`` (and its submodules) fail, as on a machine without it."""
     import builtins
 
     real_import = builtins.__import__
 
-    def no_flash_attn(name, *args, **kwargs):
-        if name.startswith("flash_attn"):
-            raise ImportError("No module named 'flash_attn'")
+    def missing(name, *args, **kwargs):
+        if name.startswith(package):
+            raise ImportError(f"No module named {package!r}")
         return real_import(name, *args, **kwargs)
 
+    monkeypatch.setattr(builtins, "__import__", missing)
+
+
+def test_flashattention4_without_its_package_says_how_to_install_it(monkeypatch):
+    """On a Hopper GPU without ``flash-attn-4`` the reason names the package (the engine then falls back)."""
+    _without_package(monkeypatch, "flash_attn")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
-    monkeypatch.setattr(builtins, "__import__", no_flash_attn)
     why = fa._fa4_support(torch.device("cuda", 0))
     assert "flash-attn-4" in why and "pip install" in why
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
@@ -141,8 +146,8 @@ def test_context_parallel_forward_refuses_ring_attention():
     """Ring attention needs the log-sum-exp, which the FP8 kernel does not return: only Ulysses splits it."""
     q, k, v = qkv()
     with pytest.raises(ValueError, match="Ulysses context parallelism only"):
-        fa._cp_forward_fp8(None, q, k, v, return_lse=True)
-    assert torch.equal(fa._cp_forward_fp8(None, q, k, v), fa.fp8_attention(q, k, v))
+        fa._CP_FORWARD["fp8"](None, q, k, v, return_lse=True)
+    assert torch.equal(fa._CP_FORWARD["fp8"](None, q, k, v), fa.fp8_attention(q, k, v))
 
 
 def _tiny_wan():
@@ -252,21 +257,12 @@ def test_sage_refuses_a_cpu_and_other_head_sizes_with_the_reason():
     assert "head size of 128" in fa.head_dim_support(64, torch.bfloat16, "sage")
     assert "needs bf16" in fa.head_dim_support(128, torch.float16, "sage")
     with pytest.raises(ValueError, match="Ulysses context parallelism only"):
-        fa._cp_forward_sage(None, q, k, v, return_lse=True)
+        fa._CP_FORWARD["sage"](None, q, k, v, return_lse=True)
 
 
 def test_sage_without_cudnn_frontend_or_on_another_gpu_says_why(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_cudnn(name, *args, **kwargs):
-        if name.startswith("cudnn"):
-            raise ImportError("No module named 'cudnn'")
-        return real_import(name, *args, **kwargs)
-
+    _without_package(monkeypatch, "cudnn")
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
-    monkeypatch.setattr(builtins, "__import__", no_cudnn)
     why = fa._sage_support(torch.device("cuda", 0))
     assert "nvidia-cudnn-frontend>=1.32" in why and "pip install" in why
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (10, 0))

@@ -34,18 +34,9 @@ LATENTS = (1, 16, 3, 6, 8)  # (B, z, f, h, w): 9 frames of 48 x 64
 
 
 def _build(kind: str):
-    if kind == "tiny":
-        from engine.storymem.testing import tiny_vae
+    from engine.storymem.testing import tiny_vae, wan21_vae
 
-        return tiny_vae()
-    from diffusers import AutoencoderKLWan
-
-    from engine.storymem.convert import shipped_config
-
-    config = {k: v for k, v in shipped_config("vae_wan2_1.json").items() if not k.startswith("_")}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return AutoencoderKLWan(**config).eval().requires_grad_(False)
+    return tiny_vae() if kind == "tiny" else wan21_vae()
 
 
 def _latents(shape) -> torch.Tensor:

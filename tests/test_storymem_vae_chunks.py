@@ -16,18 +16,9 @@ TOLERANCE = 5e-5  # measured: at most 7.7e-6 (2e-5 with oneDNN off); outputs in 
 
 
 def _vae(kind: str):
-    if kind == "tiny":
-        from engine.storymem.testing import tiny_vae
+    from engine.storymem.testing import tiny_vae, wan21_vae
 
-        return tiny_vae()
-    from diffusers import AutoencoderKLWan
-
-    from engine.storymem.convert import shipped_config
-
-    config = {k: v for k, v in shipped_config("vae_wan2_1.json").items() if not k.startswith("_")}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return AutoencoderKLWan(**config).eval().requires_grad_(False)
+    return tiny_vae() if kind == "tiny" else wan21_vae()
 
 
 def _spy(vae, calls):

@@ -480,35 +480,21 @@ def _apply_rotary(x: torch.Tensor, freqs_cos: torch.Tensor, freqs_sin: torch.Ten
     return out.type_as(x)
 
 
-def _cp_forward(kernel: str, query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse):
-    """The per-rank attention of diffusers' templated context parallelism (Ulysses: each rank holds every token of
-    ``H / N`` heads, so the kernel runs unchanged on its heads)."""
-    if return_lse or attn_mask is not None or is_causal or dropout_p:
-        raise ValueError(f"{kernel} attention runs with Ulysses context parallelism only (no ring, mask, causal or dropout)")
-    return KERNELS[kernel](query, key, value, scale)
+def _cp_forward_op(kernel: str):
+    """The per-rank attention of diffusers' templated context parallelism for ``kernel`` (its ``forward_op``
+    signature; Ulysses: each rank holds every token of ``H / N`` heads, so the kernel runs unchanged on its heads)."""
+
+    def forward(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
+        if return_lse or attn_mask is not None or is_causal or dropout_p:
+            raise ValueError(f"{kernel} attention runs with Ulysses context parallelism only (no ring, mask, causal or dropout)")
+        return KERNELS[kernel](query, key, value, scale)
+
+    forward.__name__ = forward.__qualname__ = f"_cp_forward_{kernel}"
+    return forward
 
 
-def _cp_forward_cudnn(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                      enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
-    return _cp_forward("cudnn", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
-
-
-def _cp_forward_fp8(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                    enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
-    return _cp_forward("fp8", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
-
-
-def _cp_forward_fa4(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                    enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
-    return _cp_forward("fa4", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
-
-
-def _cp_forward_sage(ctx, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                     enable_gqa=False, return_lse=False, _save_ctx=True, _parallel_config=None):  # fmt: skip
-    return _cp_forward("sage", query, key, value, attn_mask, dropout_p, is_causal, scale, return_lse)
-
-
-_CP_FORWARD = {"cudnn": _cp_forward_cudnn, "fp8": _cp_forward_fp8, "fa4": _cp_forward_fa4, "sage": _cp_forward_sage}
+_CP_FORWARD = {kernel: _cp_forward_op(kernel) for kernel in KERNELS}
 
 
 def _no_backward(*args, **kwargs):

@@ -114,6 +114,19 @@ def tiny_vae(seed: int = SEED):
     return model.eval().requires_grad_(False)
 
 
+def wan21_vae(seed: int = 0):
+    """The real Wan 2.1 VAE architecture (the shipped ``vae_wan2_1.json`` config) with seeded random weights,
+    float32: what the A14B engine decodes with, for tests that need its exact module layout."""
+    from diffusers import AutoencoderKLWan
+
+    from engine.storymem.convert import shipped_config
+
+    config = {k: v for k, v in shipped_config("vae_wan2_1.json").items() if not k.startswith("_")}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return AutoencoderKLWan(**config).eval().requires_grad_(False)
+
+
 def tiny_text_encoder(vocab_size: int, seed: int = SEED):
     """A seeded tiny ``UMT5EncoderModel`` (float32)."""
     from transformers import UMT5Config, UMT5EncoderModel
