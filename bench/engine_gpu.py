@@ -281,10 +281,41 @@ def random_worker_engine(*, device, parallel, **kwargs):
     """Builder for :class:`~engine.storymem.parallel.WorkerSpec`: a random-weight engine on this rank's GPU
     (``cudnn_benchmark``: cuDNN autotunes the VAE's convolution algorithms per shape, whatever the preset)."""
     benchmark = kwargs.pop("cudnn_benchmark", False)
+    profile = kwargs.pop("profile", None)
     engine = _random_engine_class()(Dims(tiny=kwargs.pop("tiny", False)), device=device, parallel=parallel, **kwargs)
     if benchmark:  # whatever the preset says (fast and turbo autotune anyway): the pipeline's VAE calls autotune
         engine._pipeline("m2v").cudnn_autotune = True
+    if profile:
+        _profile_third_shot(engine, Path(profile), rank=parallel.rank if parallel is not None else 0)
     return engine
+
+
+def _profile_third_shot(engine, folder: Path, rank: int) -> None:
+    """Run the engine's third shot (after the warm-up and the timed one) under the torch profiler (CPU and CUDA
+    activity) and write ``folder/trace-rank<r>.json.gz`` for ``bench/profile_trace.py``."""
+    render, calls = engine.render_shot, []
+
+    def profiled(*args, **kwargs):
+        calls.append(1)
+        if len(calls) != 3:
+            return render(*args, **kwargs)
+        import gzip
+        import shutil
+
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+        with profile(activities=activities) as prof:
+            out = render(*args, **kwargs)
+        folder.mkdir(parents=True, exist_ok=True)
+        raw = folder / f"trace-rank{rank}.json"
+        prof.export_chrome_trace(str(raw))
+        with open(raw, "rb") as src, gzip.open(f"{raw}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        raw.unlink()
+        return out
+
+    engine.render_shot = profiled
 
 
 def _shot_request(dims: Dims, folder: Path, memory: int = 3, seed: int = 0):
@@ -396,6 +427,8 @@ class EngineSections:
             plan = ParallelPlan.choose(a.gpus, cfg=get_preset(preset).m2v.cfg)
             kwargs = {"preset": preset, "steps": steps, "tiny": a.tiny, "attention_backend": _setting_for(a.attention, preset),
                       "cudnn_benchmark": a.cudnn_benchmark, "vae_chunks": _vae_chunks(a.vae_chunks)}  # fmt: skip
+            if a.profile:
+                kwargs["profile"] = str(Path(a.profile) / f"{preset}-{a.gpus}gpu")
             if preset in (a.compile_off or "").split(","):
                 kwargs["compile"] = False
             if a.tiny:
@@ -422,6 +455,12 @@ class EngineSections:
                     frames=list(frames.shape), compile=s["compile"], linear=s["linear"], cudnn_benchmark=a.cudnn_benchmark,
                 )  # fmt: skip
                 np.save(Path(a.artifacts) / f"frames-{preset}-{a.gpus}gpu.npy", frames[::20])
+                if a.profile:  # a third shot under the profiler on every rank (random_worker_engine)
+                    start = time.perf_counter()
+                    engine.render_shot(request)
+                    self.rec.add("multigpu-profiled", preset=preset, gpus=a.gpus, total_s=round(time.perf_counter() - start, 1),
+                                 stages_s={k: round(v, 2) for k, v in engine.last_timings.items()},
+                                 traces=str(Path(a.profile) / f"{preset}-{a.gpus}gpu"))  # fmt: skip
             finally:
                 engine.close()
 
@@ -945,6 +984,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--attention", default=None, help="attention backend per preset for the presets/multigpu sections, e.g. exact=fa4")
     parser.add_argument("--vae-chunks", default=None, help="presets/multigpu sections: frames per VAE call, decode latent frames,encode pixel frames (default: the engine's)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="multigpu section: cuDNN autotunes the VAE's convolutions per shape whatever the preset (fast and turbo do anyway)")
+    parser.add_argument("--profile", metavar="FOLDER", help="multigpu section: a third shot under the torch profiler on every rank; traces in FOLDER (bench/profile_trace.py reads them)")
     parser.add_argument("--compile-off", default=None, help="presets to run without compilation in the multigpu section")
     parser.add_argument("--artifacts", default=None, help="folder for images, dev-*.pt and frames-*.npy (default: --out)")
     parser.add_argument("--compare", metavar="FOLDER", help="print the deviation report of the dev-*.pt files and the "

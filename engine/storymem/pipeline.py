@@ -164,7 +164,8 @@ class StoryMemPipeline(DiffusionPipeline):
             torch.cuda.synchronize(device)
         start = time.perf_counter()
         try:
-            yield
+            with torch.profiler.record_function(f"stage:{name}"):  # a range in profiler traces (bench/profile_trace.py)
+                yield
         finally:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
