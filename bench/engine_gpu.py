@@ -452,6 +452,7 @@ class EngineSections:
                     setup_s=round(setup, 1), warmup_s=round(warmup, 1), total_s=round(total, 1),
                     stages_s={k: round(v, 2) for k, v in engine.last_timings.items()},
                     s_per_step=round(engine.last_timings["denoise"] / s["preset"]["m2v"]["steps"], 2),
+                    overhead_s={k: round(v, 3) for k, v in engine.last_overhead.items()},
                     frames=list(frames.shape), compile=s["compile"], linear=s["linear"], cudnn_benchmark=a.cudnn_benchmark,
                 )  # fmt: skip
                 np.save(Path(a.artifacts) / f"frames-{preset}-{a.gpus}gpu.npy", frames[::20])

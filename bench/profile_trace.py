@@ -53,8 +53,8 @@ def load(path: Path) -> list[dict]:
 
 def analyse(events: list[dict], top: int = 12) -> dict:
     """Per stage (and ``outside``): wall/busy/idle seconds, seconds per kernel kind, the ``top`` kernels."""
-    stages = [(e["name"][6:], e["ts"], e["ts"] + e["dur"]) for e in events
-              if e.get("ph") == "X" and str(e.get("name", "")).startswith("stage:")]  # fmt: skip
+    stages = [(e["name"][6:], e["ts"], e["ts"] + e["dur"]) for e in events  # the CPU ranges, not their GPU copies
+              if e.get("ph") == "X" and e.get("cat") == "user_annotation" and str(e.get("name", "")).startswith("stage:")]  # fmt: skip
     kernels = [(e["ts"], e["ts"] + e["dur"], e["name"]) for e in events
                if e.get("ph") == "X" and e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]  # fmt: skip
     spans = [e for e in events if e.get("ph") == "X" and "dur" in e and e.get("cat") in ("cpu_op", "user_annotation", "python_function")]

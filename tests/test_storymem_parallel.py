@@ -128,6 +128,9 @@ def test_cfg_parallel_over_gloo_equals_one_process_and_errors_end_the_shot(shot,
             assert lines.count(f"{rank} patch_parallel_decode (1, 16, 3, {H // 8}, {W // 8})") == 1
         assert len(lines) == 8
         assert steps == [(1, 2), (2, 2)] and engine.last_timings["denoise"] > 0
+        overhead = engine.last_overhead  # the shot's time outside rank 0's render, on one host clock
+        assert set(overhead) == {"dispatch", "render", "share", "deliver", "followers"}
+        assert all(v >= 0 for v in overhead.values()) and overhead["render"] >= sum(engine.last_timings.values())
         procs = list(engine._procs)
         with pytest.raises(EngineError) as err:
             engine.render_shot(request)  # rank 1 fails while rank 0 waits for it in the video condition's encode
@@ -158,3 +161,39 @@ def test_frames_go_through_shared_memory_or_the_pipe_when_it_is_full(monkeypatch
     fallback = parallel._shareable(frames)
     assert isinstance(fallback, np.ndarray) and np.array_equal(parallel._frames(fallback), frames)
     assert parallel._shareable(None) is None  # ranks other than 0 send nothing
+
+
+class _ThreadsEngine:
+    """A stand-in engine that reports the torch threads of its worker process."""
+
+    last_timings: dict = {}
+
+    def __init__(self):
+        self.threads = torch.get_num_threads()
+
+    def settings(self):
+        return {"threads": self.threads}
+
+    def describe(self):
+        return "threads"
+
+
+def threads_engine(*, device, parallel):
+    return _ThreadsEngine()
+
+
+def test_the_ranks_share_the_host_cores():
+    """Each of N workers takes 1/N of torch's default threads (as torchrun does with OMP_NUM_THREADS): two processes
+    with every core each made the CPU side of a 2-GPU shot (pixels, hashes) several times slower."""
+    import subprocess
+    import sys
+
+    fresh = int(subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                               capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    spec = WorkerSpec(builder="tests.test_storymem_parallel:threads_engine", kwargs={}, plan=ParallelPlan.choose(2, cfg=True),
+                      device_type="cpu")  # fmt: skip
+    engine = MultiGpuEngine(spec)
+    try:
+        assert engine.settings() == {"threads": max(1, fresh // 2)} and (fresh == 1 or fresh // 2 < fresh)
+    finally:
+        engine.close()

@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import queue
 import shutil
+import time
 import tempfile
 import traceback
 import weakref
@@ -180,6 +181,8 @@ def worker_main(rank: int, spec: WorkerSpec, init_file: str, tasks, results) -> 
 
         if spec.threads:
             torch.set_num_threads(spec.threads)
+        elif spec.plan.gpus > 1:  # the ranks share the host's cores (torch's default: all physical cores per process)
+            torch.set_num_threads(max(1, torch.get_num_threads() // spec.plan.gpus))
         if spec.device_type == "cuda":
             device = torch.device("cuda", rank)
             torch.cuda.set_device(device)
@@ -202,12 +205,16 @@ def worker_main(rank: int, spec: WorkerSpec, init_file: str, tasks, results) -> 
         try:
             from schemas.render import RenderRequest
 
+            received = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the host
             request = RenderRequest.model_validate_json(message[1])
             context.check_shape(_tokens(request, engine))
             progress = (lambda done, total: results.put(("progress", rank, done, total))) if rank == 0 else None
             output_type = "np" if rank == 0 else context.follower_output(request.height // 8)
             out = engine.render_shot(request, progress, output_type=output_type, steps=message[2])
-            results.put(("done", rank, _shareable(out) if rank == 0 else None, dict(engine.last_timings)))
+            rendered = time.monotonic()
+            out = _shareable(out) if rank == 0 else None
+            clock = {"received": received, "rendered": rendered, "shared": time.monotonic()}
+            results.put(("done", rank, out, dict(engine.last_timings), clock))
         except BaseException as err:  # noqa: BLE001
             results.put(("error", rank, _one_line(err), traceback.format_exc()))
             return
@@ -268,6 +275,7 @@ class MultiGpuEngine:
         self._settings: dict = {}
         self._describe = ""
         self.last_timings: dict[str, float] = {}
+        self.last_overhead: dict[str, float] = {}
         self._finalizer = None
         self._start()
 
@@ -340,9 +348,10 @@ class MultiGpuEngine:
         if not self._procs:
             self._start()  # after an error: fresh workers
         payload = request.model_dump_json()
+        sent = time.monotonic()
         for tasks in self._tasks:
             tasks.put(("render", payload, steps))
-        done, frames = set(), None
+        done, frames, arrived = set(), None, {}
         while len(done) < len(self._procs):
             message = self._next(waited_for=f"shot {request.shot_id}")
             if message is None:
@@ -352,8 +361,9 @@ class MultiGpuEngine:
                 progress(message[2], message[3])
             elif kind == "done":
                 done.add(rank)
+                arrived[rank] = time.monotonic()
                 if rank == 0:
-                    frames, self.last_timings = _frames(message[2]), message[3]
+                    frames, self.last_timings, clock = _frames(message[2]), message[3], message[4]
             elif kind == "error":
                 self._abort()
                 where = _save_traceback(rank, message[3])
@@ -361,6 +371,13 @@ class MultiGpuEngine:
                     f"GPU rank {rank} of {self.spec.plan.gpus} failed rendering shot {request.shot_id}: {message[2]}; "
                     f"every worker was stopped (the next shot starts new ones; resume the run to retry){where}"
                 )
+        self.last_overhead = {  # seconds of the shot outside rank 0's render_shot (bench/engine_gpu.py reports them)
+            "dispatch": clock["received"] - sent,  # the request through the queue, up to rank 0
+            "render": clock["rendered"] - clock["received"],  # rank 0's render_shot (its stages and around them)
+            "share": clock["shared"] - clock["rendered"],  # rank 0's frames into shared memory
+            "deliver": arrived[0] - clock["shared"],  # ... through the queue to this process
+            "followers": max(arrived.values()) - arrived[0],  # waiting for the other ranks' "done"
+        }
         return frames
 
     def settings(self) -> dict:

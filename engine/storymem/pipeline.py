@@ -62,6 +62,8 @@ LATENT_CHANNELS = 16
 MASK_CHANNELS = 4
 PROMPT_CACHE_SIZE = 8
 MEMORY_CACHE_SIZE = 64
+_PIXEL_VALUES = (torch.arange(256, dtype=torch.float32).div(255.0) * 2.0 - 1.0).numpy()
+"""uint8 ``v`` -> ``v / 255 * 2 - 1`` in float32, computed with the same torch ops as a whole image would be."""
 
 
 class CfgSplit:
@@ -292,8 +294,9 @@ class StoryMemPipeline(DiffusionPipeline):
                 raise ValueError(f"images must be RGB uint8 (H, W, 3), got {array.dtype} {array.shape}")
             left, top, right, bottom = centre_crop_box(array.shape[1], array.shape[0], width, height)
             array = array[top:bottom, left:right]  # (h1, w1, 3), the shot's aspect
-            pixels = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(255.0)  # (3, h1, w1)
-            pixels = pixels * 2.0 - 1.0
+            # x / 255 * 2 - 1 in float32 through a 256-entry table, in numpy's one thread: torch's elementwise ops on
+            # a permuted 832x480 image took 0.1-0.2 s with the worker processes of a multi-GPU shot sharing the cores
+            pixels = torch.from_numpy(np.ascontiguousarray(_PIXEL_VALUES[array].transpose(2, 0, 1)))  # (3, h1, w1)
             if pixels.shape[1:] != (height, width):
                 pixels = F.interpolate(pixels[None], size=(height, width), mode="bicubic")[0]  # (3, H, W)
             out.append(pixels)
@@ -330,7 +333,7 @@ class StoryMemPipeline(DiffusionPipeline):
         since every rank renders the same shots in the same order."""
         latents = []
         for image in memory_pixels:  # (3, H, W)
-            digest = hashlib.blake2b(image.numpy().tobytes(), digest_size=16).hexdigest()
+            digest = hashlib.blake2b(np.ascontiguousarray(image.numpy()).data, digest_size=16).hexdigest()  # no copy
             key = (digest, tuple(image.shape), str(device))
             if key in self._memory_cache:
                 self._memory_cache.move_to_end(key)
@@ -420,8 +423,11 @@ class StoryMemPipeline(DiffusionPipeline):
         video = video.float().clamp(-1, 1)  # (B, 3, F, H, W)
         if output_type == "pt":
             return video
-        frames = ((video + 1.0) * 127.5).round().to(torch.uint8)  # (B, 3, F, H, W)
-        return frames.permute(0, 2, 3, 4, 1).cpu().numpy()  # (B, F, H, W, 3)
+        frames = ((video + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).contiguous()  # (B, F, H, W, 3)
+        if frames.device.type == "cuda":  # into page-locked memory: a pageable copy of 97 MB took 76 ms on an H200 host
+            host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+            return host.copy_(frames).numpy()
+        return frames.numpy()
 
     def _vae_split(self, latent_height: int) -> int:
         """How many ranks share the VAE decode: the size of ``vae_group`` when ``latent_height`` splits into it, else 1."""
