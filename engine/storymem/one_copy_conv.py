@@ -230,4 +230,7 @@ class OneCopyConvs:
 def _edges4(x: torch.Tensor, rows: int, below: int) -> torch.Tensor:
     """``x`` ``(N, C, hb, W)``: its top ``below`` rows then its bottom ``rows`` rows ``(N, C, below + rows, W)``."""
     height = x.shape[-2]
-    return torch.cat([x[..., :below, :], x[..., height - rows :, :]], dim=-2).contiguous()
+    edges = torch.empty((*x.shape[:-2], below + rows, x.shape[-1]), dtype=x.dtype, device=x.device)
+    edges[..., :below, :].copy_(x[..., :below, :])
+    edges[..., below:, :].copy_(x[..., height - rows :, :])
+    return edges

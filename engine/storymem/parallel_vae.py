@@ -3,8 +3,15 @@
 The idea is xDiT's DistVAE / "PatchConv" (every spatial convolution of a row-split network reads its missing
 border rows from the neighbouring ranks), applied to diffusers' ``AutoencoderKLWan``
 (``diffusers/models/autoencoders/autoencoder_kl_wan.py``) by patching one VAE instance for the duration of a
-decode or an encode (forward hooks and conv paddings, removed on exit, also after an error); no VAE code is
-copied.
+decode or an encode (forward hooks, and conv forwards swapped for one-copy ones; removed on exit, also after an
+error); no VAE code is copied.
+
+Each patched conv builds its padded input in ONE buffer (:class:`engine.storymem.one_copy_conv.OneCopyConvs`):
+the time cache, ``x``, the zero borders and the halo rows go straight into ``(B, C, Tpad + Tc + T, hb + 2p,
+W + 2pw)``, which is convolved with padding 0 -- one full copy per causal conv, as the one-process decode with
+the same swap (:func:`engine.storymem.vae_chunks.one_copy_convs`), where diffusers makes two (``cat`` then
+``F.pad``) and the former pre-hooks made four. The convs outside the split part get the same swap without
+halo.
 
 **Decode** (:func:`patch_parallel_decode`), for latents ``(B, z, f, h, w)`` and a group of ``N`` ranks
 (``h % N == 0``), rank ``r``:
@@ -14,10 +21,11 @@ copied.
 2. the mid-block output ``(B, C, t, h, w)`` is cut to rows ``[r*h/N, (r+1)*h/N)``;
 3. every spatial convolution after it -- the ``WanCausalConv3d`` of the up blocks and ``conv_out`` (``3x3x3``,
    which pad H/W/T themselves and convolve with padding 0) and the ``Conv2d(3x3, padding=1)`` of the
-   ``WanResample`` upsamplers -- first receives ``p`` (its H padding, 1 here) halo rows from each neighbour
-   (``all_gather`` of every band's top and bottom ``p`` rows), so its input is exactly the matching slice of the
-   one-process padded input; the global top and bottom borders keep their zero rows. For a causal conv the
-   halo is taken over ``cat(time cache, x)``, so the neighbours' rows carry their own time history;
+   ``WanResample`` upsamplers -- receives ``p`` (its H padding, 1 here) halo rows from each neighbour
+   (``all_gather`` of every band's top and bottom ``p`` rows, :meth:`_RowBands.neighbour_rows`) into its padded
+   buffer, so its input is exactly the matching slice of the one-process padded input; the global top and
+   bottom borders keep their zero rows. For a causal conv the halo is taken over the time cache and ``x``, so
+   the neighbours' rows carry their own time history;
 4. nearest 2x upsampling, the per-pixel RMS norm, SiLU, 1x1 shortcuts, the ``(3,1,1)`` time convs and the
    per-frame time caches act row by row: each rank's caches hold its own band, which is consistent;
 5. the decoded bands ``(B, 3, F, H/N, W)`` are all-gathered along H (:meth:`PatchParallelDecode.gather`).
@@ -32,9 +40,9 @@ downsamples in the encoder (3 for Wan 2.1: ``H % (N * 2**D) == 0``), rank ``r``:
    over ``cat(time cache, x)``, as in the decode;
 3. each ``WanResample`` downsampler pads ``ZeroPad2d((0, 1, 0, 1))`` (right and bottom) before a ``3x3``
    stride-2 ``Conv2d``: its output row ``i`` reads input rows ``2i..2i+2``, so with an even band height a band's
-   outputs need exactly one row of the band below and none from above. The pad is patched to the right column
-   only, and the conv receives the top row of the band below (all_gather of every band's top row), the last
-   band a zero row: the slice of the one-process padded input. The ``(3,1,1)`` stride-(2,1,1) time conv of a
+   outputs need exactly one row of the band below and none from above. The pad passes ``x`` through and the
+   conv builds ``(hb + 1, W + 1)`` in one copy: ``x``, the zero right column and the top row of the band below
+   (all_gather of every band's top row), the last band a zero row: the slice of the one-process padded input. The ``(3,1,1)`` stride-(2,1,1) time conv of a
    ``downsample3d`` and its own cache are row-local;
 4. before ``encoder.mid_block`` (global spatial attention) the bands ``(B, C, T, H/2**D/N, W/2**D)`` are
    all-gathered along H; the mid block, the head (``norm_out``, ``conv_out``) and ``quant_conv`` run whole on

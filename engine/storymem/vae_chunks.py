@@ -18,6 +18,11 @@ of 1 latent frame (decode) or 4 pixel frames (encode) is diffusers' own loop, ca
 layout (the one Wan2.2-A14B uses) is chunked; the Wan 2.2 layout (patchify, residual up/down blocks whose
 shortcuts treat the first chunk apart) and tiling go through diffusers' loop unchanged. The patch-parallel VAE
 (:mod:`engine.storymem.parallel_vae`) hooks the same modules, so both compose.
+
+Both functions run with :func:`one_copy_convs`: every causal conv builds its padded input in one copy
+(:class:`engine.storymem.one_copy_conv.OneCopyConvs`) instead of diffusers' ``cat`` then ``F.pad``, bit for bit the
+same values and conv calls, so chunk 1 / 4 still equals ``vae.decode`` / ``vae.encode`` exactly; a VAE
+:func:`chunking_refusal` names keeps diffusers' loop untouched.
 """
 
 from __future__ import annotations
