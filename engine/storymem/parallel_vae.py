@@ -63,7 +63,8 @@ group's size, or its bands would reach a downsampler with an odd height (``video
 (``vae``: tiles and bands do not mix); a module in the split part mixes rows in a way this patch cannot split
 (attention, a strided or non-'same' spatial conv other than Wan's downsampler, a non-nearest upsampling, an
 explicit padding layer); the encoder has the Wan 2.2 layout (patchify, ``AvgDown3D`` shortcuts; not split, the
-engine's Wan2.2-A14B uses the Wan 2.1 VAE); the VAE is already patched.
+engine's Wan2.2-A14B uses the Wan 2.1 VAE); the VAE is already patched (or its convs already swapped); a
+conv's forward is already replaced (an accelerate offload hook); a band is thinner than a conv's halo.
 """
 
 from __future__ import annotations
