@@ -27,6 +27,7 @@ import os
 import pytest
 import torch
 
+from engine.storymem import vae_chunks
 from engine.storymem.parallel_vae import check_split
 
 ONEDNN_TOLERANCE = 1e-5
@@ -44,12 +45,29 @@ def _latents(shape) -> torch.Tensor:
 
 
 def _patch_state(vae) -> list:
-    """Every hook and conv padding of the decoder: what the patch changes and must restore."""
+    """Every hook, conv padding and swapped forward of the VAE: what the patch changes and must restore."""
     state = []
     for name, module in vae.named_modules():
-        state.append((name, len(module._forward_hooks), len(module._forward_pre_hooks)))
+        state.append((name, len(module._forward_hooks), len(module._forward_pre_hooks), "forward" in module.__dict__))
         state.append((name, getattr(module, "_padding", None), getattr(module, "padding", None)))
-    return state
+    return state + [getattr(vae, "_one_copy_convs", None), getattr(vae, "_patch_parallel", None)]
+
+
+def _pad_calls(call) -> dict:
+    """How many ``torch.cat`` and ``F.pad`` (``constant_pad_nd``) calls ``call`` makes (a ``TorchDispatchMode``)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    counts = {"aten.cat.default": 0, "aten.constant_pad_nd.default": 0}
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if str(func) in counts:
+                counts[str(func)] += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        call()
+    return {name.split(".")[1]: n for name, n in counts.items()}
 
 
 def _refusals(cases: dict) -> dict:
@@ -89,6 +107,7 @@ def _worker(rank: int, size: int, init_file: str, kind: str, shape, out_dir: str
         seen["after"] = vae.decode(latents).sample  # one process again, same VAE instance
         if extra_cases:
             seen["chunked"] = patch_parallel_decode(vae, latents, chunk=2)  # frames 1-2 in one decoder call
+            seen["copies"] = _pad_calls(lambda: patch_parallel_decode(vae, latents))
             torch.backends.mkldnn.enabled = True
             seen["onednn"] = patch_parallel_decode(vae, latents)
             uneven = latents[..., :5, :]  # 5 latent rows
@@ -171,6 +190,11 @@ def test_two_ranks_decode_the_one_process_video_and_refuse_what_does_not_split(t
         assert seen["bilinear"] == "vae: decoder.up_blocks.0.upsamplers.0.resample.0 upsamples with 'bilinear', which mixes rows across bands"
         assert seen["restored_after_errors"] and torch.equal(seen["after_errors"], exact)
         assert torch.equal(seen["chunked"], _reference("tiny", LATENTS, onednn=False, chunk=2))  # chunked and split
+        # one copy per conv: no F.pad anywhere; the cats are diffusers' cache and output joins, as in one process
+        # (before: a cat in the halo hook, one in the exchange, and diffusers' cat and F.pad, in every causal conv)
+        with torch.no_grad():
+            whole = _pad_calls(lambda: vae_chunks.decode(_build("tiny"), _latents(LATENTS)))
+        assert seen["copies"] == {"cat": whole["cat"] + 1, "constant_pad_nd": 0}  # + the gather of the bands
 
 
 @pytest.mark.slow
@@ -307,6 +331,7 @@ def _encode_worker(rank: int, size: int, init_file: str, out_dir: str, extra_cas
         if extra_cases:
             vae, video = _build("tiny"), _videos((1, 3, 5, 48, 64))["random"]
             seen["chunked"] = patch_parallel_encode(vae, _videos((1, 3, 9, 48, 64))["random"], chunk=8).parameters
+            seen["copies"] = _pad_calls(lambda: patch_parallel_encode(vae, video))
             before = _patch_state(vae)
             seen |= _refusals({
                 "uneven": lambda: patch_parallel_encode(vae, video[..., :47, :]),  # 47 rows: no 2 equal bands
@@ -423,6 +448,10 @@ def test_two_ranks_encode_the_one_process_latents_and_refuse_what_does_not_split
         assert torch.equal(seen["after_errors"], _encode_reference(_build("tiny"), video))
         chunked = _encode_reference(_build("tiny"), _videos((1, 3, 9, 48, 64))["random"], chunk=8)  # 8 frames in one call
         assert torch.equal(seen["chunked"], chunked)
+        with torch.no_grad():  # the one-process encode pads before each downsampler (ZeroPad2d: one copy)
+            whole = _pad_calls(lambda: vae_chunks.encode(_build("tiny"), video))
+        assert whole["constant_pad_nd"] == 6  # 3 downsamplers x 2 encoder calls
+        assert seen["copies"] == {"cat": whole["cat"] + 2, "constant_pad_nd": 0}  # + the gather before each mid block
 
 
 @pytest.mark.slow

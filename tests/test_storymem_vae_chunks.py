@@ -59,12 +59,19 @@ def test_chunked_encode_equals_diffusers_encode(kind, chunk):
 
 
 def test_the_default_chunks_are_diffusers_own_loop_and_bad_chunks_are_refused():
-    vae = _vae("tiny")
+    """The default chunks run diffusers' loop with one-copy convs (engine/storymem/one_copy_conv.py): the same
+    conv calls on the same values, so bit for bit diffusers' output; the convs are swapped only during the call."""
+    vae, swapped = _vae("tiny"), []
     latents = torch.randn(1, 16, 3, 6, 8, generator=torch.Generator().manual_seed(1))
     video = torch.rand(1, 3, 9, 48, 64, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        assert torch.equal(vae_chunks.decode(vae, latents), vae.decode(latents, return_dict=False)[0])
-        assert torch.equal(vae_chunks.encode(vae, video).mean, vae.encode(video).latent_dist.mean)
+        reference = vae.decode(latents, return_dict=False)[0], vae.encode(video).latent_dist.mean
+        for conv in (vae.decoder.conv_out, vae.encoder.conv_in):
+            conv.register_forward_pre_hook(lambda m, _a: swapped.append("forward" in m.__dict__))
+        assert torch.equal(vae_chunks.decode(vae, latents), reference[0])
+        assert torch.equal(vae_chunks.encode(vae, video).mean, reference[1])
+    assert swapped and all(swapped)
+    assert not any("forward" in m.__dict__ for m in vae.modules())
     with pytest.raises(ValueError, match="chunk must be >= 1"):
         vae_chunks.decode(vae, latents, 0)
     with pytest.raises(ValueError, match="multiple of 4"):

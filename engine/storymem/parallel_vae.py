@@ -3,8 +3,15 @@
 The idea is xDiT's DistVAE / "PatchConv" (every spatial convolution of a row-split network reads its missing
 border rows from the neighbouring ranks), applied to diffusers' ``AutoencoderKLWan``
 (``diffusers/models/autoencoders/autoencoder_kl_wan.py``) by patching one VAE instance for the duration of a
-decode or an encode (forward hooks and conv paddings, removed on exit, also after an error); no VAE code is
-copied.
+decode or an encode (forward hooks, and conv forwards swapped for one-copy ones; removed on exit, also after an
+error); no VAE code is copied.
+
+Each patched conv builds its padded input in ONE buffer (:class:`engine.storymem.one_copy_conv.OneCopyConvs`):
+the time cache, ``x``, the zero borders and the halo rows go straight into ``(B, C, Tpad + Tc + T, hb + 2p,
+W + 2pw)``, which is convolved with padding 0 -- one full copy per causal conv, as the one-process decode with
+the same swap (:func:`engine.storymem.vae_chunks.one_copy_convs`), where diffusers makes two (``cat`` then
+``F.pad``) and the former pre-hooks made four. The convs outside the split part get the same swap without
+halo.
 
 **Decode** (:func:`patch_parallel_decode`), for latents ``(B, z, f, h, w)`` and a group of ``N`` ranks
 (``h % N == 0``), rank ``r``:
@@ -14,10 +21,11 @@ copied.
 2. the mid-block output ``(B, C, t, h, w)`` is cut to rows ``[r*h/N, (r+1)*h/N)``;
 3. every spatial convolution after it -- the ``WanCausalConv3d`` of the up blocks and ``conv_out`` (``3x3x3``,
    which pad H/W/T themselves and convolve with padding 0) and the ``Conv2d(3x3, padding=1)`` of the
-   ``WanResample`` upsamplers -- first receives ``p`` (its H padding, 1 here) halo rows from each neighbour
-   (``all_gather`` of every band's top and bottom ``p`` rows), so its input is exactly the matching slice of the
-   one-process padded input; the global top and bottom borders keep their zero rows. For a causal conv the
-   halo is taken over ``cat(time cache, x)``, so the neighbours' rows carry their own time history;
+   ``WanResample`` upsamplers -- receives ``p`` (its H padding, 1 here) halo rows from each neighbour
+   (``all_gather`` of every band's top and bottom ``p`` rows, :meth:`_RowBands.neighbour_rows`) into its padded
+   buffer, so its input is exactly the matching slice of the one-process padded input; the global top and
+   bottom borders keep their zero rows. For a causal conv the halo is taken over the time cache and ``x``, so
+   the neighbours' rows carry their own time history;
 4. nearest 2x upsampling, the per-pixel RMS norm, SiLU, 1x1 shortcuts, the ``(3,1,1)`` time convs and the
    per-frame time caches act row by row: each rank's caches hold its own band, which is consistent;
 5. the decoded bands ``(B, 3, F, H/N, W)`` are all-gathered along H (:meth:`PatchParallelDecode.gather`).
@@ -32,9 +40,9 @@ downsamples in the encoder (3 for Wan 2.1: ``H % (N * 2**D) == 0``), rank ``r``:
    over ``cat(time cache, x)``, as in the decode;
 3. each ``WanResample`` downsampler pads ``ZeroPad2d((0, 1, 0, 1))`` (right and bottom) before a ``3x3``
    stride-2 ``Conv2d``: its output row ``i`` reads input rows ``2i..2i+2``, so with an even band height a band's
-   outputs need exactly one row of the band below and none from above. The pad is patched to the right column
-   only, and the conv receives the top row of the band below (all_gather of every band's top row), the last
-   band a zero row: the slice of the one-process padded input. The ``(3,1,1)`` stride-(2,1,1) time conv of a
+   outputs need exactly one row of the band below and none from above. The pad passes ``x`` through and the
+   conv builds ``(hb + 1, W + 1)`` in one copy: ``x``, the zero right column and the top row of the band below
+   (all_gather of every band's top row), the last band a zero row: the slice of the one-process padded input. The ``(3,1,1)`` stride-(2,1,1) time conv of a
    ``downsample3d`` and its own cache are row-local;
 4. before ``encoder.mid_block`` (global spatial attention) the bands ``(B, C, T, H/2**D/N, W/2**D)`` are
    all-gathered along H; the mid block, the head (``norm_out``, ``conv_out``) and ``quant_conv`` run whole on
@@ -55,7 +63,8 @@ group's size, or its bands would reach a downsampler with an odd height (``video
 (``vae``: tiles and bands do not mix); a module in the split part mixes rows in a way this patch cannot split
 (attention, a strided or non-'same' spatial conv other than Wan's downsampler, a non-nearest upsampling, an
 explicit padding layer); the encoder has the Wan 2.2 layout (patchify, ``AvgDown3D`` shortcuts; not split, the
-engine's Wan2.2-A14B uses the Wan 2.1 VAE); the VAE is already patched.
+engine's Wan2.2-A14B uses the Wan 2.1 VAE); the VAE is already patched (or its convs already swapped); a
+conv's forward is already replaced (an accelerate offload hook); a band is thinner than a conv's halo.
 """
 
 from __future__ import annotations
@@ -71,6 +80,7 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import (
 )
 
 from engine.storymem import vae_chunks
+from engine.storymem.one_copy_conv import OneCopyConvs, memory_format
 
 __all__ = [
     "PatchParallelDecode",
@@ -90,18 +100,6 @@ def _group_info(group) -> tuple[int, int]:
     import torch.distributed as dist
 
     return dist.get_rank(group), dist.get_world_size(group)
-
-
-def memory_format(x: torch.Tensor) -> torch.memory_format:
-    """``x``'s layout: channels-last (``(B, C, T, H, W)`` stored ``B, T, H, W, C``; what cuDNN gives with the
-    engine's channels-last VAE weights) or contiguous. Halo rows and bands are made in it, so the convs keep
-    their kernels."""
-    if not x.is_contiguous():
-        if x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d):
-            return torch.channels_last_3d
-        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
-            return torch.channels_last
-    return torch.contiguous_format
 
 
 def check_split(latent_height: int, size: int) -> None:
@@ -162,9 +160,10 @@ def encode_refusal(vae, height: int, size: int) -> str | None:
 
 
 class _RowBands:
-    """What the decode and encode patches share: the halo exchange and the gather over ``group``, the conv
-    pre-hooks, the walk that patches every 'same' spatial conv of a subtree and refuses what mixes rows, and the
-    bookkeeping that removes the patch on exit."""
+    """What the decode and encode patches share: the halo exchange and the gather over ``group``, the walk that
+    swaps every 'same' spatial conv of a subtree for a one-copy conv with halo rows
+    (:class:`engine.storymem.one_copy_conv.OneCopyConvs`) and refuses what mixes rows, and the bookkeeping that
+    removes the patch on exit."""
 
     part = ""  # "decoder" or "encoder": module names in errors
 
@@ -173,29 +172,22 @@ class _RowBands:
         self.group = group
         self.rank, self.size = _group_info(group)
         self._handles: list = []
-        self._paddings: list[tuple[nn.Module, str, object]] = []
+        self._convs = OneCopyConvs(vae)
 
     # ------------------------------------------------------------------ communication
 
-    def exchange(self, x: torch.Tensor, rows: int, below: int | None = None) -> torch.Tensor:
-        """``x`` ``(..., hb, W)`` (this rank's band) -> ``(..., rows + hb + below, W)``: ``rows`` rows of the band
-        above on top and ``below`` (default: ``rows``) rows of the band below underneath, zero rows at the
-        video's top and bottom."""
-        below = rows if below is None else below
-        if x.shape[-2] < max(rows, below):
-            raise ValueError(f"a band of {x.shape[-2]} rows is thinner than the {max(rows, below)}-row halo a convolution needs")
+    def neighbour_rows(self, edges: torch.Tensor, rows: int, below: int):
+        """``edges`` ``(..., below + rows, W)``: this band's top ``below`` rows then its bottom ``rows`` rows (every
+        rank passes the same shape) -> ``(above, under)``: the bottom ``rows`` rows of the band above and the top
+        ``below`` rows of the band below, ``None`` at the frame's top or bottom (one ``all_gather`` of the edges)."""
         import torch.distributed as dist
 
-        height = x.shape[-2]
-        # what band r-1 needs (our top `below` rows), then what band r+1 needs (our bottom `rows` rows)
-        edges = torch.cat([x[..., :below, :], x[..., height - rows :, :]], dim=-2).contiguous()  # (..., below + rows, W)
+        edges = edges.contiguous()
         parts = [torch.empty_like(edges) for _ in range(self.size)]
         dist.all_gather(parts, edges, group=self.group)
-        layout = memory_format(x)
-        above = parts[self.rank - 1][..., below:, :] if self.rank > 0 else torch.zeros_like(edges[..., below:, :])
-        under = parts[self.rank + 1][..., :below, :] if self.rank < self.size - 1 else torch.zeros_like(edges[..., :below, :])
-        above, under = above.contiguous(memory_format=layout), under.contiguous(memory_format=layout)
-        return torch.cat([above, x, under], dim=-2).contiguous(memory_format=layout)
+        above = parts[self.rank - 1][..., below:, :] if self.rank > 0 else None
+        under = parts[self.rank + 1][..., :below, :] if self.rank < self.size - 1 else None
+        return above, under
 
     def gather(self, band: torch.Tensor, keep_layout: bool = False) -> torch.Tensor:
         """This rank's rows ``(..., H/N, W)`` -> the whole ``(..., H, W)`` on every rank (contiguous, or in
@@ -209,30 +201,7 @@ class _RowBands:
         whole = torch.cat(parts, dim=-2)
         return whole.contiguous(memory_format=layout) if keep_layout else whole
 
-    # ------------------------------------------------------------------ hooks
-
-    def _causal_conv_halo(self, rows: int):
-        """Pre-hook of a ``WanCausalConv3d`` whose own H padding was set to 0: add ``rows`` halo rows to ``x``
-        ``(B, C, T, hb, W)`` and to its time cache ``(B, C, Tc, hb, W)`` in one exchange."""
-
-        def hook(module, args, kwargs):
-            x, cache = args[0], (args[1] if len(args) > 1 else kwargs.get("cache_x"))
-            rest = {k: v for k, v in kwargs.items() if k != "cache_x"}
-            if cache is not None and module._padding[4] > 0:
-                cache = cache.to(x.device)
-                joined = self.exchange(torch.cat([cache, x], dim=2), rows)  # (B, C, Tc + T, hb + 2*rows, W)
-                return (joined[:, :, cache.shape[2] :], joined[:, :, : cache.shape[2]]), rest
-            return (self.exchange(x, rows), None), rest
-
-        return hook
-
-    def _conv2d_halo(self, rows: int):
-        """Pre-hook of a ``Conv2d`` whose H padding was set to 0: ``(B*T, C, hb, W)`` -> ``(B*T, C, hb + 2*rows, W)``."""
-
-        def hook(_module, args):
-            return (self.exchange(args[0], rows),) + tuple(args[1:])
-
-        return hook
+    # ------------------------------------------------------------------ patching
 
     def _patch_same_convs(self, prefix: str, root: nn.Module, skip: set | frozenset = frozenset()) -> None:
         """Patch every 'same' spatial conv under ``root`` (named ``prefix``) for halo rows; refuse every module that
@@ -247,18 +216,14 @@ class _RowBands:
                 rows = module._padding[2]
                 self._check_conv(where, module, rows)
                 if rows:
-                    self._paddings.append((module, "_padding", module._padding))
-                    module._padding = (*module._padding[:2], 0, 0, *module._padding[4:])
-                    self._handles.append(module.register_forward_pre_hook(self._causal_conv_halo(rows), with_kwargs=True))
+                    self._convs.causal(module, halo=self)
             elif isinstance(module, nn.Conv2d):
                 if module.padding_mode != "zeros" or isinstance(module.padding, str):
                     raise ValueError(f"vae: {where} pads with {module.padding!r}/{module.padding_mode}; only zero padding splits")
                 rows = module.padding[0]
                 self._check_conv(where, module, rows)
                 if rows:
-                    self._paddings.append((module, "padding", module.padding))
-                    module.padding = (0, module.padding[1])
-                    self._handles.append(module.register_forward_pre_hook(self._conv2d_halo(rows)))
+                    self._convs.conv2d(module, halo=self)
             elif isinstance(module, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
                 raise ValueError(f"vae: {where} ({type(module).__name__}) is not a convolution this patch splits")
             elif isinstance(module, nn.Upsample) and module.mode not in ("nearest", "nearest-exact"):
@@ -290,7 +255,10 @@ class _RowBands:
         if getattr(self.vae, "_patch_parallel", None) is not None:
             raise ValueError(f"vae: this VAE is already patched for patch-parallel {self.vae._patch_parallel.verb}")
         try:
+            self._convs.mark()
             self._patch()
+            if vae_chunks.chunking_refusal(self.vae) is None:
+                self._convs.all_causal()  # the convs outside the split part: one copy, no halo
         except BaseException:
             self._restore()
             raise
@@ -300,9 +268,8 @@ class _RowBands:
     def _restore(self) -> None:
         for handle in self._handles:
             handle.remove()
-        for module, attribute, value in reversed(self._paddings):
-            setattr(module, attribute, value)
-        self._handles, self._paddings = [], []
+        self._convs.restore()
+        self._handles = []
         self.vae._patch_parallel = None
 
     def __exit__(self, *exc) -> None:
@@ -362,18 +329,6 @@ class PatchParallelEncode(_RowBands):
         """Pre-hook of the mid block: the bands ``(B, C, T, hb, w)`` -> the whole ``(B, C, T, h, w)`` on every rank."""
         return (self.gather(args[0], keep_layout=True), *args[1:]), kwargs
 
-    def _row_below(self, where: str):
-        """Pre-hook of a downsampler's stride-2 conv (its pad reduced to the right column): ``(B*T, C, hb, W+1)``
-        -> ``(B*T, C, hb + 1, W+1)`` with the top row of the band below (a zero row under the last band)."""
-
-        def hook(_module, args):
-            x = args[0]
-            if x.shape[-2] % 2:
-                raise ValueError(f"vae: a band of {x.shape[-2]} rows (odd) reaches {where}, a stride-2 downsample; band heights must stay even")
-            return (self.exchange(x, 0, 1), *args[1:])
-
-        return hook
-
     def _patch_downsample(self, name: str, module: WanResample) -> set:
         where = f"encoder.{name}"
         seq = module.resample
@@ -392,9 +347,7 @@ class PatchParallelEncode(_RowBands):
                 f"vae: {where} is not Wan's downsampler (ZeroPad2d((0, 1, 0, 1)) then a 3x3 stride-2 Conv2d "
                 "without padding); only that splits into row bands"
             )
-        self._paddings.append((pad, "padding", pad.padding))
-        pad.padding = (0, 1, 0, 0)  # the right column stays; the bottom row comes from the band below
-        self._handles.append(conv.register_forward_pre_hook(self._row_below(where)))
+        self._convs.downsample(pad, conv, self, where)  # x, its right column and the top row of the band below
         return {pad, conv}
 
     def _patch(self) -> None:

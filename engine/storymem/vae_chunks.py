@@ -18,14 +18,21 @@ of 1 latent frame (decode) or 4 pixel frames (encode) is diffusers' own loop, ca
 layout (the one Wan2.2-A14B uses) is chunked; the Wan 2.2 layout (patchify, residual up/down blocks whose
 shortcuts treat the first chunk apart) and tiling go through diffusers' loop unchanged. The patch-parallel VAE
 (:mod:`engine.storymem.parallel_vae`) hooks the same modules, so both compose.
+
+Both functions run with :func:`one_copy_convs`: every causal conv builds its padded input in one copy
+(:class:`engine.storymem.one_copy_conv.OneCopyConvs`) instead of diffusers' ``cat`` then ``F.pad``, bit for bit the
+same values and conv calls, so chunk 1 / 4 still equals ``vae.decode`` / ``vae.encode`` exactly; a VAE
+:func:`chunking_refusal` names keeps diffusers' loop untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
-__all__ = ["chunking_refusal", "decode", "encode"]
+__all__ = ["chunking_refusal", "decode", "encode", "one_copy_convs"]
 
 ENCODE_FRAME_MULTIPLE = 4
 """Pixel frames per latent frame of Wan's VAE: an encoder chunk must hold a multiple of it."""
@@ -38,6 +45,18 @@ def chunking_refusal(vae) -> str | None:
     if getattr(vae, "use_tiling", False):
         return "tiled VAE"
     return None
+
+
+def one_copy_convs(vae):
+    """Context manager: every ``WanCausalConv3d`` of ``vae`` builds its padded input in one copy while open
+    (:class:`engine.storymem.one_copy_conv.OneCopyConvs`; outputs bit for bit diffusers'). Changes nothing for a
+    VAE :func:`chunking_refusal` names (diffusers' own loop, untouched) or one already swapped (inside the
+    patch-parallel VAE, which swapped them with halo rows)."""
+    from engine.storymem.one_copy_conv import OneCopyConvs
+
+    if chunking_refusal(vae) or getattr(vae, "_one_copy_convs", None) is not None:
+        return contextlib.nullcontext()
+    return OneCopyConvs(vae)
 
 
 def _onload(vae) -> None:
@@ -54,8 +73,15 @@ def decode(vae, z: torch.Tensor, chunk: int = 1) -> torch.Tensor:
     ``chunk < 1``."""
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 latent frame, got {chunk}")
-    if chunk == 1 or z.shape[2] <= 2 or chunking_refusal(vae) or (getattr(vae, "use_slicing", False) and z.shape[0] > 1):
+    if chunking_refusal(vae):
         return vae.decode(z, return_dict=False)[0]
+    with one_copy_convs(vae):
+        if chunk == 1 or z.shape[2] <= 2 or (getattr(vae, "use_slicing", False) and z.shape[0] > 1):
+            return vae.decode(z, return_dict=False)[0]
+        return _decode_chunks(vae, z, chunk)
+
+
+def _decode_chunks(vae, z: torch.Tensor, chunk: int) -> torch.Tensor:
     _onload(vae)
     vae.clear_cache()
     try:
@@ -78,14 +104,21 @@ def encode(vae, x: torch.Tensor, chunk: int = ENCODE_FRAME_MULTIPLE) -> Diagonal
     if chunk < ENCODE_FRAME_MULTIPLE or chunk % ENCODE_FRAME_MULTIPLE:
         raise ValueError(f"chunk must be a positive multiple of {ENCODE_FRAME_MULTIPLE} pixel frames, got {chunk}")
     frames = x.shape[2]
-    if (
-        chunk == ENCODE_FRAME_MULTIPLE
-        or frames <= 1 + ENCODE_FRAME_MULTIPLE
-        or (frames - 1) % ENCODE_FRAME_MULTIPLE
-        or chunking_refusal(vae)
-        or (getattr(vae, "use_slicing", False) and x.shape[0] > 1)
-    ):
+    if chunking_refusal(vae):
         return vae.encode(x, return_dict=False)[0]
+    with one_copy_convs(vae):
+        if (
+            chunk == ENCODE_FRAME_MULTIPLE
+            or frames <= 1 + ENCODE_FRAME_MULTIPLE
+            or (frames - 1) % ENCODE_FRAME_MULTIPLE
+            or (getattr(vae, "use_slicing", False) and x.shape[0] > 1)
+        ):
+            return vae.encode(x, return_dict=False)[0]
+        return _encode_chunks(vae, x, chunk)
+
+
+def _encode_chunks(vae, x: torch.Tensor, chunk: int) -> DiagonalGaussianDistribution:
+    frames = x.shape[2]
     _onload(vae)
     vae.clear_cache()
     try:
