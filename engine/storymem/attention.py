@@ -36,6 +36,13 @@ Measured on an H200 at 37,440 tokens (docs/BENCHMARKS.md, fifth round): more acc
 exact attention 0.054 against 0.060 on random inputs) but slower (kernel 41.1 ms against cuDNN FP8's 34.9; 43.8 ms
 with its quantizer and this wrapper), so no preset uses it: ``--attention-backend sage`` selects it.
 
+**FP8 Ulysses.** Under diffusers' Ulysses context parallelism (``--gpus`` without CFG, e.g. ``turbo``) the processor
+runs ``fp8`` through :func:`ulysses_fp8_attention` instead of diffusers' template: K smoothed by the mean over the
+tokens of all ranks and q, k, v quantized with the global per-tensor scales (two small ``all_reduce`` s), then ONE
+all-to-all of the packed FP8 q|k|v and one of the FP8 output, against the template's four in bf16: half the bytes,
+two calls fewer, and the one-GPU numerics (up to the float32 order of K's mean). The bf16 kernels and ``sage`` stay
+on diffusers' template; ring attention is refused (the kernel returns no log-sum-exp).
+
 Steps 1, 2 and 4 are plain torch ops, so under ``torch.compile`` Inductor fuses them with the RoPE before and the
 output projection after; step 3 is one custom op (``dailies::cudnn_sdpa_fp8``) that the compiler calls as an opaque
 kernel. Off CUDA step 3 is emulated in float32 with the same FP8 roundings (:func:`emulate_sdpa_fp8`), so the tiny
@@ -50,6 +57,7 @@ import threading
 import warnings
 
 import torch
+import torch.distributed._functional_collectives as funcol
 from diffusers.models.attention_dispatch import _templated_context_parallel_attention
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor, _get_qkv_projections
 
@@ -80,8 +88,19 @@ def quantize(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-tensor FP8: ``x`` (any shape) -> (``e4m3(x / s)`` of the same shape, ``s = max|x| / 448`` as a float32
     ``(1, 1, 1, 1)`` tensor on ``x``'s device). No host sync."""
     x32 = x.float()
-    scale = (x32.abs().amax().clamp(min=1e-12) / FP8_MAX).reshape(1, 1, 1, 1)
-    return (x32 / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
+    scale = fp8_scale(x32.abs().amax()).reshape(1, 1, 1, 1)
+    return to_fp8(x32, scale), scale
+
+
+def fp8_scale(amax: torch.Tensor) -> torch.Tensor:
+    """Per-tensor scales ``s = max|x| / 448`` from float32 ``amax`` (any shape, elementwise; 0 gives a tiny scale,
+    never a division by zero)."""
+    return amax.clamp(min=1e-12) / FP8_MAX
+
+
+def to_fp8(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``e4m3(x / scale)`` (``x`` any shape, ``scale`` broadcastable, float32), saturated at +-448."""
+    return (x.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8)
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
@@ -467,6 +486,98 @@ def _(q, k, v, scale, block):
     return torch.empty_like(q)
 
 
+# ------------------------------------------------------------------------------------------ Ulysses in FP8
+
+
+def _wait(x: torch.Tensor) -> torch.Tensor:
+    """The value of a functional collective's result (eager mode returns an ``AsyncCollectiveTensor``; as diffusers'
+    ``_wait_tensor``)."""
+    return x.wait() if isinstance(x, funcol.AsyncCollectiveTensor) else x
+
+
+def _all_to_all(rows: torch.Tensor, group) -> torch.Tensor:
+    """``all_to_all_single`` of ``rows`` ``(N, ...)`` over ``group`` of ``N`` ranks: row ``n`` goes to rank ``n``;
+    row ``n`` of the result (same shape) came from rank ``n``."""
+    return _wait(funcol.all_to_all_single(rows.flatten(), None, None, group)).reshape(rows.shape)
+
+
+def ulysses_fp8_quantize(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, group, degree: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Steps 1 and 2 of the module docstring on a sequence split over a Ulysses group of ``degree`` ranks, each
+    holding an equal share of the tokens: local ``q`` ``(B, Sq, H, D)``, ``k``/``v`` ``(B, Skv, H, D)`` -> local
+    ``(q8, k8, v8)`` e4m3 of the same shapes and ``scales`` float32 ``(3,)`` = ``(s_q, s_k, s_v)``.
+
+    K is smoothed by its mean over the tokens of ALL ranks (an ``all_reduce`` SUM of the local float32 token sums,
+    ``B * H * D * 4`` bytes): every key must lose the same vector for softmax to ignore it. The scales come from the
+    global ``max|x|`` (one ``all_reduce`` MAX of 3 floats), so they are equal on every rank and to what
+    :func:`fp8_attention` computes on the whole sequence; the FP8 values then equal its values up to the float32
+    summation order of the mean."""
+    accumulate = torch.promote_types(k.dtype, torch.float32)
+    total = _wait(funcol.all_reduce(k.to(accumulate).sum(dim=1, keepdim=True), "sum", group))  # (B, 1, H, D)
+    k = k - (total / (k.shape[1] * degree)).to(k.dtype)
+    q32, k32, v32 = q.float(), k.float(), v.float()
+    amax = torch.stack([x.abs().amax() for x in (q32, k32, v32)])  # (3,)
+    scales = fp8_scale(_wait(funcol.all_reduce(amax, "max", group)))  # (3,)
+    return to_fp8(q32, scales[0]), to_fp8(k32, scales[1]), to_fp8(v32, scales[2]), scales
+
+
+def _heads_to_ranks(x8: torch.Tensor, degree: int) -> torch.Tensor:
+    """``(B, S, H, D)`` e4m3 -> ``(N, B * S * H/N * D)`` uint8: row ``n`` holds heads ``[n H/N, (n+1) H/N)``."""
+    b, s, h, d = x8.shape
+    return x8.view(torch.uint8).reshape(b, s, degree, h // degree, d).permute(2, 0, 1, 3, 4).reshape(degree, -1)
+
+
+def _tokens_from_ranks(rows: torch.Tensor, batch: int, heads: int, head_dim: int) -> torch.Tensor:
+    """``(N, B * S * heads * D)`` uint8, row ``n`` the tokens of rank ``n`` -> ``(B, N * S, heads, D)`` e4m3,
+    contiguous (rank 0's tokens first: the sequence order of the split)."""
+    n = rows.shape[0]
+    x = rows.reshape(n, batch, -1, heads, head_dim).permute(1, 0, 2, 3, 4).reshape(batch, -1, heads, head_dim)
+    return x.contiguous().view(FP8)
+
+
+def ulysses_fp8_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, group, degree: int, scale: float | None = None,
+) -> torch.Tensor:
+    """:func:`fp8_attention` under Ulysses context parallelism (DeepSpeed-Ulysses, Jacobs et al. 2023) with FP8 on
+    the wire: each of the ``degree`` = ``N`` ranks of ``group`` holds an equal share of the tokens, local ``q``
+    ``(B, Sq, H, D)``, ``k``/``v`` ``(B, Skv, H, D)`` (``H`` divisible by ``N``) -> local ``(B, Sq, H, D)`` in
+    ``q``'s dtype, equal to :func:`fp8_attention` of the whole sequence up to the float32 order of K's mean.
+
+    1. :func:`ulysses_fp8_quantize`: K smoothed by the global mean, q, k, v quantized with the global scales
+       (two small ``all_reduce`` s: ``B H D`` + 3 floats).
+    2. q8, k8 and v8 packed into ONE uint8 buffer with the rank axis leading and exchanged by ONE
+       ``all_to_all_single``: each rank then holds all ``N Sq`` tokens of its ``H / N`` heads. Bytes each rank
+       sends: ``(N-1)/N * B (Sq + 2 Skv) H D`` (1 byte a value; diffusers' template sends twice that in bf16, in
+       three calls).
+    3. cuDNN's FP8 kernel (:func:`cudnn_sdpa_fp8`; :func:`emulate_sdpa_fp8` off CUDA) on ``(B, N Sq, H/N, D)``.
+    4. Its FP8 output goes back by a second ``all_to_all_single`` (``(N-1)/N * B Sq H D`` bytes sent) and is
+       dequantized with ``s_v`` (step 4 of the module docstring).
+
+    Functional collectives only, no host sync and no data-dependent branch: traceable by ``torch.compile``
+    (``fullgraph=True``). Raises ``ValueError`` for bad shapes or ``H`` not divisible by ``degree``."""
+    _check_qkv(q, k, v)
+    b, sq, h, d = q.shape
+    if h % degree:
+        raise ValueError(f"Ulysses over {degree} ranks needs a head count divisible by {degree}, got {h}")
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    heads = h // degree
+    q8, k8, v8, scales = ulysses_fp8_quantize(q, k, v, group, degree)
+    sent = torch.cat([_heads_to_ranks(x, degree) for x in (q8, k8, v8)], dim=1)  # (N, B (Sq + 2 Skv) H/N D) uint8
+    received = _all_to_all(sent, group)  # row n: rank n's tokens of this rank's heads
+    sizes = [q8.numel() // degree, k8.numel() // degree, v8.numel() // degree]
+    q8, k8, v8 = (_tokens_from_ranks(part, b, heads, d) for part in received.split(sizes, dim=1))  # (B, N S, H/N, D)
+    s_q, s_k, s_v = (s.reshape(1, 1, 1, 1) for s in scales)
+    if q.device.type == "cuda":
+        o8 = cudnn_sdpa_fp8(q8, k8, v8, s_q, s_k, s_v, scale)
+    else:
+        o8 = emulate_sdpa_fp8(q8, k8, v8, s_q, s_k, s_v, scale)
+    rows = o8.view(torch.uint8).reshape(b, degree, sq, heads, d).permute(1, 0, 2, 3, 4).contiguous()  # (N, B, Sq, H/N, D)
+    back = _all_to_all(rows, group)  # row n: heads [n H/N, (n+1) H/N) of this rank's tokens
+    o8 = back.permute(1, 2, 0, 3, 4).reshape(b, sq, h, d).view(FP8)  # (B, Sq, H, D)
+    return (o8.float() * s_v).to(q.dtype)
+
+
 # ------------------------------------------------------------------------------------------ the Wan attention processor
 
 
@@ -502,9 +613,11 @@ def _no_backward(*args, **kwargs):
 
 
 class CudnnWanAttnProcessor(WanAttnProcessor):
-    """diffusers' ``WanAttnProcessor`` with the engine's kernels: ``self_kernel`` (``cudnn`` or ``fp8``) for
-    self-attention and ``cross_kernel`` (``cudnn``, or None for the model's diffusers backend) for cross-attention
-    over the text. A mask or an image context goes to diffusers' own code."""
+    """diffusers' ``WanAttnProcessor`` with the engine's kernels: ``self_kernel`` (one of :data:`KERNELS`) for
+    self-attention and ``cross_kernel`` (``cudnn``, ``fa4``, or None for the model's diffusers backend) for
+    cross-attention over the text. A mask or an image context goes to diffusers' own code. Under context
+    parallelism (``enable_parallelism`` sets ``_parallel_config``) self-attention is split: ``fp8`` with Ulysses
+    alone by :func:`ulysses_fp8_attention`, everything else by diffusers' template."""
 
     def __init__(self, self_kernel: str, cross_kernel: str | None):
         super().__init__()
@@ -522,7 +635,10 @@ class CudnnWanAttnProcessor(WanAttnProcessor):
         query, key, value = (x.unflatten(2, (attn.heads, -1)) for x in (query, key, value))  # (B, S, H, D)
         if rotary_emb is not None:
             query, key = _apply_rotary(query, *rotary_emb), _apply_rotary(key, *rotary_emb)
-        if self._parallel_config is not None and not cross:  # diffusers splits only self-attention (its PR 12909)
+        cp = None if self._parallel_config is None else self._parallel_config.context_parallel_config
+        if cp is not None and not cross and kernel == "fp8" and cp.ring_degree == 1 and not cp.ulysses_anything:
+            out = ulysses_fp8_attention(query, key, value, cp._ulysses_mesh.get_group(), cp.ulysses_degree)
+        elif cp is not None and not cross:  # diffusers splits only self-attention (its PR 12909)
             out = _templated_context_parallel_attention(
                 query, key, value, None, 0.0, False, None, False, False,
                 forward_op=_CP_FORWARD[kernel], backward_op=_no_backward, _parallel_config=self._parallel_config,
