@@ -165,13 +165,13 @@ class StoryMemPipeline(DiffusionPipeline):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()
-        try:
-            with torch.profiler.record_function(f"stage:{name}"):  # a range in profiler traces (bench/profile_trace.py)
+        with torch.profiler.record_function(f"stage:{name}"):  # a range in profiler traces (bench/profile_trace.py)
+            try:
                 yield
-        finally:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+            finally:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)  # inside the range: its kernels end before it does
+                self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     @contextmanager
     def _vae_autotune(self):

@@ -24,7 +24,7 @@ def models(tmp_path_factory):
     return gpu_tiny_models(tmp_path_factory.mktemp("gpu-parallel-models"))
 
 
-def _multi(models, gpus, preset, compile, hook=None):
+def _multi(models, gpus, preset, compile, hook=None, env=None):
     from engine.storymem.parallel import MultiGpuEngine, ParallelPlan, WorkerSpec
     from engine.storymem.presets import get_preset
 
@@ -32,7 +32,8 @@ def _multi(models, gpus, preset, compile, hook=None):
     kwargs = {"models_dir": str(models), "preset": preset, "compile": compile}
     if preset != "turbo":
         kwargs["steps"] = 3
-    return MultiGpuEngine(WorkerSpec(builder="engine.storymem.parallel:storymem_worker_engine", kwargs=kwargs, plan=plan, hook=hook))
+    spec = WorkerSpec(builder="engine.storymem.parallel:storymem_worker_engine", kwargs=kwargs, plan=plan, hook=hook, env=env or {})
+    return MultiGpuEngine(spec)
 
 
 @pytest.mark.parametrize("gpus, preset, compile", [
@@ -63,7 +64,8 @@ def test_a_failing_rank_ends_the_shot_over_nccl(models, tmp_path):
     from engine.base import EngineError
 
     _need(2)
-    multi = _multi(models, 2, "exact", False, hook="tests.test_storymem_parallel:fail_on_second_shot")
+    multi = _multi(models, 2, "exact", False, hook="tests.test_storymem_parallel:fail_on_second_shot",
+                   env={"VAE_SPLIT_LOG": str(tmp_path / "splits")})  # the hook logs each rank's VAE splits there
     try:
         multi.render_shot(shot_request(tmp_path))
         procs = list(multi._procs)
