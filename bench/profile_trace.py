@@ -14,22 +14,26 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
-KINDS = (  # first match wins; lower-case substrings of kernel names
-    ("nccl", ("nccl",)),
-    ("attention", ("sdpa", "fmha", "flash", "attn", "sm90_fprop_fp8_sdpa", "cudnn_generated_fort_native_sdpa")),
-    ("gemm", ("gemm", "nvjet", "xmma_gemm", "cutlass", "matmul", "_mm_", "scaled_mm")),
-    ("convolution", ("conv", "fprop", "implicit", "wgrad", "dgrad", "winograd")),
-    ("copy", ("copy", "catarray", "cat_", "memcpy", "memset", "fill", "pad", "index")),
+KINDS = (  # first match wins; regular expressions searched in the lower-case kernel name
+    ("nccl", r"nccl"),
+    ("attention", r"sdpa|fmha|flash|attn"),  # cuDNN's SDPA graphs (bf16, FP8), FlashAttention-4
+    ("copy", r"nchwtonhwc|nhwctonchw"),  # cuDNN's layout transposes, before its convolutions
+    # before gemm: cuDNN's convolutions are implicit GEMMs ("sm90_xmma_fprop_implicit_gemm_...", "cutlass__5x_cudnn::
+    # ...fprop...", "implicit_convolve_sgemm"); "conv" but not Inductor's "convert_element_type" pointwise kernels
+    ("convolution", r"conv(?!ert)|fprop|dgrad|wgrad|winograd|implicit|cudnn"),
+    ("gemm", r"gemm|nvjet|cutlass|matmul|_mm_|scaled_mm"),
+    ("copy", r"copy|catarray|cat_|memcpy|memset|fill|pad|index|nchwtonhwc|nhwctonchw"),
 )
 
 
 def kind_of(name: str) -> str:
     low = name.lower()
-    for kind, needles in KINDS:
-        if any(n in low for n in needles):
+    for kind, pattern in KINDS:
+        if re.search(pattern, low):
             return kind
     return "other"
 

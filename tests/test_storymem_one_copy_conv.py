@@ -41,7 +41,7 @@ class _Ledger(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         call, name = self._open, str(func)
-        if call is not None:
+        if call is not None and not (isinstance(out, torch.Tensor) and out.is_meta):  # meta: the layout, no bytes
             if name in COPIES:
                 call["copied"] += _bytes(out)
             elif name in FILLS:
@@ -218,7 +218,7 @@ def _ledger_module(call) -> dict:
     class Mode(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            if isinstance(out, torch.Tensor):
+            if isinstance(out, torch.Tensor) and not out.is_meta:  # meta tensors: the buffer's layout, no bytes
                 ops.append((str(func), out.untyped_storage().data_ptr(), _bytes(out)))
             if str(func) == "aten.convolution.default":
                 ops.append(("input", args[0].untyped_storage().data_ptr(), _bytes(args[0])))
@@ -281,3 +281,39 @@ def test_a_band_thinner_than_the_halo_is_refused():
     with pytest.raises(ValueError, match="a band of 0 rows is thinner than the 1-row halo"):
         conv(torch.zeros(1, 4, 1, 0, 10))
     convs.restore()
+
+
+class _ConvInputs(TorchDispatchMode):
+    """The (shape, strides) of every convolution's input."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs: list[tuple] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if str(func) == "aten.convolution.default":
+            self.inputs.append((tuple(args[0].shape), args[0].stride()))
+        return func(*args, **(kwargs or {}))
+
+
+def test_every_conv_input_has_diffusers_layout_with_channels_last_weights_and_a_batch_of_two():
+    """With the engine's CUDA layout (channels-last weights) and B = 2, diffusers' per-frame slices are not dense:
+    ``F.pad``/``cat`` lay the padded input out by stride order (channels-last here, contiguous where cache and ``x``
+    disagree), so a buffer made in ``x``'s "memory format" had the other layout in 12 of 113 decoder convs, i.e.
+    another kernel on cuDNN. Every conv must get exactly the strides diffusers' forward gives it."""
+    from engine.storymem.engine import channels_last_3d
+
+    vae = tiny_vae()
+    channels_last_3d(vae)
+    latents = torch.randn(2, 16, 3, 6, 8, generator=torch.Generator().manual_seed(3))
+    video = torch.rand(2, 3, 9, 48, 64, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    for call, ours in (
+        (lambda: vae.decode(latents).sample, lambda: vae_chunks.decode(vae, latents, 1)),
+        (lambda: vae.encode(video).latent_dist.parameters, lambda: vae_chunks.encode(vae, video, 4).parameters),
+    ):
+        with torch.no_grad(), _ConvInputs() as theirs_seen:
+            reference = call()
+        with torch.no_grad(), _ConvInputs() as ours_seen:
+            out = ours()
+        assert ours_seen.inputs == theirs_seen.inputs
+        assert torch.equal(out, reference)

@@ -61,9 +61,10 @@ def _pad_calls(call) -> dict:
 
     class Count(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if str(func) in counts:
+            out = func(*args, **(kwargs or {}))
+            if str(func) in counts and not out.is_meta:  # meta tensors: the one-copy buffers' layouts, no copies
                 counts[str(func)] += 1
-            return func(*args, **(kwargs or {}))
+            return out
 
     with Count():
         call()

@@ -5,12 +5,13 @@ twice before each causal conv -- ``torch.cat([cache_x, x], dim=2)`` (the time ca
 padding; a full clone even when every pad is 0, as for the ``1x1x1`` shortcuts and the quant convs) -- and a row
 band of :mod:`engine.storymem.parallel_vae` copied twice more for its halo rows. :class:`OneCopyConvs` swaps the
 forward of such a conv (an instance attribute, removed again on exit, also after an error) for one that
-allocates the final padded input once in ``x``'s memory format -- ``(B, C, Tpad + Tc + T, hb + 2*ph, W + 2*pw)``
--- zeroes only its borders, copies the cache and ``x`` into it, fills the halo rows from the neighbouring bands
-when a ``halo`` is given (else they are the zero border), and convolves it with padding 0: the same call on the
-same values as diffusers' (``F.conv3d(padded, weight, bias, stride, 0, dilation, groups)``), so the outputs are
-bit for bit those of the module's own forward (tests/test_storymem_one_copy_conv.py). A conv that needs no
-padding and no cache convolves ``x`` itself: no copy at all.
+allocates the final padded input once -- ``(B, C, Tpad + Tc + T, hb + 2*ph, W + 2*pw)``, with the strides
+diffusers' ``cat`` + ``F.pad`` would give it (worked out on meta tensors) -- zeroes only its borders, copies the
+cache and ``x`` into it, fills the halo rows from the neighbouring bands when a ``halo`` is given (else they are
+the zero border), and convolves it with padding 0: the same call on the same values in the same layout as
+diffusers' (``F.conv3d(padded, weight, bias, stride, 0, dilation, groups)``), so the outputs are bit for bit those
+of the module's own forward (tests/test_storymem_one_copy_conv.py). A conv that needs no padding and no cache
+convolves ``x`` itself (no copy at all) where ``F.pad``'s clone would keep ``x``'s strides.
 
 For row bands it also swaps (only with a ``halo``; in one process these convs already pad inside the kernel
 with a single copy or none):
@@ -31,6 +32,8 @@ already replaced (an offload hook: the band cannot skip it); in one process such
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn as nn
@@ -54,6 +57,22 @@ def memory_format(x: torch.Tensor) -> torch.memory_format:
 
 def _empty(shape, like: torch.Tensor) -> torch.Tensor:
     return torch.empty(shape, dtype=like.dtype, device=like.device, memory_format=memory_format(like))
+
+
+@functools.lru_cache(maxsize=1024)
+def _padded_strides(parts: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], padding: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides of ``F.pad(torch.cat(parts, dim=2), padding)`` (``parts`` as ``(shape, stride)``; one part: no
+    cat) as ATen lays it out, worked out on meta tensors: the layout diffusers' own forward gives the conv input.
+    ``cat`` and ``F.pad`` pick it by ``suggest_memory_format`` (by stride order, so also for a non-dense slice such
+    as a batch of 2 cut along T, and contiguous when cache and ``x`` disagree), which :func:`memory_format` does not
+    reproduce; a conv input in another layout may run another cuDNN kernel."""
+    metas = [torch.empty_strided(shape, stride, device="meta") for shape, stride in parts]
+    joined = metas[0] if len(metas) == 1 else torch.cat(metas, dim=2)
+    return tuple(F.pad(joined, padding).stride())
+
+
+def _layout(tensors: list[torch.Tensor], padding: tuple[int, ...]) -> tuple[int, ...]:
+    return _padded_strides(tuple((tuple(t.shape), tuple(t.stride())) for t in tensors), tuple(padding))
 
 
 def _edges(parts: list[torch.Tensor], rows: int, below: int) -> torch.Tensor:
@@ -124,16 +143,18 @@ class OneCopyConvs:
             if cache_x is not None and tpad > 0:
                 parts.insert(0, cache_x.to(x.device))
                 tpad -= cache_x.shape[2]
-                if tpad < 0:  # F.pad with a negative pad drops the first frames: as diffusers
-                    parts = [torch.cat(parts, dim=2)[:, :, -tpad:]]
-                    tpad = 0
+            strides = _layout(parts, (pw, pw, ph, ph, tpad, 0))  # the layout of diffusers' F.pad(cat(cache, x))
+            if tpad < 0:  # F.pad with a negative pad drops the first frames: as diffusers
+                parts = [torch.cat(parts, dim=2)[:, :, -tpad:]]
+                tpad = 0
             if halo is not None and ph:
                 _check_band(x.shape[-2], ph)
-            if len(parts) == 1 and tpad == ph == pw == 0:
+            if len(parts) == 1 and tpad == ph == pw == 0 and strides == x.stride():
                 return F.conv3d(x, module.weight, module.bias, module.stride, 0, module.dilation, module.groups)
             batch, channels, _, height, width = x.shape
             frames = sum(p.shape[2] for p in parts)
-            padded = _empty((batch, channels, tpad + frames, height + 2 * ph, width + 2 * pw), x)
+            shape = (batch, channels, tpad + frames, height + 2 * ph, width + 2 * pw)
+            padded = torch.empty_strided(shape, strides, dtype=x.dtype, device=x.device)
             if tpad:
                 padded[:, :, :tpad].zero_()
             body = padded[:, :, tpad:]  # (B, C, Tc + T, hb + 2*ph, W + 2*pw)
@@ -180,7 +201,8 @@ class OneCopyConvs:
             height, width = x.shape[-2:]
             if height % 2:
                 raise ValueError(f"vae: a band of {height} rows (odd) reaches {where}, a stride-2 downsample; band heights must stay even")
-            padded = _empty((*x.shape[:-2], height + 1, width + 1), x)  # (N, C, hb + 1, W + 1)
+            shape = (*x.shape[:-2], height + 1, width + 1)  # (N, C, hb + 1, W + 1), laid out as ZeroPad2d's output
+            padded = torch.empty_strided(shape, _layout([x], (0, 1, 0, 1)), dtype=x.dtype, device=x.device)
             padded[..., width:].zero_()
             padded[..., :height, :width].copy_(x)
             _, under = halo.neighbour_rows(_edges4(x, 0, 1), 0, 1)
