@@ -58,7 +58,7 @@ import warnings
 
 import torch
 import torch.distributed._functional_collectives as funcol
-from diffusers.models.attention_dispatch import _templated_context_parallel_attention
+from diffusers.models.attention_dispatch import _all_to_all_single, _templated_context_parallel_attention, _wait_tensor
 from diffusers.models.transformers.transformer_wan import WanAttnProcessor, _get_qkv_projections
 
 from engine.storymem.fp8 import FP8, FP8_MAX  # e4m3, 448: the same format as the FP8 linear layers
@@ -489,18 +489,6 @@ def _(q, k, v, scale, block):
 # ------------------------------------------------------------------------------------------ Ulysses in FP8
 
 
-def _wait(x: torch.Tensor) -> torch.Tensor:
-    """The value of a functional collective's result (eager mode returns an ``AsyncCollectiveTensor``; as diffusers'
-    ``_wait_tensor``)."""
-    return x.wait() if isinstance(x, funcol.AsyncCollectiveTensor) else x
-
-
-def _all_to_all(rows: torch.Tensor, group) -> torch.Tensor:
-    """``all_to_all_single`` of ``rows`` ``(N, ...)`` over ``group`` of ``N`` ranks: row ``n`` goes to rank ``n``;
-    row ``n`` of the result (same shape) came from rank ``n``."""
-    return _wait(funcol.all_to_all_single(rows.flatten(), None, None, group)).reshape(rows.shape)
-
-
 def ulysses_fp8_quantize(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, group, degree: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -514,11 +502,11 @@ def ulysses_fp8_quantize(
     :func:`fp8_attention` computes on the whole sequence; the FP8 values then equal its values up to the float32
     summation order of the mean."""
     accumulate = torch.promote_types(k.dtype, torch.float32)
-    total = _wait(funcol.all_reduce(k.to(accumulate).sum(dim=1, keepdim=True), "sum", group))  # (B, 1, H, D)
+    total = _wait_tensor(funcol.all_reduce(k.to(accumulate).sum(dim=1, keepdim=True), "sum", group))  # (B, 1, H, D)
     k = k - (total / (k.shape[1] * degree)).to(k.dtype)
     q32, k32, v32 = q.float(), k.float(), v.float()
     amax = torch.stack([x.abs().amax() for x in (q32, k32, v32)])  # (3,)
-    scales = fp8_scale(_wait(funcol.all_reduce(amax, "max", group)))  # (3,)
+    scales = fp8_scale(_wait_tensor(funcol.all_reduce(amax, "max", group)))  # (3,)
     return to_fp8(q32, scales[0]), to_fp8(k32, scales[1]), to_fp8(v32, scales[2]), scales
 
 
@@ -564,7 +552,7 @@ def ulysses_fp8_attention(
     heads = h // degree
     q8, k8, v8, scales = ulysses_fp8_quantize(q, k, v, group, degree)
     sent = torch.cat([_heads_to_ranks(x, degree) for x in (q8, k8, v8)], dim=1)  # (N, B (Sq + 2 Skv) H/N D) uint8
-    received = _all_to_all(sent, group)  # row n: rank n's tokens of this rank's heads
+    received = _all_to_all_single(sent, group)  # (N, ...): row n goes to rank n; row n: rank n's tokens of this rank's heads
     sizes = [q8.numel() // degree, k8.numel() // degree, v8.numel() // degree]
     q8, k8, v8 = (_tokens_from_ranks(part, b, heads, d) for part in received.split(sizes, dim=1))  # (B, N S, H/N, D)
     s_q, s_k, s_v = (s.reshape(1, 1, 1, 1) for s in scales)
@@ -573,7 +561,7 @@ def ulysses_fp8_attention(
     else:
         o8 = emulate_sdpa_fp8(q8, k8, v8, s_q, s_k, s_v, scale)
     rows = o8.view(torch.uint8).reshape(b, degree, sq, heads, d).permute(1, 0, 2, 3, 4).contiguous()  # (N, B, Sq, H/N, D)
-    back = _all_to_all(rows, group)  # row n: heads [n H/N, (n+1) H/N) of this rank's tokens
+    back = _all_to_all_single(rows, group)  # row n: heads [n H/N, (n+1) H/N) of this rank's tokens
     o8 = back.permute(1, 2, 0, 3, 4).reshape(b, sq, h, d).view(FP8)  # (B, Sq, H, D)
     return (o8.float() * s_v).to(q.dtype)
 
